@@ -1,0 +1,400 @@
+"""The survey engine: a pure state machine over a flow.
+
+``start`` and ``resume`` take a run state (plus an input) and return a ``Step``: the new state
+and the events that happened (answer recorded, input rejected, question asked, run ended).
+Nothing here sends, stores or logs: the host acts on the events. Time and run ids are given
+by the caller, so the same inputs always give the same events.
+
+Invariant of a run state: ``path`` lists the questions asked, in order, ending with the current
+one; ``answers`` holds exactly the answers to the questions on the path before the current one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from anyascii import anyascii
+
+from flows.errors import RunStateError
+from flows.model import Condition, Flow, Option, Question, QuestionType, Test, localise
+
+COMPLETED_ENDING = "completed"
+
+
+class RunStatus(StrEnum):
+    """Where a run is in its life."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+class RejectReason(StrEnum):
+    """Why an input was not accepted as an answer."""
+
+    EMPTY = "empty"
+    NOT_A_CHOICE = "not_a_choice"
+    NOT_A_NUMBER = "not_a_number"
+    OUT_OF_RANGE = "out_of_range"
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An accepted answer: its code or value, the run's step number, and when."""
+
+    value: str
+    seq: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """One respondent's progress through one flow."""
+
+    run_id: str
+    flow_id: str
+    flow_version: int
+    language: str
+    status: RunStatus
+    current: str | None
+    path: tuple[str, ...]
+    answers: Mapping[str, Answer]
+    seq: int
+    invalid_count: int
+    started_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    ending: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        """True while the run waits for an answer."""
+        return self.status is RunStatus.ACTIVE
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form of the state."""
+        return {
+            "run_id": self.run_id,
+            "flow_id": self.flow_id,
+            "flow_version": self.flow_version,
+            "language": self.language,
+            "status": self.status.value,
+            "current": self.current,
+            "path": list(self.path),
+            "answers": {
+                key: {"value": a.value, "seq": a.seq, "at": a.at.isoformat()}
+                for key, a in self.answers.items()
+            },
+            "seq": self.seq,
+            "invalid_count": self.invalid_count,
+            "started_at": self.started_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "ending": self.ending,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunState:
+        """Read a state back from ``to_dict``'s form; RunStateError if it is corrupt."""
+        try:
+            return cls(
+                run_id=str(data["run_id"]),
+                flow_id=str(data["flow_id"]),
+                flow_version=int(data["flow_version"]),
+                language=str(data["language"]),
+                status=RunStatus(data["status"]),
+                current=data["current"],
+                path=tuple(str(k) for k in data["path"]),
+                answers={
+                    str(key): Answer(str(a["value"]), int(a["seq"]), datetime.fromisoformat(a["at"]))
+                    for key, a in data["answers"].items()
+                },
+                seq=int(data["seq"]),
+                invalid_count=int(data["invalid_count"]),
+                started_at=datetime.fromisoformat(data["started_at"]),
+                updated_at=datetime.fromisoformat(data["updated_at"]),
+                expires_at=datetime.fromisoformat(data["expires_at"]),
+                ending=data.get("ending"),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RunStateError(f"run state cannot be read: {exc!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One option as the respondent sees it: its number, code and label."""
+
+    number: int
+    code: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecorded:
+    """An answer was accepted."""
+
+    key: str
+    value: str
+    seq: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InputRejected:
+    """An input was not a valid answer to the current question; the question is asked again."""
+
+    key: str
+    input: str
+    reason: RejectReason
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionAsked:
+    """The respondent must now see this question (with ``error`` first, after a rejection)."""
+
+    key: str
+    text: str
+    choices: tuple[Choice, ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnded:
+    """The run is over; ``text`` is what the respondent sees last."""
+
+    status: RunStatus
+    ending: str
+    text: str
+
+
+Event = AnswerRecorded | InputRejected | QuestionAsked | RunEnded
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The result of one engine call: the new state and what happened."""
+
+    state: RunState
+    events: tuple[Event, ...]
+
+    @property
+    def screen(self) -> QuestionAsked | RunEnded:
+        """What the respondent must see now: the last question asked or the ending."""
+        for event in reversed(self.events):
+            if isinstance(event, QuestionAsked | RunEnded):
+                return event
+        raise RunStateError("step shows nothing")  # every engine call ends with one of them
+
+
+def start(flow: Flow, *, run_id: str, language: str | None, now: datetime) -> Step:
+    """Begin a new run of ``flow``: the first question is asked."""
+    first = _next_question(flow, {}, after=None)
+    if first is None:
+        raise RunStateError(f"flow '{flow.id}' asks nothing")
+    state = RunState(
+        run_id=run_id,
+        flow_id=flow.id,
+        flow_version=flow.version,
+        language=flow.language_or_default(language),
+        status=RunStatus.ACTIVE,
+        current=first.key,
+        path=(first.key,),
+        answers={},
+        seq=0,
+        invalid_count=0,
+        started_at=now,
+        updated_at=now,
+        expires_at=now + flow.expiry,
+    )
+    return Step(state, (ask(flow, state),))
+
+
+def resume(flow: Flow, state: RunState, text: str, *, now: datetime) -> Step:
+    """Give the run one input: record it and move on, or reject it and ask again."""
+    question = _current(flow, state)
+    if question is None or not state.is_active:
+        return show(flow, state)
+    if now >= state.expires_at:
+        return _expire(flow, state, now)
+    parsed = parse_answer(question, text)
+    if isinstance(parsed, RejectReason):
+        rejected = replace(state, invalid_count=state.invalid_count + 1, updated_at=now)
+        error = _error_text(flow, question, state.language)
+        return Step(
+            rejected,
+            (InputRejected(question.key, text, parsed), ask(flow, rejected, error=error)),
+        )
+    seq = state.seq + 1
+    answers = {**state.answers, question.key: Answer(parsed, seq, now)}
+    recorded = AnswerRecorded(question.key, parsed, seq, now)
+    base = replace(state, answers=answers, seq=seq, invalid_count=0, updated_at=now)
+    chosen = _option(question, parsed)
+    if chosen is not None and chosen.end is not None:
+        return _end(flow, base, chosen.end, recorded)
+    following = _next_question(flow, answers, after=question.key)
+    if following is None:
+        return _end(flow, base, COMPLETED_ENDING, recorded)
+    moved = replace(base, current=following.key, path=(*state.path, following.key))
+    return Step(moved, (recorded, ask(flow, moved)))
+
+
+def back(flow: Flow, state: RunState, *, now: datetime) -> Step:
+    """Go back one question; its answer is forgotten until given again."""
+    if not state.is_active or len(state.path) < 2:
+        return show(flow, state)
+    path = state.path[:-1]
+    previous = path[-1]
+    answers = {k: a for k, a in state.answers.items() if k != previous}
+    moved = replace(
+        state, current=previous, path=path, answers=answers, invalid_count=0, updated_at=now
+    )
+    return Step(moved, (ask(flow, moved),))
+
+
+def switch_language(flow: Flow, state: RunState, language: str, *, now: datetime) -> Step:
+    """Show the run in another of the flow's languages from now on."""
+    switched = replace(state, language=flow.language_or_default(language), updated_at=now)
+    return show(flow, switched)
+
+
+def show(flow: Flow, state: RunState) -> Step:
+    """Show the current screen again, changing nothing."""
+    if state.is_active:
+        return Step(state, (ask(flow, state),))
+    ending = flow.endings.get(state.ending or "")
+    text = localise(ending.text, state.language, flow.default_language) if ending else ""
+    return Step(state, (RunEnded(state.status, state.ending or "", text),))
+
+
+def ask(flow: Flow, state: RunState, *, error: str | None = None) -> QuestionAsked:
+    """The current question, in the run's language."""
+    question = _current(flow, state)
+    if question is None:
+        raise RunStateError(f"run {state.run_id} has no current question")
+    language = state.language
+    choices = tuple(
+        Choice(number, option.code, localise(option.label, language, flow.default_language))
+        for number, option in enumerate(question.options, start=1)
+    )
+    text = localise(question.text, language, flow.default_language)
+    return QuestionAsked(question.key, text, choices, error)
+
+
+def parse_answer(question: Question, text: str) -> str | RejectReason:
+    """The stored value for ``text`` as an answer to ``question``, or why it is not one."""
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        return RejectReason.EMPTY
+    if question.type is QuestionType.CHOICE:
+        return _parse_choice(question.options, cleaned)
+    if question.type is QuestionType.INTEGER:
+        if not re.fullmatch(r"\d{1,9}", cleaned):
+            return RejectReason.NOT_A_NUMBER
+        number = int(cleaned)
+        low = question.minimum if question.minimum is not None else number
+        high = question.maximum if question.maximum is not None else number
+        return str(number) if low <= number <= high else RejectReason.OUT_OF_RANGE
+    if question.minimum is not None and len(cleaned) < question.minimum:
+        return RejectReason.TOO_SHORT
+    if question.maximum is not None and len(cleaned) > question.maximum:
+        return RejectReason.TOO_LONG
+    return cleaned
+
+
+def _parse_choice(options: tuple[Option, ...], cleaned: str) -> str | RejectReason:
+    number = cleaned.rstrip(".)")
+    if number.isdigit():
+        index = int(number)
+        return options[index - 1].code if 1 <= index <= len(options) else RejectReason.NOT_A_CHOICE
+    # A word answer (SMS): the option's code or its label in any language, accents ignored.
+    wanted = _fold(cleaned)
+    matches = {
+        option.code
+        for option in options
+        if wanted == _fold(option.code) or wanted in {_fold(v) for v in option.label.values()}
+    }
+    return matches.pop() if len(matches) == 1 else RejectReason.NOT_A_CHOICE
+
+
+def _fold(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", anyascii(text).casefold()).split())
+
+
+def _error_text(flow: Flow, question: Question, language: str) -> str:
+    if question.type is QuestionType.INTEGER:
+        return flow.text(
+            "invalid_number", language, min=question.minimum, max=question.maximum
+        )
+    return flow.text("invalid", language)
+
+
+def _current(flow: Flow, state: RunState) -> Question | None:
+    if state.flow_id != flow.id:
+        raise RunStateError(f"run {state.run_id} belongs to flow '{state.flow_id}'")
+    if state.current is None:
+        return None
+    try:
+        return flow.question(state.current)
+    except KeyError as exc:
+        raise RunStateError(f"run {state.run_id} waits on unknown '{state.current}'") from exc
+
+
+def _option(question: Question, code: str) -> Option | None:
+    return next((o for o in question.options if o.code == code), None)
+
+
+def _next_question(
+    flow: Flow, answers: Mapping[str, Answer], *, after: str | None
+) -> Question | None:
+    keys = flow.question_keys
+    start_at = 0 if after is None else keys.index(after) + 1
+    for question in flow.questions[start_at:]:
+        if question.when is None or holds(question.when, answers):
+            return question
+    return None
+
+
+def holds(condition: Condition, answers: Mapping[str, Answer]) -> bool:
+    """Whether a routing condition holds on the answers given so far."""
+    if not all(_passes(test, answers) for test in condition.all_of):
+        return False
+    return not condition.any_of or any(holds(c, answers) for c in condition.any_of)
+
+
+def _passes(test: Test, answers: Mapping[str, Answer]) -> bool:
+    answer = answers.get(test.key)
+    if answer is None:
+        # A skipped question matches nothing, so only "not_in" can hold.
+        return test.op == "not_in"
+    value = answer.value
+    if test.op == "in":
+        return value in {str(v) for v in test.values}
+    if test.op == "not_in":
+        return value not in {str(v) for v in test.values}
+    if test.op == "equals":
+        return value == str(test.values[0])
+    if test.op in ("min", "max") and value.lstrip("-").isdigit():
+        bound = int(test.values[0])
+        return int(value) >= bound if test.op == "min" else int(value) <= bound
+    return False
+
+
+def _end(flow: Flow, state: RunState, ending_key: str, recorded: AnswerRecorded) -> Step:
+    ending = flow.endings[ending_key]
+    status = RunStatus(ending.status)
+    ended = replace(state, status=status, current=None, ending=ending_key)
+    text = localise(ending.text, state.language, flow.default_language)
+    return Step(ended, (recorded, RunEnded(status, ending_key, text)))
+
+
+def _expire(flow: Flow, state: RunState, now: datetime) -> Step:
+    expired = replace(state, status=RunStatus.EXPIRED, current=None, updated_at=now)
+    return Step(expired, (RunEnded(RunStatus.EXPIRED, "expired", ""),))

