@@ -1,0 +1,1 @@
+"""Channel adapters: turn Africa's Talking requests into engine inputs and replies into screens."""
