@@ -113,10 +113,7 @@ class RunState:
                 status=RunStatus(data["status"]),
                 current=data["current"],
                 path=tuple(str(k) for k in data["path"]),
-                answers={
-                    str(key): Answer(str(a["value"]), int(a["seq"]), datetime.fromisoformat(a["at"]))
-                    for key, a in data["answers"].items()
-                },
+                answers={str(key): _answer(a) for key, a in data["answers"].items()},
                 seq=int(data["seq"]),
                 invalid_count=int(data["invalid_count"]),
                 started_at=datetime.fromisoformat(data["started_at"]),
@@ -126,6 +123,10 @@ class RunState:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RunStateError(f"run state cannot be read: {exc!r}") from exc
+
+
+def _answer(data: Mapping[str, Any]) -> Answer:
+    return Answer(str(data["value"]), int(data["seq"]), datetime.fromisoformat(data["at"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,9 +331,7 @@ def _fold(text: str) -> str:
 
 def _error_text(flow: Flow, question: Question, language: str) -> str:
     if question.type is QuestionType.INTEGER:
-        return flow.text(
-            "invalid_number", language, min=question.minimum, max=question.maximum
-        )
+        return flow.text("invalid_number", language, min=question.minimum, max=question.maximum)
     return flow.text("invalid", language)
 
 

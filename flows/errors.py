@@ -1,7 +1,7 @@
 """Errors of the flow engine.
 
-    FlowError        a flow file is invalid; names the file, the state and the problem
-    RunStateError    a stored run state cannot be read back (corrupt, or for another flow)
+FlowError        a flow file is invalid; names the file, the state and the problem
+RunStateError    a stored run state cannot be read back (corrupt, or for another flow)
 """
 
 from __future__ import annotations

@@ -175,7 +175,7 @@ class _Builder:
 
     def options(self, items: list[dict[str, Any]], state: str) -> tuple[Option, ...]:
         options = tuple(
-            Option(item["code"], self.texts(item["label"], state, "an option label"), item.get("end"))
+            Option(item["code"], self.texts(item["label"], state, "a label"), item.get("end"))
             for item in items
         )
         codes = [o.code for o in options]
@@ -199,7 +199,7 @@ class _Builder:
             if isinstance(raw_options, dict):
                 list_name = raw_options["list"]
                 if list_name not in lists:
-                    raise self.fail(key, f"options refer to a list '{list_name}' that is not defined")
+                    raise self.fail(key, f"options use list '{list_name}', which is not defined")
                 added = self.options(raw_options.get("add", []), key)
                 options = lists[list_name] + added
                 codes = [o.code for o in options]
@@ -235,7 +235,7 @@ class _Builder:
                 groups.extend(self.condition(item, key, earlier) for item in test)
                 continue
             if name not in known:
-                raise self.fail(key, f"condition refers to '{name}', which is not an earlier question")
+                raise self.fail(key, f"condition uses '{name}', which is not an earlier question")
             ((op, operand),) = test.items()
             values = tuple(operand) if isinstance(operand, list) else (operand,)
             target = known[name]

@@ -121,7 +121,9 @@ class Flow:
 
     def language_or_default(self, language: str | None) -> str:
         """``language`` when this flow has it, else the flow's default."""
-        return language if language in self.languages else self.default_language
+        if language is not None and language in self.languages:
+            return language
+        return self.default_language
 
 
 def localise(texts: Texts, language: str, default_language: str) -> str:

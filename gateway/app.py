@@ -1,0 +1,61 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from gateway import health, webhooks
+from gateway.logs import configure_logging
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from handlers.screens import end
+from handlers.ussd import UNAVAILABLE
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, client: redis.Redis | None = None) -> Flask:
+    """Build the web app: webhooks, health check, and error pages that never leak."""
+    settings = settings if settings is not None else Settings.from_env()
+    configure_logging(settings.log_level)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+    )
+    app.extensions["gateway"] = Runtime.build(settings, client=client)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(health.bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def _is_ussd() -> bool:
+    return request.path.rstrip("/") == "/ussd"
+
+
+def _http_error(exc: HTTPException) -> Response:
+    """4xx and friends: a USSD screen for AT, JSON for everyone else."""
+    status = exc.code or 400
+    if _is_ussd():
+        return Response(end(UNAVAILABLE["fr"]), status=status, mimetype="text/plain")
+    response = jsonify(error=exc.name, message=exc.description)
+    response.status_code = status
+    return response
+
+
+def _unexpected_error(exc: Exception) -> Response:
+    """A bug or an outage: log it for operators; callers see a readable screen, never a trace."""
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    if _is_ussd():
+        # The caller is on a handset mid-session: a plain END screen beats an AT error tone.
+        return Response(end(UNAVAILABLE["fr"]), status=200, mimetype="text/plain")
+    response = jsonify(error="Internal error", message="The gateway could not handle this request.")
+    response.status_code = 503
+    return response

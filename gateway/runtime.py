@@ -1,0 +1,93 @@
+"""The live parts one process works with, built once from the settings.
+
+The web app and the workers each build one ``Runtime``; nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+from redis import Redis
+from rq import Queue
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from flows import Flow, load_flows
+from gateway.crypto import NumberCipher, pseudonymise
+from gateway.db import make_engine, make_sessionmaker
+from gateway.errors import ConfigError
+from gateway.queue import RqJobQueue, make_queue
+from gateway.redis_client import connect
+from gateway.session_store import RedisSessionStore
+from gateway.settings import Settings
+from handlers.ports import Services
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def new_run_id() -> str:
+    """A fresh, unguessable run id."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Settings plus the connections and services built from them."""
+
+    settings: Settings
+    redis: Redis
+    queue: Queue
+    jobs: RqJobQueue
+    store: RedisSessionStore
+    engine: Engine
+    sessions: sessionmaker[Session]
+    flows: dict[str, Flow]
+    cipher: NumberCipher
+    services: Services
+
+    @classmethod
+    def build(cls, settings: Settings, *, client: Redis | None = None) -> Runtime:
+        """Connect to Redis and the database and load the flows."""
+        flows = load_flows(settings.flows_dir)
+        if settings.ussd_flow not in flows:
+            raise ConfigError(
+                f"GATEWAY_USSD_FLOW names '{settings.ussd_flow}', which is not a known flow "
+                f"(known: {', '.join(sorted(flows))})"
+            )
+        client = client if client is not None else connect(settings)
+        queue = make_queue(client)
+        jobs = RqJobQueue(queue)
+        store = RedisSessionStore(client, session_ttl=settings.ussd_session_ttl)
+        engine = make_engine(settings.database_url)
+        cipher = NumberCipher.from_settings(settings)
+        services = Services(
+            store=store,
+            jobs=jobs,
+            pseudonymise=partial(pseudonymise, secret_key=settings.secret_key),
+            encrypt_phone=cipher.encrypt,
+            now=utc_now,
+            new_id=new_run_id,
+        )
+        return cls(
+            settings=settings,
+            redis=client,
+            queue=queue,
+            jobs=jobs,
+            store=store,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            flows=flows,
+            cipher=cipher,
+            services=services,
+        )
+
+    @property
+    def ussd_flow(self) -> Flow:
+        """The flow a household reaches by dialling the USSD code."""
+        return self.flows[self.settings.ussd_flow]

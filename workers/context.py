@@ -1,0 +1,39 @@
+"""The runtime a worker process uses, built on first use (never at import time).
+
+``survey-gateway worker`` and the tests install one explicitly; a job run anywhere else builds
+one from the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.runtime import Runtime
+from gateway.sender import Sender, make_sender
+from gateway.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerContext:
+    """What jobs need: the runtime and the SMS sender."""
+
+    runtime: Runtime
+    sender: Sender
+
+
+_current: WorkerContext | None = None
+
+
+def install(context: WorkerContext) -> None:
+    """Make ``context`` the one jobs in this process use."""
+    global _current
+    _current = context
+
+
+def current() -> WorkerContext:
+    """The installed context, or one built from the environment."""
+    global _current
+    if _current is None:
+        runtime = Runtime.build(Settings.from_env())
+        _current = WorkerContext(runtime=runtime, sender=make_sender(runtime.settings))
+    return _current

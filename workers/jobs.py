@@ -1,0 +1,140 @@
+"""The jobs: copy a run into the database, and send a message.
+
+Both take ids and are safe to run twice or late. Errors are left to raise so RQ's retries and
+its failed-job registry see them; only outcomes that no retry can change are recorded and end
+the job quietly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from flows import RunStatus
+from gateway.crypto import reference_code
+from gateway.errors import PermanentSendError, TransientSendError
+from gateway.models import Message, MessageStatus
+from gateway.persistence import RunSnapshot, create_message, sync_submission
+from gateway.sender import SendStatus
+from handlers.gsm import ascii_screen
+from handlers.ports import RunRecord
+from workers.context import current
+
+log = logging.getLogger(__name__)
+
+CONFIRMATION = "confirmation"
+# An expired run stays "started" in the database: the export derives "expired" from expires_at.
+_SNAPSHOT_STATUS: dict[RunStatus, Literal["active", "completed", "declined"]] = {
+    RunStatus.ACTIVE: "active",
+    RunStatus.COMPLETED: "completed",
+    RunStatus.DECLINED: "declined",
+}
+SYNC_LOCK_TIMEOUT_S = 60
+
+
+def sync_run(run_id: str) -> None:
+    """Make the database match the run's latest state; queue its confirmation once completed."""
+    ctx = current()
+    rt = ctx.runtime
+    record = rt.store.load_run(run_id)
+    if record is None:
+        log.info("run %s is gone from live state; nothing to sync", run_id)
+        return
+    message_id: str | None = None
+    # Two workers may hold jobs of the same run: one at a time, so the newest state wins.
+    with rt.redis.lock(f"sg:sync:{run_id}", timeout=SYNC_LOCK_TIMEOUT_S, blocking_timeout=30):
+        with rt.sessions.begin() as session:
+            submission = sync_submission(session, snapshot(record))
+            if record.state.status is RunStatus.COMPLETED:
+                message = create_message(
+                    session,
+                    submission_id=submission.id,
+                    respondent_id=record.respondent,
+                    kind=CONFIRMATION,
+                    to_e164=rt.cipher.decrypt(record.phone_token),
+                    body=confirmation_text(record, submission.reference or reference_code(run_id)),
+                    cipher=rt.cipher,
+                )
+                if message.status is MessageStatus.QUEUED:
+                    message_id = message.id
+    if message_id is not None:
+        rt.jobs.send_message(message_id)
+
+
+def send_message(message_id: str) -> None:
+    """Send one queued message and record what became of it."""
+    ctx = current()
+    rt = ctx.runtime
+    with rt.sessions.begin() as session:
+        message = session.get(Message, message_id)
+        if message is None or message.status is not MessageStatus.QUEUED:
+            return  # already sent, failed for good, or erased
+        to = rt.cipher.decrypt(message.to_encrypted)
+        body = message.body
+    try:
+        result = ctx.sender.send(to, body)
+    except TransientSendError as exc:
+        _record(message_id, attempts=1, error=str(exc))
+        raise  # RQ retries with backoff
+    except PermanentSendError as exc:
+        log.warning("message %s failed for good: %s", message_id, exc)
+        _record(message_id, status=MessageStatus.FAILED, attempts=1, error=str(exc))
+        return
+    status = MessageStatus.SENT if result.status is SendStatus.SENT else MessageStatus.RECORDED
+    _record(
+        message_id,
+        status=status,
+        attempts=1,
+        provider_id=result.provider_id,
+        cost=result.cost,
+        error=None,
+    )
+
+
+def _record(
+    message_id: str,
+    *,
+    attempts: int,
+    error: str | None,
+    status: MessageStatus | None = None,
+    provider_id: str | None = None,
+    cost: str | None = None,
+) -> None:
+    with current().runtime.sessions.begin() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            return
+        message.attempts += attempts
+        message.error = error
+        if status is not None:
+            message.status = status
+        if provider_id is not None:
+            message.provider_id = provider_id
+        if cost is not None:
+            message.cost = cost
+
+
+def snapshot(record: RunRecord) -> RunSnapshot:
+    """The run as the database layer takes it."""
+    state = record.state
+    ended = state.status in (RunStatus.COMPLETED, RunStatus.DECLINED)
+    return RunSnapshot(
+        run_id=state.run_id,
+        respondent_id=record.respondent,
+        flow=state.flow_id,
+        flow_version=state.flow_version,
+        channel=record.channel.value,
+        language=state.language,
+        status=_SNAPSHOT_STATUS.get(state.status, "active"),
+        started_at=state.started_at,
+        updated_at=state.updated_at,
+        expires_at=state.expires_at,
+        completed_at=state.updated_at if ended else None,
+        answers={k: (a.value, a.seq, a.at) for k, a in state.answers.items()},
+    )
+
+
+def confirmation_text(record: RunRecord, reference: str) -> str:
+    """The confirmation SMS: a reference code, never the answers."""
+    flow = current().runtime.flows[record.state.flow_id]
+    return ascii_screen(flow.text("confirmation", record.state.language, reference=reference))
