@@ -24,6 +24,7 @@ from flows.errors import RunStateError
 from flows.model import Condition, Flow, Option, Question, QuestionType, Test, localise
 
 COMPLETED_ENDING = "completed"
+EXPIRED_ENDING = "expired"
 
 
 class RunStatus(StrEnum):
@@ -312,15 +313,18 @@ def parse_answer(question: Question, text: str) -> str | RejectReason:
 
 def _parse_choice(options: tuple[Option, ...], cleaned: str) -> str | RejectReason:
     number = cleaned.rstrip(".)")
-    if number.isdigit():
+    # Decimal digits of any script ("2", "٢"); "²" or "①" pass isdigit() but are no number.
+    if number.isdecimal() and len(number) <= 9:
         index = int(number)
         return options[index - 1].code if 1 <= index <= len(options) else RejectReason.NOT_A_CHOICE
-    # A word answer (SMS): the option's code or its label in any language, accents ignored.
+    # A word answer (SMS): the option's code, its label in any language or one of its aliases,
+    # case and accents ignored.
     wanted = _fold(cleaned)
     matches = {
         option.code
         for option in options
-        if wanted == _fold(option.code) or wanted in {_fold(v) for v in option.label.values()}
+        if wanted
+        in {_fold(option.code), *(_fold(v) for v in (*option.label.values(), *option.aliases))}
     }
     return matches.pop() if len(matches) == 1 else RejectReason.NOT_A_CHOICE
 
@@ -395,5 +399,7 @@ def _end(flow: Flow, state: RunState, ending_key: str, recorded: AnswerRecorded)
 
 
 def _expire(flow: Flow, state: RunState, now: datetime) -> Step:
-    expired = replace(state, status=RunStatus.EXPIRED, current=None, updated_at=now)
-    return Step(expired, (RunEnded(RunStatus.EXPIRED, "expired", ""),))
+    expired = replace(
+        state, status=RunStatus.EXPIRED, current=None, ending=EXPIRED_ENDING, updated_at=now
+    )
+    return Step(expired, (RunEnded(RunStatus.EXPIRED, EXPIRED_ENDING, ""),))

@@ -107,6 +107,12 @@ def _check_schema(raw: Any, source: str) -> None:
 
 
 def _schema_message(error: Any) -> str:
+    if error.validator == "not" and isinstance(error.validator_value, dict):
+        # The schema forbids fields per question type with "not: required": name the fields.
+        fields = error.validator_value.get("required", [])
+        if fields:
+            names = ", ".join(f"'{f}'" for f in fields)
+            return f"{names} is not allowed for this type of question"
     # jsonschema's messages quote whole sub-documents; keep them short enough to read.
     message = str(error.message)
     return message if len(message) <= 200 else message[:197] + "..."
@@ -175,7 +181,12 @@ class _Builder:
 
     def options(self, items: list[dict[str, Any]], state: str) -> tuple[Option, ...]:
         options = tuple(
-            Option(item["code"], self.texts(item["label"], state, "a label"), item.get("end"))
+            Option(
+                item["code"],
+                self.texts(item["label"], state, f"label of option '{item['code']}'"),
+                item.get("end"),
+                tuple(item.get("aliases", [])),
+            )
             for item in items
         )
         codes = [o.code for o in options]

@@ -44,6 +44,7 @@ class Option:
     code: str
     label: Texts
     end: str | None = None
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
