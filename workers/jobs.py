@@ -13,7 +13,7 @@ from typing import Literal
 from flows import RunStatus
 from gateway.crypto import reference_code
 from gateway.errors import PermanentSendError, TransientSendError
-from gateway.models import Message, MessageStatus
+from gateway.models import Message, MessageStatus, Submission, SubmissionStatus
 from gateway.persistence import RunSnapshot, create_message, sync_submission
 from gateway.sender import SendStatus
 from handlers.gsm import ascii_screen
@@ -32,20 +32,30 @@ _SNAPSHOT_STATUS: dict[RunStatus, Literal["active", "completed", "declined"]] = 
 SYNC_LOCK_TIMEOUT_S = 60
 
 
-def sync_run(run_id: str) -> None:
-    """Make the database match the run's latest state; queue its confirmation once completed."""
+def sync_run(run_id: str, seq: int | None = None) -> None:
+    """Make the database match the run's latest state; queue its confirmation once completed.
+
+    ``seq`` is the run step that queued this job: when the run has moved past it, the job of a
+    later step will sync the newer state, so this one has nothing to add.
+    """
     ctx = current()
     rt = ctx.runtime
     record = rt.store.load_run(run_id)
     if record is None:
         log.info("run %s is gone from live state; nothing to sync", run_id)
         return
+    if seq is not None and record.state.seq > seq:
+        return
     message_id: str | None = None
     # Two workers may hold jobs of the same run: one at a time, so the newest state wins.
     with rt.redis.lock(f"sg:sync:{run_id}", timeout=SYNC_LOCK_TIMEOUT_S, blocking_timeout=30):
         with rt.sessions.begin() as session:
+            stored = session.get(Submission, run_id)
+            was_completed = stored is not None and stored.status is SubmissionStatus.COMPLETED
             submission = sync_submission(session, snapshot(record))
-            if record.state.status is RunStatus.COMPLETED:
+            # The confirmation is made by the sync that completes the submission, and only it:
+            # a later sync must not queue the message again while it waits for a retry.
+            if record.state.status is RunStatus.COMPLETED and not was_completed:
                 message = create_message(
                     session,
                     submission_id=submission.id,
@@ -55,8 +65,7 @@ def sync_run(run_id: str) -> None:
                     body=confirmation_text(record, submission.reference or reference_code(run_id)),
                     cipher=rt.cipher,
                 )
-                if message.status is MessageStatus.QUEUED:
-                    message_id = message.id
+                message_id = message.id
     if message_id is not None:
         rt.jobs.send_message(message_id)
 
