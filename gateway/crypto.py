@@ -22,7 +22,6 @@ __all__ = [
     "REFERENCE_LENGTH",
     "InvalidToken",
     "NumberCipher",
-    "mask_number",
     "normalise_reference",
     "pseudonymise",
     "reference_code",
@@ -53,14 +52,6 @@ def pseudonymise(e164: str, secret_key: str) -> str:
         raise ValueError("pseudonymise needs a non-empty secret key")
     message = _check_e164(e164).encode("ascii")
     return hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256).hexdigest()
-
-
-def mask_number(e164: str) -> str:
-    """Return the number with its middle digits starred (``+22376****56``), safe to show."""
-    _check_e164(e164)
-    # Country code plus two digits and the last two: enough to tell numbers apart on screen.
-    head, tail = e164[:6], e164[-2:]
-    return head + "*" * (len(e164) - len(head) - len(tail)) + tail
 
 
 class NumberCipher:

@@ -15,8 +15,9 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.crypto import NumberCipher, mask_number, reference_code
+from gateway.crypto import NumberCipher, reference_code
 from gateway.models import Answer, Message, MessageStatus, Respondent, Submission, SubmissionStatus
+from handlers.phone import mask_phone
 
 RunStatus = Literal["active", "completed", "declined"]
 
@@ -203,7 +204,7 @@ def create_message(
         respondent_id=respondent_id,
         kind=kind,
         to_encrypted=cipher.encrypt(to_e164),
-        to_masked=mask_number(to_e164),
+        to_masked=mask_phone(to_e164),
         body=body,
         status=MessageStatus.QUEUED,
         attempts=0,
