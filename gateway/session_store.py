@@ -6,6 +6,7 @@ Keys (all under ``sg:``):
 - ``active:<flow>:<respondent>``  the run a respondent can resume, until the flow's expiry
 - ``done:<flow>:<respondent>``    set once the respondent completed the flow
 - ``lang:<respondent>``           the language the respondent chose
+- ``enumerator:<respondent>``     the code of an approved enumerator
 Respondents appear only as pseudonyms; the number a confirmation goes to is encrypted.
 """
 
@@ -19,7 +20,7 @@ from datetime import timedelta
 import redis
 
 from flows import RunState, RunStatus
-from handlers.ports import Channel, RunRecord, UssdMode, UssdSession
+from handlers.ports import RunRecord, UssdMode, UssdSession
 
 PREFIX = "sg:"
 RUN_KEEP_AFTER_EXPIRY = timedelta(days=7)
@@ -82,8 +83,9 @@ class RedisSessionStore:
         return RunRecord(
             state=RunState.from_dict(data["state"]),
             respondent=data["respondent"],
-            channel=Channel(data["channel"]),
+            channel=data["channel"],
             phone_token=data["phone_token"],
+            enumerator=data.get("enumerator"),
         )
 
     def active_run(self, flow_id: str, respondent: str) -> RunRecord | None:
@@ -97,8 +99,9 @@ class RedisSessionStore:
         data = {
             "state": state.to_dict(),
             "respondent": record.respondent,
-            "channel": record.channel.value,
+            "channel": record.channel,
             "phone_token": record.phone_token,
+            "enumerator": record.enumerator,
         }
         left = max(state.expires_at - state.updated_at, timedelta(seconds=1))
         active_key = f"{PREFIX}active:{state.flow_id}:{record.respondent}"
@@ -127,6 +130,19 @@ class RedisSessionStore:
     def set_language(self, respondent: str, language: str) -> None:
         """Remember the respondent's language for later surveys and messages."""
         self.redis.set(f"{PREFIX}lang:{respondent}", language)
+
+    def enumerator_code(self, respondent: str) -> str | None:
+        """The code of the approved enumerator with this pseudonym, if there is one."""
+        raw = self.redis.get(f"{PREFIX}enumerator:{respondent}")
+        return _text(raw) if raw else None
+
+    def set_enumerator(self, respondent: str, code: str | None) -> None:
+        """Mark a pseudonym as an approved enumerator (``code``), or no longer (None)."""
+        key = f"{PREFIX}enumerator:{respondent}"
+        if code is None:
+            self.redis.delete(key)
+        else:
+            self.redis.set(key, code)
 
 
 def _text(raw: bytes | str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -25,12 +25,25 @@ class Channel(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
-    """A run as the gateway keeps it: the engine's state plus who and how."""
+    """A run as the gateway keeps it: the engine's state plus who, how and for whom.
+
+    ``channel`` lists the channels the run was answered on, in order of first use
+    (``ussd``, ``sms`` or ``ussd+sms``). ``enumerator`` is the code of the enumerator who
+    took the survey for the household, if one did.
+    """
 
     state: RunState
     respondent: str
-    channel: Channel
+    channel: str
     phone_token: str
+    enumerator: str | None = None
+
+    def answered_on(self, channel: Channel) -> RunRecord:
+        """The same run, noting that ``channel`` was used too."""
+        used = self.channel.split("+")
+        if channel.value in used:
+            return self
+        return replace(self, channel="+".join([*used, channel.value]))
 
 
 class UssdMode(StrEnum):
@@ -92,6 +105,10 @@ class SessionStore(Protocol):
 
     def set_language(self, respondent: str, language: str) -> None:
         """Remember the respondent's language for later surveys and messages."""
+        ...
+
+    def enumerator_code(self, respondent: str) -> str | None:
+        """The code of the approved enumerator with this pseudonym, if there is one."""
         ...
 
 

@@ -154,7 +154,7 @@ class _Conversation:
         record = RunRecord(
             state=step.state,
             respondent=self.respondent,
-            channel=Channel.USSD,
+            channel=Channel.USSD.value,
             phone_token=services.encrypt_phone(self.request.phone),
         )
         return self._show(record, step, page=0)

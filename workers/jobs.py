@@ -132,7 +132,7 @@ def snapshot(record: RunRecord) -> RunSnapshot:
         respondent_id=record.respondent,
         flow=state.flow_id,
         flow_version=state.flow_version,
-        channel=record.channel.value,
+        channel=record.channel,
         language=state.language,
         status=_SNAPSHOT_STATUS.get(state.status, "active"),
         started_at=state.started_at,
