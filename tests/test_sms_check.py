@@ -1,0 +1,178 @@
+"""Per-flow SMS warnings: texts that leave GSM-7, and texts that need more than one SMS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows import build_flow, load_flows
+from flows.model import REQUIRED_TEXTS
+from flows.sms_check import render_sms_question, sms_warnings
+
+SHORT_QUESTION = {"key": "size", "type": "integer", "min": 1, "max": 9, "text": "Taille?"}
+
+
+def small_flow(
+    *,
+    questions: list[dict[str, Any]] | None = None,
+    endings: dict[str, Any] | None = None,
+    texts: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A two-language flow whose texts are all short GSM-7, with the given parts replaced."""
+    return {
+        "id": "tiny",
+        "version": 1,
+        "name": "T",
+        "languages": {"fr": "Francais", "en": "English"},
+        "default_language": "fr",
+        "questions": questions or [SHORT_QUESTION],
+        "endings": endings or {"completed": {"status": "completed", "text": "Merci."}},
+        # "reminder" too: a flow that sends reminders (the default) must carry one.
+        "texts": {name: name for name in (*REQUIRED_TEXTS, "reminder")} | (texts or {}),
+    }
+
+
+def warnings_for(**parts: Any) -> list[str]:
+    return sms_warnings(build_flow(small_flow(**parts), source="t.yaml"))
+
+
+# --- render_sms_question ------------------------------------------------------------------------
+
+
+def test_a_question_is_its_text_then_one_numbered_line_per_option() -> None:
+    assert render_sms_question("Besoin?", ["Abri", "Santé"]) == "Besoin?\n1. Abri\n2. Santé"
+
+
+def test_a_question_without_options_is_its_text() -> None:
+    assert render_sms_question("Combien?", []) == "Combien?"
+
+
+# --- the shipped flow ---------------------------------------------------------------------------
+
+
+def test_shipped_flow_warnings() -> None:
+    # Every shipped text is GSM-7 as written. The region and needs menus (10 to 12 options,
+    # each on its own line) are one SMS over: a real finding, kept here until the texts change.
+    assert sms_warnings(load_flows()["return_intention"]) == [
+        "return_intention.yaml: question 'current_region' [fr]: needs 2 SMS segments"
+        " (173 of 160 GSM-7 characters)",
+        "return_intention.yaml: question 'origin_region' [fr]: needs 2 SMS segments"
+        " (169 of 160 GSM-7 characters)",
+        "return_intention.yaml: question 'obstacle' [fr]: needs 2 SMS segments"
+        " (172 of 160 GSM-7 characters)",
+        "return_intention.yaml: question 'need_1' [fr]: needs 2 SMS segments"
+        " (163 of 160 GSM-7 characters)",
+        "return_intention.yaml: question 'need_2' [fr]: needs 2 SMS segments"
+        " (167 of 160 GSM-7 characters)",
+        "return_intention.yaml: question 'current_region' [en]: needs 2 SMS segments"
+        " (169 of 160 GSM-7 characters)",
+        "return_intention.yaml: question 'origin_region' [en]: needs 2 SMS segments"
+        " (166 of 160 GSM-7 characters)",
+    ]
+
+
+# --- small flows, one warning kind at a time ----------------------------------------------------
+
+
+def test_a_short_gsm7_flow_has_no_warning() -> None:
+    assert warnings_for() == []
+
+
+def test_a_question_leaving_gsm7_is_named_with_its_characters() -> None:
+    question = {**SHORT_QUESTION, "text": {"fr": "Êtes-vous prêt? Reçu?", "en": "Ready?"}}
+
+    assert warnings_for(questions=[question]) == [
+        "t.yaml: question 'size' [fr]: leaves GSM-7 (Ê, ê, ç): sent as written it would switch"
+        " the whole SMS to UCS-2 (70 characters)"
+    ]
+
+
+def test_an_option_label_leaving_gsm7_counts_for_its_question() -> None:
+    question = {
+        "key": "need",
+        "type": "choice",
+        "text": "Besoin?",
+        "options": [
+            {"code": "shelter", "label": "Abri"},
+            {"code": "water", "label": {"fr": "Eau – hygiène", "en": "Water"}},
+        ],
+    }
+
+    assert warnings_for(questions=[question]) == [
+        "t.yaml: question 'need' [fr]: leaves GSM-7 (–): sent as written it would switch"
+        " the whole SMS to UCS-2 (70 characters)"
+    ]
+
+
+def test_an_invisible_character_is_named_by_its_code_point() -> None:
+    endings = {"completed": {"status": "completed", "text": {"fr": "Merci\u00a0!", "en": "OK"}}}
+
+    assert warnings_for(endings=endings) == [
+        "t.yaml: ending 'completed' [fr]: leaves GSM-7 (U+00A0): sent as written it would"
+        " switch the whole SMS to UCS-2 (70 characters)"
+    ]
+
+
+def test_a_question_whose_options_make_it_longer_than_one_sms() -> None:
+    # A 20-character text, then 9 lines "\nN. Option 0N" of 13 and 3 lines "\nNN. Option NN" of 14:
+    # 20 + 9 * 13 + 3 * 14 = 179.
+    options = [{"code": f"o{n}", "label": f"Option {n:02}"} for n in range(1, 13)]
+    question = {
+        "key": "region",
+        "type": "choice",
+        "text": "Quelle région? (fin)",
+        "options": options,
+    }
+
+    assert warnings_for(questions=[question]) == [
+        "t.yaml: question 'region' [fr]: needs 2 SMS segments (179 of 160 GSM-7 characters)",
+        "t.yaml: question 'region' [en]: needs 2 SMS segments (179 of 160 GSM-7 characters)",
+    ]
+
+
+def test_an_ending_longer_than_one_sms_is_reported_in_its_language_only() -> None:
+    endings = {"completed": {"status": "completed", "text": {"fr": "x" * 161, "en": "Thanks."}}}
+
+    assert warnings_for(endings=endings) == [
+        "t.yaml: ending 'completed' [fr]: needs 2 SMS segments (161 of 160 GSM-7 characters)"
+    ]
+
+
+def test_extension_characters_count_two_in_the_warning() -> None:
+    # "[" and "]" are sent as escape + code: 152 + 4 + 2 * 2 = 160 septets in 158 characters.
+    fits = {"reminder": "a" * 152 + "[STOP]"}
+    over = {"reminder": "a" * 154 + "[STOP]"}
+
+    assert warnings_for(texts=fits) == []
+    assert warnings_for(texts=over) == [
+        "t.yaml: text 'reminder' [fr]: needs 2 SMS segments (162 of 160 GSM-7 characters)",
+        "t.yaml: text 'reminder' [en]: needs 2 SMS segments (162 of 160 GSM-7 characters)",
+    ]
+
+
+def test_the_length_warning_measures_the_gsm7_rendering() -> None:
+    # 160 characters with ê: UCS-2 as written (3 SMS), one SMS once rendered as GSM-7.
+    fits = {"reminder": {"fr": "ê" * 160, "en": "Reply."}}
+    # 161 with œ: the rendering (œ → oe) is 162 GSM-7 characters.
+    over = {"reminder": {"fr": "a" * 160 + "œ", "en": "Reply."}}
+
+    assert warnings_for(texts=fits) == [
+        "t.yaml: text 'reminder' [fr]: leaves GSM-7 (ê): sent as written it would switch"
+        " the whole SMS to UCS-2 (70 characters)"
+    ]
+    assert warnings_for(texts=over) == [
+        "t.yaml: text 'reminder' [fr]: leaves GSM-7 (œ): sent as written it would switch"
+        " the whole SMS to UCS-2 (70 characters)",
+        "t.yaml: text 'reminder' [fr]: needs 2 SMS segments (162 of 160 GSM-7 characters)",
+    ]
+
+
+def test_placeholders_are_measured_as_the_values_filled_in() -> None:
+    # As written, "{reference}" is 11 characters with two 2-septet braces (13 septets); filled
+    # in it is a 6-character reference code, which fits: 154 + 6 = 160.
+    fits = {"confirmation": {"fr": "a" * 154 + "{reference}", "en": "Ref {reference}"}}
+    over = {"confirmation": {"fr": "a" * 155 + "{reference}", "en": "Ref {reference}"}}
+
+    assert warnings_for(texts=fits) == []
+    assert warnings_for(texts=over) == [
+        "t.yaml: text 'confirmation' [fr]: needs 2 SMS segments (161 of 160 GSM-7 characters)"
+    ]
