@@ -20,8 +20,12 @@ PLACEHOLDER_SAMPLE = "000000"
 
 
 def render_sms_question(text: str, labels: Sequence[str]) -> str:
-    """A question as one SMS: its text, then one line per option numbered from 1 ("1. Oui")."""
-    return "\n".join([text, *(f"{number}. {label}" for number, label in enumerate(labels, 1))])
+    """A question as one SMS: its text, then one line per option numbered from 1 ("1.Oui").
+
+    No space after the number: on a twelve-option menu that is the difference between one
+    SMS and two.
+    """
+    return "\n".join([text, *(f"{number}.{label}" for number, label in enumerate(labels, 1))])
 
 
 def sms_warnings(flow: Flow) -> list[str]:

@@ -25,6 +25,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Engine, inspect
 
 from flows import FlowError, check_flows, load_flows
+from flows.sms_check import sms_warnings
 from gateway.cli_errors import BadSetup, CommandError
 from gateway.errors import ConfigError
 from gateway.servers import serve, worker
@@ -105,6 +106,10 @@ def flows_check(directory: Path | None) -> None:
         for problem in problems:
             click.echo(problem)
         raise CommandError(f"{_plural(len(problems), 'problem')} in the flow files")
+    # Warnings, not problems: a long SMS still arrives, it only costs more parts.
+    for flow in loaded.values():
+        for warning in sms_warnings(flow):
+            click.echo(f"warning: {warning}")
     click.echo(f"{_plural(len(loaded), 'flow')} OK: {', '.join(sorted(loaded))}")
 
 

@@ -515,6 +515,7 @@ def routing_flow() -> Flow:
                     "resume_restart",
                     "more",
                     "back",
+                    "reminder",
                 )
             },
         },
