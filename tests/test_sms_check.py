@@ -110,8 +110,8 @@ def test_a_question_whose_options_make_it_longer_than_one_sms() -> None:
     }
 
     assert warnings_for(questions=[question]) == [
-        "t.yaml: question 'region' [fr]: needs 2 SMS segments (179 of 160 GSM-7 characters)",
-        "t.yaml: question 'region' [en]: needs 2 SMS segments (179 of 160 GSM-7 characters)",
+        "t.yaml: question 'region' [fr]: needs 2 SMS segments (167 of 160 GSM-7 characters)",
+        "t.yaml: question 'region' [en]: needs 2 SMS segments (167 of 160 GSM-7 characters)",
     ]
 
 
