@@ -154,6 +154,13 @@ class _Builder:
         for name in REQUIRED_TEXTS:
             if name not in texts:
                 raise self.fail(None, f"texts: '{name}' is missing (every flow needs it)")
+        reminders = self.raw.get("reminders", {}).get("count", 2)
+        if reminders and "reminder" not in texts:
+            raise self.fail(None, "texts: 'reminder' is missing (the flow sends reminders)")
+        if self.raw.get("offer_sms_after_ussd_drop") and "continue_by_sms" not in texts:
+            raise self.fail(
+                None, "texts: 'continue_by_sms' is missing (offer_sms_after_ussd_drop is on)"
+            )
         return Flow(
             id=self.raw["id"],
             version=self.raw["version"],
@@ -166,6 +173,11 @@ class _Builder:
             endings=endings,
             texts=texts,
             source=self.source,
+            reminder_count=self.raw.get("reminders", {}).get("count", 2),
+            reminder_interval=timedelta(
+                hours=self.raw.get("reminders", {}).get("interval_hours", 24)
+            ),
+            offer_sms_after_ussd_drop=self.raw.get("offer_sms_after_ussd_drop", False),
         )
 
     def texts(self, value: str | Mapping[str, str], state: str | None, what: str) -> Texts:

@@ -13,10 +13,10 @@ from datetime import timedelta
 from enum import StrEnum
 
 # Texts every flow carries, in every language it declares: the engine and the channels use them.
+# "confirmation" (the SMS after a completed run) is optional: a flow without it sends none.
 REQUIRED_TEXTS = (
     "invalid",
     "invalid_number",
-    "confirmation",
     "already_done",
     "resume",
     "resume_continue",
@@ -101,6 +101,9 @@ class Flow:
     endings: Mapping[str, Ending]
     texts: Mapping[str, Texts]
     source: str = ""
+    reminder_count: int = 2
+    reminder_interval: timedelta = timedelta(hours=24)
+    offer_sms_after_ussd_drop: bool = False
 
     @property
     def question_keys(self) -> tuple[str, ...]:
@@ -119,6 +122,10 @@ class Flow:
         texts = self.texts[name]
         template = texts.get(language) or texts[self.default_language]
         return template.format(**values) if values else template
+
+    def has_text(self, name: str) -> bool:
+        """Whether the flow carries the text ``name``."""
+        return name in self.texts
 
     def language_or_default(self, language: str | None) -> str:
         """``language`` when this flow has it, else the flow's default."""

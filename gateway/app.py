@@ -8,7 +8,7 @@ import redis
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from gateway import health, webhooks
+from gateway import delivery_reports, health, sms_webhooks, webhooks
 from gateway.logs import configure_logging
 from gateway.runtime import Runtime
 from gateway.settings import Settings
@@ -30,6 +30,8 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
     )
     app.extensions["gateway"] = Runtime.build(settings, client=client)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(sms_webhooks.bp)
+    app.register_blueprint(delivery_reports.bp)
     app.register_blueprint(health.bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

@@ -27,6 +27,7 @@ from sqlalchemy import Engine, inspect
 from flows import FlowError, check_flows, load_flows
 from flows.sms_check import sms_warnings
 from gateway.cli_errors import BadSetup, CommandError
+from gateway.enumerator_commands import enumerators
 from gateway.errors import ConfigError
 from gateway.servers import serve, worker
 from gateway.settings import Settings
@@ -71,6 +72,7 @@ cli.add_command(run)
 cli.add_command(serve)
 cli.add_command(worker)
 cli.add_command(simulate)
+cli.add_command(enumerators)
 
 
 # -- flows check ----------------------------------------------------------------------------

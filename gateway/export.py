@@ -24,6 +24,7 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "flow",
     "flow_version",
     "channel",
+    "enumerator",
     "language",
     "status",
     "started_at",
@@ -78,8 +79,10 @@ def export_csv(
     """Write the flow's submissions as CSV, oldest first, one column per question; count rows.
 
     Answer columns hold the answer codes, in the order of ``question_keys``. A started
-    submission past its ``expires_at`` is shown as ``expired``. Open ``out`` with
-    ``newline=""``: rows end with CRLF, as RFC 4180 has it.
+    submission past its ``expires_at`` is shown as ``expired``. ``respondent`` is always the
+    household's pseudonym; ``enumerator`` is the code of the enumerator who took the survey for
+    it, empty when the household answered alone. Open ``out`` with ``newline=""``: rows end
+    with CRLF, as RFC 4180 has it.
     """
     if now.utcoffset() is None:
         raise ValueError("export_csv needs a timezone-aware 'now'")
@@ -99,6 +102,7 @@ def export_csv(
             Submission.flow,
             Submission.flow_version,
             Submission.channel,
+            Submission.enumerator_code,
             Submission.language,
             Submission.status,
             Submission.started_at,
@@ -131,6 +135,7 @@ def export_csv(
                 first.flow,
                 first.flow_version,
                 first.channel,
+                first.enumerator_code or "",
                 first.language,
                 status,
                 iso_utc(first.started_at),

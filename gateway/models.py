@@ -2,7 +2,8 @@
 
 The schema itself is made by the migrations in ``gateway/migrations``; a test checks that the
 two agree. A respondent appears here only as a pseudonym; a phone number appears only in
-``messages.to_encrypted``, encrypted, because a message must be sent to it.
+``messages.to_encrypted`` and ``enumerators.phone_encrypted``, encrypted, because a message must
+be sent to it.
 """
 
 from __future__ import annotations
@@ -84,12 +85,39 @@ class SubmissionStatus(StrEnum):
 
 
 class MessageStatus(StrEnum):
-    """What became of an outbound message."""
+    """What became of an outbound message, as far as we know.
+
+    ``sent`` means AT took the message; AT's delivery reports then move it on through
+    ``submitted`` and ``buffered`` to one of the final statuses (see :attr:`is_final`).
+    """
 
     QUEUED = "queued"
-    SENT = "sent"
+    SENT = "sent"  # AT accepted it (our send), or AT reported "Sent"
     RECORDED = "recorded"  # kept, not sent: no SMS credentials (development)
-    FAILED = "failed"
+    FAILED = "failed"  # refused by AT when sending, or AT reported "Failed"
+    SUBMITTED = "submitted"  # AT handed it to the mobile network
+    BUFFERED = "buffered"  # the network holds it, e.g. the handset is off
+    DELIVERED = "delivered"  # AT reported "Success": it reached the handset
+    REJECTED = "rejected"  # the network refused it
+    EXPIRED = "expired"  # the network gave up before the handset came back
+    # We could not tell whether AT sent it (no answer after sending): marked for a check, and
+    # never re-sent, since that could text the person twice.
+    UNKNOWN = "unknown"
+
+    @property
+    def is_final(self) -> bool:
+        """True for the statuses no later delivery report may change."""
+        return self in _FINAL_MESSAGE_STATUSES
+
+
+_FINAL_MESSAGE_STATUSES = frozenset(
+    {
+        MessageStatus.DELIVERED,
+        MessageStatus.FAILED,
+        MessageStatus.REJECTED,
+        MessageStatus.EXPIRED,
+    }
+)
 
 
 def _enum_values(enum: type[StrEnum]) -> list[str]:
@@ -138,6 +166,8 @@ class Submission(Base):
         default=SubmissionStatus.STARTED,
     )
     reference: Mapped[str | None] = mapped_column(String(12), index=True)
+    # The code of the enumerator who took the survey for the household, if one did.
+    enumerator_code: Mapped[str | None] = mapped_column(String(12), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -195,12 +225,74 @@ class Message(Base):
         ),
         default=MessageStatus.QUEUED,
     )
-    provider_id: Mapped[str | None] = mapped_column(String(100))
+    # AT's messageId; indexed because delivery reports find their message by it.
+    provider_id: Mapped[str | None] = mapped_column(String(100), index=True)
     # As the provider reports it, currency first ("XOF 25.0000").
     cost: Mapped[str | None] = mapped_column(String(32))
+    # AT's last applied delivery status, verbatim, including ones we have no word for.
+    provider_status: Mapped[str | None] = mapped_column(String(32))
+    # AT's failureReason ("AbsentSubscriber", "InsufficientCredit", ...), when it gives one.
+    failure_reason: Mapped[str | None] = mapped_column(String(64))
+    # When AT's "Success" report reached us; AT's report carries no time of its own.
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    network_code: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     __table_args__ = (UniqueConstraint("submission_id", "kind"),)
+
+
+class EnumeratorStatus(StrEnum):
+    """Where an enumerator's registration stands; only ``approved`` may survey households."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REVOKED = "revoked"
+
+
+class Enumerator(Base):
+    """A field worker who registered by SMS to survey households, and the supervisor's decision.
+
+    The number is kept encrypted (for the approval SMS) and masked (for listings); the person is
+    otherwise known by pseudonym, like any respondent.
+    """
+
+    __tablename__ = "enumerators"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    respondent_id: Mapped[str] = mapped_column(String(64), unique=True)
+    phone_encrypted: Mapped[str] = mapped_column(Text)
+    phone_masked: Mapped[str] = mapped_column(String(20))
+    full_name: Mapped[str] = mapped_column(String(60))
+    region: Mapped[str] = mapped_column(String(32))
+    site: Mapped[str] = mapped_column(String(40))
+    status: Mapped[EnumeratorStatus] = mapped_column(
+        Enum(
+            EnumeratorStatus,
+            name="enumerator_status",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=_enum_values,
+            validate_strings=True,
+        ),
+        default=EnumeratorStatus.PENDING,
+    )
+    # Given on first approval and kept for good, even once revoked: submissions name it.
+    code: Mapped[str | None] = mapped_column(String(12), unique=True)
+    # The registration run the details come from; unique, so a replayed job registers once.
+    run_id: Mapped[str] = mapped_column(String(36), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OptOut(Base):
+    """A respondent who sent STOP: no message goes to them until they send START."""
+
+    __tablename__ = "opt_outs"
+
+    respondent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(UTCDateTime())

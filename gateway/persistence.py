@@ -34,7 +34,8 @@ class RunSnapshot:
     """The whole state of one run at one moment, as a job hands it to :func:`sync_submission`.
 
     ``answers`` maps a question key to ``(value, seq, answered_at)``, where ``seq`` is the run's
-    step number when the answer was given; steps only go up within a run.
+    step number when the answer was given; steps only go up within a run. ``enumerator_code``
+    is the code of the enumerator who took the survey for the household, if one did.
     """
 
     run_id: str
@@ -49,6 +50,7 @@ class RunSnapshot:
     expires_at: datetime
     completed_at: datetime | None = None
     answers: Mapping[str, tuple[str, int, datetime]] = field(default_factory=dict)
+    enumerator_code: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in _SUBMISSION_STATUS:
@@ -90,6 +92,8 @@ def _sync_respondent(session: Session, snap: RunSnapshot) -> None:
 
 def _apply_state(submission: Submission, snap: RunSnapshot) -> None:
     submission.language = snap.language
+    submission.channel = snap.channel  # a run may move from USSD to SMS and back
+    submission.enumerator_code = snap.enumerator_code
     submission.updated_at = snap.updated_at
     submission.expires_at = snap.expires_at
 

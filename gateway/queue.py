@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import redis
 from rq import Queue, Retry
+
+from handlers.ports import Reply
 
 QUEUE_NAME = "gateway"
 
@@ -35,6 +39,63 @@ class RqJobQueue:
             description=f"sync run {run_id}",
         )
 
+    def send_sms(self, reply: Reply) -> None:
+        """Ask a worker to send one SMS (recorded in the outbox first)."""
+        self.queue.enqueue(
+            "workers.sms.send_reply",
+            reply.key,
+            reply.respondent,
+            reply.phone_token,
+            reply.kind,
+            reply.body,
+            job_id=f"reply-{reply.key}",
+            retry=SEND_RETRY,
+            description=f"send {reply.kind} reply",
+        )
+
+    def remind(self, run_id: str, seq: int, number: int, delay: timedelta) -> None:
+        """Ask a worker to remind the respondent after ``delay`` if step ``seq`` is unanswered."""
+        self.queue.enqueue_in(
+            delay,
+            "workers.sms.remind",
+            run_id,
+            seq,
+            number,
+            job_id=f"remind-{run_id}-{seq}-{number}",
+            description=f"reminder {number} for run {run_id}",
+        )
+
+    def erase_respondent(self, respondent: str, phone_token: str, body: str) -> None:
+        """Ask a worker to erase the respondent's data, then send ``body`` (not recorded)."""
+        self.queue.enqueue(
+            "workers.sms.erase_respondent",
+            respondent,
+            phone_token,
+            body,
+            retry=SEND_RETRY,
+            description="erase a respondent",
+        )
+
+    def offer_sms(self, run_id: str) -> None:
+        """Ask a worker to offer the rest of a dropped USSD survey by SMS."""
+        self.queue.enqueue(
+            "workers.sms.offer_sms",
+            run_id,
+            retry=SYNC_RETRY,
+            description=f"offer SMS for run {run_id}",
+        )
+
+    def record_opt_out(self, respondent: str, opted_out: bool, at: datetime) -> None:
+        """Ask a worker to keep STOP / START in the database."""
+        self.queue.enqueue(
+            "workers.sms.record_opt_out",
+            respondent,
+            opted_out,
+            at.isoformat(),
+            retry=SYNC_RETRY,
+            description="record an opt-out" if opted_out else "record an opt-in",
+        )
+
     def send_message(self, message_id: str) -> None:
         """Ask a worker to send one outbound message."""
         self.queue.enqueue(
@@ -43,4 +104,29 @@ class RqJobQueue:
             job_id=f"send-{message_id}",
             retry=SEND_RETRY,
             description=f"send message {message_id}",
+        )
+
+    def record_delivery(
+        self,
+        provider_id: str,
+        status: str,
+        failure_reason: str | None,
+        network_code: str | None,
+        reported_at_iso: str,
+    ) -> None:
+        """Ask a worker to apply one AT delivery report to the message AT calls ``provider_id``."""
+        # One job id per (message, status), like the webhook's de-duplication key: AT re-sending
+        # a report cannot queue it twice. The webhook lets through only ids of letters, digits,
+        # "_" and "-", and statuses without "-", so RQ accepts the job id and no two reports
+        # share one.
+        self.queue.enqueue(
+            "workers.delivery.record_delivery",
+            provider_id,
+            status,
+            failure_reason,
+            network_code,
+            reported_at_iso,
+            job_id=f"dlr-{provider_id}-{status}",
+            retry=SYNC_RETRY,
+            description=f"delivery report {status} for {provider_id}",
         )

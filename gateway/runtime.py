@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flows import Flow, load_flows
 from gateway.crypto import NumberCipher, pseudonymise
 from gateway.db import make_engine, make_sessionmaker
+from gateway.enumerators import ENUMERATOR_FLOW
 from gateway.errors import ConfigError
 from gateway.queue import RqJobQueue, make_queue
 from gateway.redis_client import connect
@@ -73,6 +74,8 @@ class Runtime:
             encrypt_phone=cipher.encrypt,
             now=utc_now,
             new_id=new_run_id,
+            phone_region=settings.phone_region,
+            enumerator_flow=flows.get(ENUMERATOR_FLOW),
         )
         return cls(
             settings=settings,

@@ -7,6 +7,10 @@ Keys (all under ``sg:``):
 - ``done:<flow>:<respondent>``    set once the respondent completed the flow
 - ``lang:<respondent>``           the language the respondent chose
 - ``enumerator:<respondent>``     the code of an approved enumerator
+- ``runs:<respondent>``           the ids of the respondent's runs (for erasure)
+- ``optout:<respondent>``         set by STOP, removed by START
+- ``help:<respondent>``           an unprompted help text went out today
+- ``smsin:<AT id>``               an inbound SMS already taken (AT retries callbacks)
 Respondents appear only as pseudonyms; the number a confirmation goes to is encrypted.
 """
 
@@ -20,12 +24,15 @@ from datetime import timedelta
 import redis
 
 from flows import RunState, RunStatus
-from handlers.ports import RunRecord, UssdMode, UssdSession
+from handlers.ports import Household, RunRecord, UssdMode, UssdSession
 
 PREFIX = "sg:"
 RUN_KEEP_AFTER_EXPIRY = timedelta(days=7)
 LOCK_TIMEOUT_S = 5
 LOCK_WAIT_S = 3
+HELP_EVERY_S = 24 * 3600
+# Outlives every run record it points to (runs are kept their expiry plus a week).
+RUNS_INDEX_TTL = timedelta(days=90)
 
 
 class RedisSessionStore:
@@ -58,6 +65,8 @@ class RedisSessionStore:
             page=int(data["page"]),
             last_text=data["last_text"],
             reply=data["reply"],
+            household=_household(data.get("household")),
+            hidden=(int(data["hidden"][0]), int(data["hidden"][1])) if data.get("hidden") else None,
         )
 
     def save_session(self, session: UssdSession) -> None:
@@ -71,6 +80,8 @@ class RedisSessionStore:
             "page": session.page,
             "last_text": session.last_text,
             "reply": session.reply,
+            "household": _household_data(session.household),
+            "hidden": list(session.hidden) if session.hidden else None,
         }
         self.redis.set(f"{PREFIX}ussd:{session.session_id}", json.dumps(data), ex=self.session_ttl)
 
@@ -104,9 +115,14 @@ class RedisSessionStore:
             "enumerator": record.enumerator,
         }
         left = max(state.expires_at - state.updated_at, timedelta(seconds=1))
+        keep = left + RUN_KEEP_AFTER_EXPIRY
         active_key = f"{PREFIX}active:{state.flow_id}:{record.respondent}"
+        runs_key = f"{PREFIX}runs:{record.respondent}"
         pipe = self.redis.pipeline()
-        pipe.set(f"{PREFIX}run:{state.run_id}", json.dumps(data), ex=left + RUN_KEEP_AFTER_EXPIRY)
+        pipe.set(f"{PREFIX}run:{state.run_id}", json.dumps(data), ex=keep)
+        # An index of the respondent's runs, so erasure can find every one of them.
+        pipe.sadd(runs_key, state.run_id)
+        pipe.expire(runs_key, max(keep, RUNS_INDEX_TTL))
         if state.is_active:
             pipe.set(active_key, state.run_id, ex=left)
         else:
@@ -136,6 +152,34 @@ class RedisSessionStore:
         raw = self.redis.get(f"{PREFIX}enumerator:{respondent}")
         return _text(raw) if raw else None
 
+    def is_opted_out(self, respondent: str) -> bool:
+        """True when the respondent sent STOP and has not sent START since."""
+        return bool(self.redis.exists(f"{PREFIX}optout:{respondent}"))
+
+    def set_opted_out(self, respondent: str, opted_out: bool) -> None:
+        """Record STOP (True) or START (False)."""
+        if opted_out:
+            self.redis.set(f"{PREFIX}optout:{respondent}", "1")
+        else:
+            self.redis.delete(f"{PREFIX}optout:{respondent}")
+
+    def claim_help(self, respondent: str) -> bool:
+        """True at most once a day per respondent: whether an unprompted help text may go."""
+        return bool(self.redis.set(f"{PREFIX}help:{respondent}", "1", nx=True, ex=HELP_EVERY_S))
+
+    def forget(self, respondent: str) -> None:
+        """Erase the respondent's live state: runs, markers and language.
+
+        The opt-out stays: erasing one's data is not asking to be messaged again.
+        """
+        runs_key = f"{PREFIX}runs:{respondent}"
+        run_ids = [_text(r) for r in self.redis.smembers(runs_key)]
+        keys = [f"{PREFIX}run:{run_id}" for run_id in run_ids]
+        keys += [_text(k) for k in self.redis.scan_iter(f"{PREFIX}active:*:{respondent}")]
+        keys += [_text(k) for k in self.redis.scan_iter(f"{PREFIX}done:*:{respondent}")]
+        keys += [runs_key, f"{PREFIX}lang:{respondent}", f"{PREFIX}help:{respondent}"]
+        self.redis.delete(*keys)
+
     def set_enumerator(self, respondent: str, code: str | None) -> None:
         """Mark a pseudonym as an approved enumerator (``code``), or no longer (None)."""
         key = f"{PREFIX}enumerator:{respondent}"
@@ -147,3 +191,19 @@ class RedisSessionStore:
 
 def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _household(data: dict[str, str] | None) -> Household | None:
+    if not data:
+        return None
+    return Household(data["respondent"], data["phone_token"], data["enumerator"])
+
+
+def _household_data(household: Household | None) -> dict[str, str] | None:
+    if household is None:
+        return None
+    return {
+        "respondent": household.respondent,
+        "phone_token": household.phone_token,
+        "enumerator": household.enumerator,
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 
@@ -22,6 +23,9 @@ SIMULATOR_PHONE = "+22370000001"
 SIMULATOR_NETWORK = "61001"  # Orange Mali's mobile network code, as AT reports it
 SIMULATOR_TIMEOUT_S = 15.0
 SCREEN_WIDTH = 44
+SIMULATOR_SHORTCODE = "38412"
+SMS_WAIT_S = 8.0
+SMS_SETTLE_S = 1.5
 
 
 @click.group()
@@ -67,6 +71,105 @@ def simulate_ussd(url: str | None, phone: str) -> None:
             again = _read_line("Dial again? [y/N] ", echo_input)
             if again is None or again.strip().lower() not in ("y", "yes", "o", "oui"):
                 return
+
+
+@simulate.command("sms")
+@click.option("--url", help="The running gateway. [default: http://127.0.0.1:$PORT]")
+@click.option("--phone", default=SIMULATOR_PHONE, show_default=True, help="The sender's number.")
+@click.option(
+    "--wait",
+    default=SMS_WAIT_S,
+    show_default=True,
+    help="Seconds to wait for replies after each message.",
+)
+def simulate_sms(url: str | None, phone: str, wait: float) -> None:
+    """Text the gateway from a pretend phone and read the replies as they arrive.
+
+    Each line you type is posted as an inbound SMS, exactly as AT posts it. Replies are sent
+    by the workers; they are read back from the outbox of this machine's database (the same
+    var folder as `survey-gateway run`). Try ENQUETE, AIDE, STOP. Ctrl-D quits.
+    """
+    from handlers.phone import mask_phone
+
+    settings = Settings.from_env()
+    base = _base_url(url, settings)
+    phone = _as_at_sends(phone, settings)
+    echo_input = not sys.stdin.isatty()
+    inbox = _Inbox(settings, phone)
+    click.echo(f"Texting {settings.at_shortcode or SIMULATOR_SHORTCODE} from {mask_phone(phone)}.")
+    click.echo("Send ENQUETE to take the survey, AIDE for help; Ctrl-D quits.")
+    with http_session(base) as http:
+        while True:
+            line = _read_line("> ", echo_input)
+            if line is None:
+                return
+            if not line.strip():
+                continue
+            form = {
+                "from": phone,
+                "to": settings.at_shortcode or SIMULATOR_SHORTCODE,
+                "text": line,
+                "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                "id": "sim-" + uuid.uuid4().hex,
+                "linkId": "",
+                "networkCode": SIMULATOR_NETWORK,
+            }
+            response = _post_form(http, base, "/sms/inbound", form)
+            if response.status_code != 200:
+                click.echo(f"(the gateway answered HTTP {response.status_code}: {response.text})")
+                continue
+            replies = inbox.wait_for_new(wait)
+            if not replies:
+                click.echo("(no reply)")
+            for reply in replies:
+                click.echo(_box(reply))
+
+
+class _Inbox:
+    """The messages the gateway sent (or recorded) to one number, read from the outbox."""
+
+    def __init__(self, settings: Settings, phone: str) -> None:
+        from gateway.crypto import pseudonymise
+        from gateway.db import make_engine, make_sessionmaker
+
+        self.respondent = pseudonymise(phone, settings.secret_key)
+        self.sessions = make_sessionmaker(make_engine(settings.database_url))
+        self.seen = set(self._ids())
+
+    def _ids(self) -> list[str]:
+        from sqlalchemy import select
+
+        from gateway.models import Message
+
+        with self.sessions() as session:
+            query = select(Message.id).where(Message.respondent_id == self.respondent)
+            return list(session.scalars(query))
+
+    def wait_for_new(self, wait_s: float) -> list[str]:
+        """Bodies of messages that appear within ``wait_s`` (and shortly after the first)."""
+        from sqlalchemy import select
+
+        from gateway.models import Message
+
+        deadline = time.monotonic() + wait_s
+        found: list[str] = []
+        while time.monotonic() < deadline:
+            with self.sessions() as session:
+                rows = session.scalars(
+                    select(Message)
+                    .where(Message.respondent_id == self.respondent)
+                    .order_by(Message.created_at)
+                ).all()
+                new = [m for m in rows if m.id not in self.seen]
+            for message in new:
+                self.seen.add(message.id)
+                found.append(message.body)
+            if new:
+                # Follow-ups (an end text, then its confirmation) come close together: once
+                # one reply is here, wait a little for the others, not the whole time.
+                deadline = min(deadline, time.monotonic() + SMS_SETTLE_S)
+            time.sleep(0.2)
+        return found
 
 
 def _base_url(url: str | None, settings: Settings) -> str:

@@ -42,14 +42,23 @@ def ussd() -> Response:
 
 @bp.post("/ussd/events")
 def ussd_events() -> Response:
-    """AT's end-of-session notice: acknowledged and logged (masked), nothing else yet."""
+    """AT's end-of-session notice: a survey cut short may go on by SMS."""
     rt = runtime()
+    session_id = request.form.get("sessionId", "")[:128]
+    status = request.form.get("status", "?")[:32]
     phone = normalise_phone(request.form.get("phoneNumber", ""), rt.settings.phone_region)
     log.info(
         "ussd session %s ended: status=%s phone=%s duration_ms=%s",
-        request.form.get("sessionId", "?")[:64],
-        request.form.get("status", "?")[:32],
+        session_id or "?",
+        status,
         mask_phone(phone) if phone else "?",
         request.form.get("durationInMillis", "?")[:16],
     )
+    session = rt.store.load_session(session_id) if session_id else None
+    # Only a household's own dial: a household surveyed by an enumerator did not dial at all.
+    own_dial = session is not None and session.household is None
+    if status != "Success" and session is not None and own_dial and session.run_id:
+        record = rt.store.load_run(session.run_id)
+        if record is not None and record.state.is_active:
+            rt.jobs.offer_sms(record.state.run_id)
     return plain("OK")

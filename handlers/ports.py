@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from flows import RunState
+from flows import Flow, RunState
 
 
 class Channel(StrEnum):
@@ -52,11 +52,27 @@ class UssdMode(StrEnum):
     SURVEY = "survey"
     RESUME_MENU = "resume_menu"
     ENDED = "ended"
+    ENUMERATOR_MENU = "enumerator_menu"
+    HOUSEHOLD_PHONE = "household_phone"
+
+
+@dataclass(frozen=True, slots=True)
+class Household:
+    """The household an enumerator surveys in a USSD session, and the enumerator's code."""
+
+    respondent: str
+    phone_token: str
+    enumerator: str
 
 
 @dataclass(frozen=True, slots=True)
 class UssdSession:
-    """One AT USSD session: what was typed so far and what was last shown."""
+    """One AT USSD session: what was typed so far and what was last shown.
+
+    ``respondent`` is the caller. When an enumerator surveys a household, ``household`` says
+    whose run the session answers. ``hidden`` is the span of ``last_text`` masked with ``#``
+    because a household's phone number was typed there: numbers are never kept in clear.
+    """
 
     session_id: str
     respondent: str
@@ -66,6 +82,8 @@ class UssdSession:
     page: int
     last_text: str
     reply: str
+    household: Household | None = None
+    hidden: tuple[int, int] | None = None
 
 
 class SessionStore(Protocol):
@@ -111,6 +129,22 @@ class SessionStore(Protocol):
         """The code of the approved enumerator with this pseudonym, if there is one."""
         ...
 
+    def is_opted_out(self, respondent: str) -> bool:
+        """True when the respondent sent STOP and has not sent START since."""
+        ...
+
+    def set_opted_out(self, respondent: str, opted_out: bool) -> None:
+        """Record STOP (True) or START (False)."""
+        ...
+
+    def claim_help(self, respondent: str) -> bool:
+        """True at most once a day per respondent: whether an unprompted help text may go."""
+        ...
+
+    def forget(self, respondent: str) -> None:
+        """Erase the respondent's live state: runs, markers and language."""
+        ...
+
 
 class JobQueue(Protocol):
     """Work handed to the workers."""
@@ -118,6 +152,33 @@ class JobQueue(Protocol):
     def sync_run(self, run_id: str, seq: int) -> None:
         """Ask a worker to copy the run into the database (and confirm it, once ended)."""
         ...
+
+    def send_sms(self, reply: Reply) -> None:
+        """Ask a worker to send one SMS (recorded in the outbox first)."""
+        ...
+
+    def remind(self, run_id: str, seq: int, number: int, delay: timedelta) -> None:
+        """Ask a worker to remind the respondent after ``delay`` if step ``seq`` is unanswered."""
+        ...
+
+    def erase_respondent(self, respondent: str, phone_token: str, body: str) -> None:
+        """Ask a worker to erase the respondent's data, then send ``body`` (not recorded)."""
+        ...
+
+    def record_opt_out(self, respondent: str, opted_out: bool, at: datetime) -> None:
+        """Ask a worker to keep STOP / START in the database."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One SMS to send: ``key`` makes it unique, so a retried request sends it once."""
+
+    key: str
+    respondent: str
+    phone_token: str
+    kind: str
+    body: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +191,7 @@ class Services:
     encrypt_phone: Callable[[str], str]
     now: Callable[[], datetime]
     new_id: Callable[[], str]
+    # Where a number typed without its country code is read (an ISO region, "ML").
+    phone_region: str
+    # The registration flow: its texts make the USSD enumerator menu (None: no enumerators).
+    enumerator_flow: Flow | None = None

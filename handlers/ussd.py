@@ -8,11 +8,17 @@ session: splitting on ``*`` would break a free-text answer that contains one. A 
 Reserved inputs on every question: ``98`` shows the next page of a long menu, ``0`` goes back one
 question, and on the very first screen ``9`` (``99`` when the first question has nine options or
 more) switches to the flow's other language.
+
+An approved enumerator (the caller's pseudonym has an enumerator code) first sees a menu: survey
+a household, whose number they type, or see their code. The household's run then goes exactly
+as if the household had dialled, except that it is marked with the enumerator's code. The typed
+number is kept only encrypted: the stored session text has it masked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 
 from flows import (
@@ -29,7 +35,7 @@ from flows import (
     switch_language,
 )
 from handlers.phone import normalise_phone
-from handlers.ports import Channel, RunRecord, Services, UssdMode, UssdSession
+from handlers.ports import Channel, Household, RunRecord, Services, UssdMode, UssdSession
 from handlers.screens import BACK, MORE, Page, end, paged
 
 MAX_TEXT = 2000
@@ -93,36 +99,78 @@ def new_input(previous: str, text: str) -> str | None:
 
 def handle_ussd(request: UssdRequest, flow: Flow, services: Services) -> str:
     """Serve one USSD step: the reply screen, ``CON ...`` or ``END ...``."""
-    respondent = services.pseudonymise(request.phone)
+    caller = services.pseudonymise(request.phone)
     store = services.store
-    with store.lock(respondent):
+    with store.lock(caller):
         session = store.load_session(request.session_id)
-        if session is not None and request.text == session.last_text:
+        text = masked(request.text, session.hidden if session else None)
+        if session is not None and text == session.last_text:
             return session.reply
-        conversation = _Conversation(request, flow, services, respondent)
+        conversation = _Conversation(request, flow, services, caller, session)
         if session is None:
             # An unknown session with text already typed (our record expired, or a direct dial
             # like *384*123*1#) starts afresh: the caller sees the first screen, not an error.
             session = conversation.begin()
         else:
-            typed = new_input(session.last_text, request.text)
+            typed = new_input(session.last_text, text)
             session = session if typed is None else conversation.step(session, typed)
-        session = replace(session, last_text=request.text)
+        session = replace(session, last_text=masked(request.text, session.hidden))
         store.save_session(session)
         return session.reply
+
+
+def masked(text: str, hidden: tuple[int, int] | None) -> str:
+    """``text`` with the ``hidden`` span (a typed phone number) replaced by ``#``, same length."""
+    if hidden is None:
+        return text
+    start, stop = hidden
+    # Same length, so what AT adds later is still found at the same place.
+    return text[:start] + "#" * max(0, min(stop, len(text)) - start) + text[stop:]
 
 
 class _Conversation:
     """The steps of one request; holds what every step needs."""
 
-    def __init__(self, request: UssdRequest, flow: Flow, services: Services, respondent: str):
+    def __init__(
+        self,
+        request: UssdRequest,
+        flow: Flow,
+        services: Services,
+        caller: str,
+        session: UssdSession | None,
+    ):
         self.request = request
         self.flow = flow
         self.services = services
         self.store = services.store
-        self.respondent = respondent
+        self.caller = caller
+        self.household = session.household if session else None
+        self.hidden = session.hidden if session else None
+
+    @property
+    def respondent(self) -> str:
+        """Whose run this is: the household an enumerator surveys, else the caller."""
+        return self.household.respondent if self.household else self.caller
 
     def begin(self) -> UssdSession:
+        code = self._enumerator_code()
+        if code is not None:
+            return self._enumerator_menu(code, error=None)
+        return self._begin_survey()
+
+    def step(self, session: UssdSession, typed: str) -> UssdSession:
+        if session.mode is UssdMode.ENDED:
+            return session
+        if session.mode is UssdMode.ENUMERATOR_MENU:
+            return self._answer_enumerator_menu(typed.strip())
+        if session.mode is UssdMode.HOUSEHOLD_PHONE:
+            return self._answer_household_phone(typed)
+        with self._household_lock():
+            return self._step_survey(session, typed)
+
+    # -- survey steps -------------------------------------------------------------------
+
+    def _begin_survey(self) -> UssdSession:
         flow, store = self.flow, self.store
         language = flow.language_or_default(store.language(self.respondent))
         if store.has_completed(flow.id, self.respondent):
@@ -132,12 +180,10 @@ class _Conversation:
         if active is not None and active.state.is_active and active.state.expires_at > now:
             if active.state.seq > 0:
                 return self._resume_menu(active, error=None)
-            return self._show(active, show(flow, active.state), page=0)
+            return self._show(self._claim(active), show(flow, active.state), page=0)
         return self._start(language)
 
-    def step(self, session: UssdSession, typed: str) -> UssdSession:
-        if session.mode is UssdMode.ENDED:
-            return session
+    def _step_survey(self, session: UssdSession, typed: str) -> UssdSession:
         record = self.store.load_run(session.run_id) if session.run_id else None
         if record is None or not record.state.is_active:
             language = self.flow.language_or_default(self.store.language(self.respondent))
@@ -146,16 +192,18 @@ class _Conversation:
             return self._answer_resume_menu(record, typed.strip())
         return self._answer(session, record, typed)
 
-    # -- survey steps -------------------------------------------------------------------
-
     def _start(self, language: str) -> UssdSession:
-        services = self.services
+        services, household = self.services, self.household
         step = start(self.flow, run_id=services.new_id(), language=language, now=services.now())
         record = RunRecord(
             state=step.state,
             respondent=self.respondent,
             channel=Channel.USSD.value,
-            phone_token=services.encrypt_phone(self.request.phone),
+            # The confirmation goes to whoever the run is for: the household, not its enumerator.
+            phone_token=(
+                household.phone_token if household else services.encrypt_phone(self.request.phone)
+            ),
+            enumerator=household.enumerator if household else None,
         )
         return self._show(record, step, page=0)
 
@@ -174,7 +222,7 @@ class _Conversation:
 
     def _show(self, record: RunRecord, step: Step, *, page: int, save: bool = True) -> UssdSession:
         """Keep the new run state, hand recorded answers to the workers, render the screen."""
-        record = replace(record, state=step.state)
+        record = replace(record.answered_on(Channel.USSD), state=step.state)
         if save:
             self.store.save_run(record)
             if any(isinstance(e, AnswerRecorded) for e in step.events):
@@ -221,7 +269,9 @@ class _Conversation:
 
     def _answer_resume_menu(self, record: RunRecord, choice: str) -> UssdSession:
         if choice == "1":
-            return self._show(record, show(self.flow, record.state), page=0, save=False)
+            claimed = self._claim(record)
+            step = show(self.flow, record.state)
+            return self._show(claimed, step, page=0, save=claimed is not record)
         if choice == "2":
             return self._start(record.state.language)
         return self._resume_menu(record, error=self.flow.text("invalid", record.state.language))
@@ -238,7 +288,85 @@ class _Conversation:
             page=page,
             last_text=self.request.text,
             reply=reply,
+            household=self.household,
+            hidden=self.hidden,
         )
+
+    # -- enumerators ----------------------------------------------------------------------
+
+    def _enumerator_code(self) -> str | None:
+        # Without the registration flow's texts there is no menu to show: everyone is a household.
+        if self.services.enumerator_flow is None:
+            return None
+        return self.store.enumerator_code(self.caller)
+
+    def _enumerator_texts(self) -> tuple[Flow, str]:
+        texts = self.services.enumerator_flow
+        assert texts is not None  # only reached once _enumerator_code found a code
+        return texts, texts.language_or_default(self.store.language(self.caller))
+
+    def _enumerator_menu(self, code: str, error: str | None) -> UssdSession:
+        texts, language = self._enumerator_texts()
+        lines = [error] if error else []
+        lines += [
+            texts.text("menu", language, code=code),
+            f"1. {texts.text('menu_survey', language)}",
+            f"2. {texts.text('menu_code', language)}",
+        ]
+        screen = paged(lines, 0, more_label=texts.text("more", language), back_label=None).text
+        return self._session(None, UssdMode.ENUMERATOR_MENU, screen)
+
+    def _answer_enumerator_menu(self, choice: str) -> UssdSession:
+        code = self._enumerator_code()
+        if code is None:
+            # Revoked while the menu was on screen: from now on the caller is a household.
+            return self._begin_survey()
+        texts, language = self._enumerator_texts()
+        if choice == "1":
+            return self._household_phone_prompt(error=None)
+        if choice == "2":
+            screen = end(texts.text("your_code", language, code=code))
+            return self._session(None, UssdMode.ENDED, screen)
+        return self._enumerator_menu(code, error=texts.text("invalid", language))
+
+    def _household_phone_prompt(self, error: str | None) -> UssdSession:
+        texts, language = self._enumerator_texts()
+        lines = [error] if error else []
+        lines.append(texts.text("household_phone", language))
+        screen = paged(lines, 0, more_label=texts.text("more", language), back_label=None).text
+        return self._session(None, UssdMode.HOUSEHOLD_PHONE, screen)
+
+    def _answer_household_phone(self, typed: str) -> UssdSession:
+        # Every attempt is masked in the stored text, wrong ones too: a typo is still a number.
+        text = self.request.text
+        first = self.hidden[0] if self.hidden else len(text) - len(typed)
+        self.hidden = (first, len(text))
+        code = self._enumerator_code()
+        if code is None:
+            return self._begin_survey()
+        phone = normalise_phone(typed, self.services.phone_region)
+        if phone is None:
+            texts, language = self._enumerator_texts()
+            return self._household_phone_prompt(error=texts.text("bad_phone", language))
+        self.household = Household(
+            respondent=self.services.pseudonymise(phone),
+            phone_token=self.services.encrypt_phone(phone),
+            enumerator=code,
+        )
+        with self._household_lock():
+            return self._begin_survey()
+
+    def _household_lock(self) -> AbstractContextManager[None]:
+        # The household may be dialling too, or another enumerator surveying it.
+        if self.household is None or self.household.respondent == self.caller:
+            return nullcontext()
+        return self.store.lock(self.household.respondent)
+
+    def _claim(self, record: RunRecord) -> RunRecord:
+        """The run, marked with the enumerator's code when one takes over an unmarked run."""
+        if self.household is None or record.enumerator is not None:
+            return record
+        return replace(record, enumerator=self.household.enumerator)
 
 
 def _on_first_screen(record: RunRecord) -> bool:

@@ -92,7 +92,7 @@ def test_flows_check_reports_the_shipped_flows_ok(tmp_path: Path) -> None:
     result = gateway(cli_env(tmp_path / "var"), "flows", "check")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "1 flow OK: return_intention"
+    assert result.stdout.strip() == "2 flows OK: enumerator_registration, return_intention"
 
 
 def test_flows_check_names_file_state_and_problem_of_a_broken_flow(tmp_path: Path) -> None:
@@ -224,7 +224,7 @@ def test_run_serves_a_whole_survey_and_stops_on_ctrl_c(
     phone = gateway(env, "simulate", "ussd", "--url", base, "--phone", PHONE, stdin=FRENCH_SURVEY)
 
     assert phone.returncode == 0, phone.stderr
-    assert "Dans quelle region vit votre menage" in phone.stdout
+    assert "Region ou vit votre menage" in phone.stdout
     assert "Merci. Vos reponses sont enregistrees" in phone.stdout
     assert phone.stdout.rstrip().endswith("Dial again? [y/N] n")
     assert PHONE_DIGITS not in phone.stdout
@@ -284,6 +284,36 @@ def test_run_serves_a_whole_survey_and_stops_on_ctrl_c(
     # --to takes the number as people write it in Mali, and filters on it.
     assert "confirmation" in gateway(env, "outbox", "--to", "76 12 34 56").stdout
     assert "No outbound messages" in gateway(env, "outbox", "--to", "+22376000000").stdout
+
+    # Another household answers by SMS on the simulated phone; replies come from the worker.
+    texter = gateway(
+        env,
+        "simulate",
+        "sms",
+        "--url",
+        base,
+        "--phone",
+        "+22376555555",
+        "--wait",
+        "10",
+        stdin="ENQUETE\noui\n11\n5\n6\n2\n1\n1\naucun\n",
+    )
+    assert texter.returncode == 0, texter.stderr
+    assert "Région où vit votre ménage maintenant?" in texter.stdout
+    assert "Merci. Vos réponses sont enregistrées." in texter.stdout
+    assert "Reference:" in texter.stdout
+    assert "76555555" not in texter.stdout
+
+    def two_completed() -> list[dict[str, str]] | None:
+        export = gateway(env, "export", "--flow", "return_intention")
+        rows = list(csv.DictReader(io.StringIO(export.stdout)))
+        done = [r for r in rows if r["status"] == "completed"]
+        return done if len(done) == 2 else None
+
+    by_sms = [r for r in poll("the SMS submission", two_completed) if r["channel"] == "sms"]
+    assert [(r["intention"], r["obstacle"], r["need_2"]) for r in by_sms] == [
+        ("stay", "insecurity", "none")
+    ]
 
     # Ctrl-C stops the web server, the worker and their own children, then Redis.
     run.send_signal(signal.SIGINT)

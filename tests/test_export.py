@@ -92,12 +92,12 @@ def test_export_header_rows_and_codes(db_session: Session) -> None:
 
     lines = export(db_session)
     assert lines == [
-        "submission_id,respondent,flow,flow_version,channel,language,status,started_at,"
+        "submission_id,respondent,flow,flow_version,channel,enumerator,language,status,started_at,"
         "completed_at,consent,return_when,return_where",
-        f"run-1,{pseudonym(AMINATA)},return_intention,2,ussd,fr,completed,"
+        f"run-1,{pseudonym(AMINATA)},return_intention,2,ussd,,fr,completed,"
         "2025-03-01T09:00:00Z,2025-03-01T09:03:00Z,1,2,4",
-        f"run-2,{pseudonym(MOUSSA)},return_intention,2,sms,fr,started,2025-03-01T09:30:00Z,,1,3,",
-        f"run-3,{pseudonym(AMINATA)},return_intention,2,ussd,fr,declined,"
+        f"run-2,{pseudonym(MOUSSA)},return_intention,2,sms,,fr,started,2025-03-01T09:30:00Z,,1,3,",
+        f"run-3,{pseudonym(AMINATA)},return_intention,2,ussd,,fr,declined,"
         "2025-03-01T10:00:00Z,2025-03-01T10:01:00Z,2,,",
     ]
     text = "\n".join(lines)
@@ -112,7 +112,7 @@ def test_export_shows_expired_for_abandoned_runs(db_session: Session) -> None:
         db_session, run("done", MOUSSA, 2, {"consent": "1"}, status="completed", expires_in=5)
     )
     db_session.commit()
-    statuses = [line.split(",")[6] for line in export(db_session)[1:]]
+    statuses = [line.split(",")[7] for line in export(db_session)[1:]]
     assert statuses == ["expired", "started", "completed"]
 
 

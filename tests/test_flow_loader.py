@@ -49,7 +49,6 @@ NEEDS = [
 REQUIRED_TEXTS = [
     "invalid",
     "invalid_number",
-    "confirmation",
     "already_done",
     "resume",
     "resume_continue",
@@ -112,7 +111,7 @@ def test_shipped_flow_settings(shipped: Flow) -> None:
 
 def test_shipped_flows_have_no_problems() -> None:
     assert check_flows() == []
-    assert set(load_flows()) == {"return_intention"}
+    assert set(load_flows()) == {"return_intention", "enumerator_registration"}
 
 
 # --- the JSON Schema -------------------------------------------------------------------------
@@ -184,7 +183,9 @@ def valid_flow() -> dict[str, Any]:
             "completed": {"status": "completed", "text": texts("Merci.", "Thanks.")},
             "declined": {"status": "declined", "text": texts("Au revoir.", "Bye.")},
         },
-        "texts": {name: texts(f"{name} fr", f"{name} en") for name in REQUIRED_TEXTS},
+        "texts": {
+            name: texts(f"{name} fr", f"{name} en") for name in [*REQUIRED_TEXTS, "reminder"]
+        },
     }
 
 
@@ -429,6 +430,24 @@ def test_missing_required_text_is_refused(name: str) -> None:
     assert f"'{name}'" in error.problem
 
 
+def test_reminders_need_a_reminder_text_unless_there_are_none() -> None:
+    error = refused(lambda r: r["texts"].pop("reminder"))
+    assert "'reminder' is missing (the flow sends reminders)" in error.problem
+
+    raw = valid_flow()
+    raw["texts"].pop("reminder")
+    raw["reminders"] = {"count": 0}
+    assert build_flow(raw, source="x.yaml").reminder_count == 0
+
+
+def test_offering_sms_after_a_ussd_drop_needs_its_text() -> None:
+    def offer(raw: dict[str, Any]) -> None:
+        raw["offer_sms_after_ussd_drop"] = True
+
+    error = refused(offer)
+    assert "'continue_by_sms' is missing" in error.problem
+
+
 def test_schema_options_on_an_integer_question_names_the_field() -> None:
     """The shipped household_size question, given options by mistake."""
     size = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))["questions"][3]
@@ -484,7 +503,7 @@ def test_load_flow_reads_a_valid_file(tmp_path: Path) -> None:
     flow = load_flow(path)
 
     assert (flow.id, flow.source) == ("mini", "mini.yaml")
-    assert set(load_flows(tmp_path)) == {"return_intention", "mini"}
+    assert set(load_flows(tmp_path)) == {"return_intention", "enumerator_registration", "mini"}
 
 
 def test_check_flows_collects_every_problem_in_a_folder(tmp_path: Path) -> None:

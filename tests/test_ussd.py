@@ -54,7 +54,7 @@ def test_a_household_completes_the_survey_in_french(
 
     screens = phone.answer_all(FULL_SURVEY_RETURN)
 
-    assert screens[0].startswith("CON Dans quelle region vit votre menage maintenant?\n1. Kayes")
+    assert screens[0].startswith("CON Region ou vit votre menage maintenant?\n1. Kayes")
     assert screens[2].startswith("CON Combien de personnes vivent dans votre menage")
     assert screens[4].startswith("CON Quand pensez-vous partir?\n1. Dans moins d'1 mois")
     assert screens[-1] == THANKS_FR
@@ -238,7 +238,7 @@ def test_an_unknown_session_with_text_starts_at_the_first_screen(client: FlaskCl
 
     assert phone.resend() == FIRST_SCREEN_FR
     # The session continues from what AT will send next.
-    assert phone.send("1").startswith("CON Dans quelle region")
+    assert phone.send("1").startswith("CON Region ou vit votre menage")
 
 
 def test_free_text_with_a_star_is_one_input(client: FlaskClient) -> None:

@@ -10,19 +10,24 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
+from sqlalchemy.orm import Session
+
 from flows import RunStatus
+from flows.gsm7 import to_gsm7
 from gateway.crypto import reference_code
-from gateway.errors import PermanentSendError, TransientSendError
+from gateway.enumerators import ENUMERATOR_FLOW, register_from_snapshot
+from gateway.errors import PermanentSendError, SendOutcomeUnknown, TransientSendError
 from gateway.models import Message, MessageStatus, Submission, SubmissionStatus
 from gateway.persistence import RunSnapshot, create_message, sync_submission
 from gateway.sender import SendStatus
-from handlers.gsm import ascii_screen
 from handlers.ports import RunRecord
 from workers.context import current
 
 log = logging.getLogger(__name__)
 
 CONFIRMATION = "confirmation"
+# The confirmation of a STOP is the one message an opted-out number still gets.
+SENT_WHEN_OPTED_OUT = frozenset({"opt_out"})
 # An expired run stays "started" in the database: the export derives "expired" from expires_at.
 _SNAPSHOT_STATUS: dict[RunStatus, Literal["active", "completed", "declined"]] = {
     RunStatus.ACTIVE: "active",
@@ -54,8 +59,13 @@ def sync_run(run_id: str, seq: int | None = None) -> None:
             was_completed = stored is not None and stored.status is SubmissionStatus.COMPLETED
             submission = sync_submission(session, snapshot(record))
             # The confirmation is made by the sync that completes the submission, and only it:
-            # a later sync must not queue the message again while it waits for a retry.
-            if record.state.status is RunStatus.COMPLETED and not was_completed:
+            # a later sync must not queue the message again while it waits for a retry. A flow
+            # without a confirmation text sends none; a registration is answered by the
+            # supervisor's approval SMS instead.
+            completes = record.state.status is RunStatus.COMPLETED and not was_completed
+            if completes and record.state.flow_id == ENUMERATOR_FLOW:
+                _register_enumerator(session, record)
+            elif completes and CONFIRMATION in rt.flows[record.state.flow_id].texts:
                 message = create_message(
                     session,
                     submission_id=submission.id,
@@ -70,6 +80,19 @@ def sync_run(run_id: str, seq: int | None = None) -> None:
         rt.jobs.send_message(message_id)
 
 
+def _register_enumerator(session: Session, record: RunRecord) -> None:
+    rt = current().runtime
+    register_from_snapshot(
+        session,
+        respondent_id=record.respondent,
+        phone_e164=rt.cipher.decrypt(record.phone_token),
+        answers={key: answer.value for key, answer in record.state.answers.items()},
+        run_id=record.state.run_id,
+        cipher=rt.cipher,
+        at=record.state.updated_at,
+    )
+
+
 def send_message(message_id: str) -> None:
     """Send one queued message and record what became of it."""
     ctx = current()
@@ -78,6 +101,10 @@ def send_message(message_id: str) -> None:
         message = session.get(Message, message_id)
         if message is None or message.status is not MessageStatus.QUEUED:
             return  # already sent, failed for good, or erased
+        if message.kind not in SENT_WHEN_OPTED_OUT and rt.store.is_opted_out(message.respondent_id):
+            message.status = MessageStatus.FAILED
+            message.error = "not sent: the number opted out (STOP)"
+            return
         to = rt.cipher.decrypt(message.to_encrypted)
         body = message.body
     try:
@@ -85,6 +112,12 @@ def send_message(message_id: str) -> None:
     except TransientSendError as exc:
         _record(message_id, attempts=1, error=str(exc))
         raise  # RQ retries with backoff
+    except SendOutcomeUnknown as exc:
+        # Before PermanentSendError, which it also is. AT may have sent it: sending again
+        # could text the person twice, so no retry; it is marked for a check instead.
+        log.warning("message %s: outcome unknown, marked for a check: %s", message_id, exc)
+        _record(message_id, status=MessageStatus.UNKNOWN, attempts=1, error=str(exc))
+        return
     except PermanentSendError as exc:
         log.warning("message %s failed for good: %s", message_id, exc)
         _record(message_id, status=MessageStatus.FAILED, attempts=1, error=str(exc))
@@ -140,10 +173,11 @@ def snapshot(record: RunRecord) -> RunSnapshot:
         expires_at=state.expires_at,
         completed_at=state.updated_at if ended else None,
         answers={k: (a.value, a.seq, a.at) for k, a in state.answers.items()},
+        enumerator_code=record.enumerator,
     )
 
 
 def confirmation_text(record: RunRecord, reference: str) -> str:
     """The confirmation SMS: a reference code, never the answers."""
     flow = current().runtime.flows[record.state.flow_id]
-    return ascii_screen(flow.text("confirmation", record.state.language, reference=reference))
+    return to_gsm7(flow.text("confirmation", record.state.language, reference=reference))

@@ -1,0 +1,153 @@
+"""``survey-gateway enumerators``: a supervisor lists registrations and decides on them.
+
+Each decision is one database transaction. Once it is committed, the Redis marker that shows an
+approved enumerator the USSD enumerator menu is set or cleared, and an approval's SMS is handed
+to the workers. Phone numbers are shown masked, never in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import click
+from sqlalchemy import inspect
+
+from gateway.enumerators import (
+    ENUMERATOR_FLOW,
+    EnumeratorError,
+    approve,
+    list_enumerators,
+    redis_marker,
+    reject,
+    revoke,
+)
+from gateway.export import iso_utc
+from gateway.models import Enumerator, EnumeratorStatus
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+
+HEADER = ("ID", "STATUS", "CODE", "PHONE", "REGION", "SITE", "NAME", "REGISTERED (UTC)")
+SHORT_ID = 8
+
+
+@click.group("enumerators")
+def enumerators() -> None:
+    """Field staff who survey households: registrations, approval, revocation.
+
+    Enumerators register by SMS (INSCRIPTION or REG). Approve them here; they receive their
+    code by SMS and then see the enumerator menu when they dial the USSD code.
+    """
+
+
+@enumerators.command("list")
+@click.option(
+    "--status",
+    type=click.Choice([status.value for status in EnumeratorStatus]),
+    help="Only enumerators in this status.",
+)
+def list_command(status: str | None) -> None:
+    """List enumerators, oldest registration first, with numbers masked."""
+    with _runtime() as rt, rt.sessions() as session:
+        rows = list_enumerators(session, EnumeratorStatus(status) if status else None)
+    if not rows:
+        click.echo(f"No {status} enumerators." if status else "No enumerators yet.")
+        return
+    click.echo(table(rows))
+
+
+@enumerators.command("approve")
+@click.argument("ident", metavar="ID|CODE")
+def approve_command(ident: str) -> None:
+    """Approve a registration (or an enumerator revoked before) and text them their code."""
+    with _runtime() as rt:
+        with _decision(), rt.sessions.begin() as session:
+            approval = approve(session, ident, rt.cipher, rt.flows[ENUMERATOR_FLOW])
+        enumerator = approval.enumerator
+        rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
+        if approval.message_id is not None:
+            rt.jobs.send_message(approval.message_id)
+    click.echo(table([enumerator]))
+    if approval.message_id is None:
+        click.echo(f"Already approved, code {enumerator.code}: nothing sent.")
+    else:
+        click.echo(
+            f"Approved with code {enumerator.code}; the SMS to {enumerator.phone_masked} is queued."
+        )
+
+
+@enumerators.command("reject")
+@click.argument("ident", metavar="ID")
+def reject_command(ident: str) -> None:
+    """Turn down a pending registration; the number stays a household."""
+    with _runtime() as rt:
+        with _decision(), rt.sessions.begin() as session:
+            enumerator = reject(session, ident)
+        rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
+    click.echo(table([enumerator]))
+    click.echo("Rejected.")
+
+
+@enumerators.command("revoke")
+@click.argument("ident", metavar="ID|CODE")
+def revoke_command(ident: str) -> None:
+    """Withdraw an approval: from the next dial, the number is a household again."""
+    with _runtime() as rt:
+        with _decision(), rt.sessions.begin() as session:
+            enumerator = revoke(session, ident)
+        rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
+    click.echo(table([enumerator]))
+    click.echo(f"Revoked: {enumerator.code} can no longer survey households.")
+
+
+def table(rows: Sequence[Enumerator]) -> str:
+    """Enumerators as left-aligned columns; numbers masked, ids shortened to 8 characters."""
+    cells = [HEADER] + [
+        (
+            row.id[:SHORT_ID],
+            str(row.status),
+            row.code or "-",
+            row.phone_masked,
+            row.region,
+            _printable(row.site),
+            _printable(row.full_name),
+            iso_utc(row.created_at),
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in cells
+    )
+
+
+def _printable(text: str) -> str:
+    # Names come from anyone's SMS: no control characters may reach the supervisor's terminal.
+    return " ".join("".join(c if c.isprintable() else "?" for c in text).split())
+
+
+@contextmanager
+def _runtime() -> Iterator[Runtime]:
+    """The runtime from the environment, on a database that was set up; closed afterwards."""
+    rt = Runtime.build(Settings.from_env())
+    try:
+        if not inspect(rt.engine).has_table(Enumerator.__tablename__):
+            # Reading commands do not migrate: that is for the processes that write.
+            raise click.ClickException(
+                "the database has no enumerators table yet: start `survey-gateway run` "
+                "(or `survey-gateway worker`) once to migrate it"
+            )
+        yield rt
+    finally:
+        rt.engine.dispose()
+        rt.redis.close()
+
+
+@contextmanager
+def _decision() -> Iterator[None]:
+    """Report an impossible decision (unknown id, wrong status) as a one-line error."""
+    try:
+        yield
+    except EnumeratorError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,44 @@
+"""Africa's Talking inbound SMS callback.
+
+The request only parses, de-duplicates (AT retries callbacks), routes through the SMS handler
+on Redis state, and enqueues: replies, database writes and erasures happen in workers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+
+from gateway.webhooks import plain, runtime
+from handlers.sms import BadSms, handle_sms, parse_sms
+
+log = logging.getLogger(__name__)
+bp = Blueprint("sms", __name__)
+
+SEEN_FOR_S = 7 * 24 * 3600
+"""How long an AT message id is remembered: far longer than AT keeps retrying."""
+
+
+@bp.post("/sms/inbound")
+def inbound() -> Response | tuple[Response, int]:
+    """One SMS from a phone."""
+    rt = runtime()
+    parsed = parse_sms(request.form, rt.settings.phone_region, rt.services.now())
+    if isinstance(parsed, BadSms):
+        if parsed.problem.startswith("missing") or parsed.problem == "field too long":
+            log.warning("inbound SMS refused: %s", parsed.problem)
+            return jsonify(error="Bad Request", message=parsed.problem), 400
+        # A message AT delivered that no survey can answer (a network notice): take it, once.
+        log.info("inbound SMS ignored: %s", parsed.problem)
+        return plain("OK")
+    seen_key = f"sg:smsin:{parsed.message_id}"
+    if not rt.redis.set(seen_key, "1", nx=True, ex=SEEN_FOR_S):
+        return plain("OK")  # AT sending the same message again
+    try:
+        handle_sms(parsed, rt.flows, rt.ussd_flow, rt.services)
+    except BaseException:
+        # Not taken after all: AT's retry of this message must be handled, not skipped.
+        rt.redis.delete(seen_key)
+        raise
+    return plain("OK")

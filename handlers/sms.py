@@ -1,0 +1,318 @@
+"""SMS conversations: keywords, and surveys one question per message.
+
+An inbound SMS is routed by its first word (case and accents ignored), at any point:
+``STOP``/``ARRET`` opts out of everything, ``START``/``REPRENDRE`` opts back in,
+``DELETE``/``EFFACER`` erases the respondent's data, ``AIDE``/``HELP`` sends help,
+``EN``/``FR``/``LANGUE EN`` switches language, ``SUITE``/``CONTINUE`` repeats the current
+question, and a flow's own keywords (``ENQUETE``, ``INSCRIPTION``...) start it. Anything else
+answers the respondent's current question, whichever channel the run started on.
+
+Nothing is sent from here: replies are handed to the workers as ``Reply`` values, and an
+opted-out number gets none (but the confirmation of its own STOP).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from anyascii import anyascii
+
+from flows import (
+    AnswerRecorded,
+    Flow,
+    InputRejected,
+    QuestionAsked,
+    RunEnded,
+    Step,
+    resume,
+    show,
+    start,
+    switch_language,
+)
+from flows.gsm7 import to_gsm7
+from flows.sms_check import render_sms_question
+from handlers.phone import normalise_phone
+from handlers.ports import Channel, Reply, RunRecord, Services
+
+MAX_SMS_TEXT = 1600
+"""Longest inbound text taken: ten concatenated parts; anything longer is not an answer."""
+
+PAUSE_AFTER = 3
+"""Invalid answers in a row after which the run pauses instead of asking again."""
+
+
+class Keyword(StrEnum):
+    """What a first word asks for."""
+
+    STOP = "stop"
+    START = "start"
+    DELETE = "delete"
+    HELP = "help"
+    LANGUAGE = "language"
+    CONTINUE = "continue"
+
+
+KEYWORDS: Mapping[str, Keyword] = {
+    "STOP": Keyword.STOP,
+    "ARRET": Keyword.STOP,
+    "START": Keyword.START,
+    "REPRENDRE": Keyword.START,
+    "DELETE": Keyword.DELETE,
+    "EFFACER": Keyword.DELETE,
+    "AIDE": Keyword.HELP,
+    "HELP": Keyword.HELP,
+    "EN": Keyword.LANGUAGE,
+    "FR": Keyword.LANGUAGE,
+    "LANGUE": Keyword.LANGUAGE,
+    "LANGUAGE": Keyword.LANGUAGE,
+    "SUITE": Keyword.CONTINUE,
+    "CONTINUE": Keyword.CONTINUE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSms:
+    """One SMS from a phone, as AT reported it."""
+
+    message_id: str
+    phone: str
+    text: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BadSms:
+    """An inbound callback that cannot be taken; ``problem`` says why."""
+
+    problem: str
+
+
+def parse_sms(form: Mapping[str, str], default_region: str, now: datetime) -> InboundSms | BadSms:
+    """Check and normalise AT's inbound SMS fields."""
+    missing = [name for name in ("id", "from") if not form.get(name, "").strip()]
+    if missing:
+        return BadSms(f"missing field(s): {', '.join(missing)}")
+    message_id = form["id"].strip()
+    text = form.get("text", "")
+    if len(message_id) > 128 or len(text) > MAX_SMS_TEXT:
+        return BadSms("field too long")
+    phone = normalise_phone(form["from"], default_region)
+    if phone is None:
+        # Short codes and alphanumeric senders (network notices) cannot answer a survey.
+        return BadSms("from is not a phone number")
+    return InboundSms(message_id=message_id, phone=phone, text=text, received_at=now)
+
+
+def first_word(text: str) -> str:
+    """The first word of ``text``, upper-case ASCII, punctuation dropped."""
+    words = text.split()
+    return re.sub(r"[^A-Z0-9]", "", anyascii(words[0]).upper()) if words else ""
+
+
+def handle_sms(
+    sms: InboundSms, flows: Mapping[str, Flow], default_flow: Flow, services: Services
+) -> None:
+    """Route one inbound SMS: act on a keyword, or answer the current question."""
+    respondent = services.pseudonymise(sms.phone)
+    with services.store.lock(respondent):
+        _Conversation(sms, flows, default_flow, services, respondent).route()
+
+
+class _Conversation:
+    """The handling of one inbound SMS."""
+
+    def __init__(
+        self,
+        sms: InboundSms,
+        flows: Mapping[str, Flow],
+        default_flow: Flow,
+        services: Services,
+        respondent: str,
+    ) -> None:
+        self.sms = sms
+        self.flows = flows
+        self.default_flow = default_flow
+        self.services = services
+        self.store = services.store
+        self.respondent = respondent
+        self.phone_token = services.encrypt_phone(sms.phone)
+        self.replies = 0
+        self.language = default_flow.language_or_default(self.store.language(respondent))
+
+    def route(self) -> None:
+        word = first_word(self.sms.text)
+        keyword = KEYWORDS.get(word)
+        if keyword is Keyword.START:
+            return self._opt_in()
+        opted_out = self.store.is_opted_out(self.respondent)
+        if keyword is Keyword.DELETE:
+            # Erasure is a right whatever the opt-out; an opted-out number is just not told.
+            return self._erase(confirm=not opted_out)
+        if opted_out:
+            return  # silence until START, even for STOP sent again
+        if keyword is Keyword.STOP:
+            return self._opt_out()
+        if keyword is Keyword.HELP:
+            return self._reply("help", self._system_text("help"))
+        if keyword is Keyword.LANGUAGE:
+            return self._switch_language(word)
+        if keyword is Keyword.CONTINUE:
+            return self._continue()
+        flow = self._flow_of_keyword(word)
+        if flow is not None:
+            return self._start(flow)
+        return self._answer()
+
+    # -- keywords --------------------------------------------------------------------------
+
+    def _opt_in(self) -> None:
+        was_out = self.store.is_opted_out(self.respondent)
+        self.store.set_opted_out(self.respondent, False)
+        if was_out:
+            self.services.jobs.record_opt_out(self.respondent, False, self.sms.received_at)
+        self._reply("opt_in", self._system_text("started"))
+
+    def _opt_out(self) -> None:
+        self.store.set_opted_out(self.respondent, True)
+        self.services.jobs.record_opt_out(self.respondent, True, self.sms.received_at)
+        self._reply("opt_out", self._system_text("stopped"))
+
+    def _erase(self, *, confirm: bool) -> None:
+        body = _sms(self._system_text("deleted")) if confirm else ""
+        self.store.forget(self.respondent)
+        self.services.jobs.erase_respondent(self.respondent, self.phone_token, body)
+
+    def _switch_language(self, word: str) -> None:
+        wanted = word.lower()
+        if word in ("LANGUE", "LANGUAGE"):
+            words = self.sms.text.split()
+            wanted = first_word(words[1]).lower() if len(words) > 1 else ""
+        if wanted not in self.default_flow.languages:
+            return self._reply("help", self._system_text("help"))
+        self.language = wanted
+        self.store.set_language(self.respondent, wanted)
+        record = self._active_run()
+        if record is None:
+            return self._reply("language", self._system_text("language_set"))
+        flow = self.flows[record.state.flow_id]
+        now = self.sms.received_at
+        self._show(record, switch_language(flow, record.state, wanted, now=now))
+
+    def _continue(self) -> None:
+        record = self._active_run()
+        if record is None:
+            return self._reply("help", self._system_text("help"))
+        flow = self.flows[record.state.flow_id]
+        # Asking again clears a pause: the count of wrong answers starts over.
+        state = replace(record.state, invalid_count=0)
+        self._show(replace(record, state=state), show(flow, state))
+
+    def _start(self, flow: Flow) -> None:
+        if self.store.has_completed(flow.id, self.respondent):
+            return self._reply("already_done", flow.text("already_done", self.language))
+        record = self.store.active_run(flow.id, self.respondent)
+        if record is not None and record.state.is_active:
+            return self._show(record, show(flow, record.state))
+        step = start(
+            flow,
+            run_id=self.services.new_id(),
+            language=self.language,
+            now=self.sms.received_at,
+        )
+        record = RunRecord(
+            state=step.state,
+            respondent=self.respondent,
+            channel=Channel.SMS.value,
+            phone_token=self.phone_token,
+        )
+        self._show(record, step)
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def _answer(self) -> None:
+        record = self._active_run()
+        if record is None:
+            if self.store.claim_help(self.respondent):
+                self._reply("help", self._system_text("help"))
+            return
+        flow = self.flows[record.state.flow_id]
+        self._show(record, resume(flow, record.state, self.sms.text, now=self.sms.received_at))
+
+    def _show(self, record: RunRecord, step: Step) -> None:
+        """Keep the run, hand answers to the workers, and send what the respondent must see."""
+        record = replace(record.answered_on(Channel.SMS), state=step.state)
+        self.store.save_run(record)
+        self._send_screen(step)
+        # After the reply: the confirmation a completed run gets should arrive second.
+        if any(isinstance(e, AnswerRecorded) for e in step.events):
+            self.services.jobs.sync_run(step.state.run_id, step.state.seq)
+
+    def _send_screen(self, step: Step) -> None:
+        state = step.state
+        flow = self.flows[state.flow_id]
+        screen = step.screen
+        if isinstance(screen, RunEnded):
+            if screen.text:
+                self._reply(f"end_{screen.ending}", screen.text)
+            return
+        rejected = any(isinstance(e, InputRejected) for e in step.events)
+        if rejected and state.invalid_count > PAUSE_AFTER:
+            return  # paused: silence until a valid answer or SUITE
+        if rejected and state.invalid_count == PAUSE_AFTER:
+            return self._reply(
+                "paused", _text_of(flow, self.default_flow, "paused", state.language)
+            )
+        self._reply("question", question_sms(screen))
+        if flow.reminder_count > 0:
+            self.services.jobs.remind(state.run_id, state.seq, 1, flow.reminder_interval)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _active_run(self) -> RunRecord | None:
+        """The respondent's most recently used unfinished run, of any flow."""
+        found = [
+            record
+            for flow_id in self.flows
+            if (record := self.store.active_run(flow_id, self.respondent)) is not None
+            and record.state.is_active
+            and record.state.expires_at > self.sms.received_at
+        ]
+        return max(found, key=lambda r: r.state.updated_at, default=None)
+
+    def _flow_of_keyword(self, word: str) -> Flow | None:
+        return next((f for f in self.flows.values() if word and word in f.keywords), None)
+
+    def _system_text(self, name: str) -> str:
+        return _text_of(self.default_flow, self.default_flow, name, self.language)
+
+    def _reply(self, kind: str, body: str) -> None:
+        self.replies += 1
+        self.services.jobs.send_sms(
+            Reply(
+                key=f"{self.sms.message_id}-{self.replies}",
+                respondent=self.respondent,
+                phone_token=self.phone_token,
+                kind=kind,
+                body=_sms(body),
+            )
+        )
+
+
+def question_sms(asked: QuestionAsked) -> str:
+    """A question as one SMS: the error first if any, the question, then numbered options."""
+    body = render_sms_question(asked.text, [c.label for c in asked.choices])
+    return f"{asked.error}\n{body}" if asked.error else body
+
+
+def _text_of(flow: Flow, fallback: Flow, name: str, language: str) -> str:
+    source = flow if flow.has_text(name) else fallback
+    return source.text(name, source.language_or_default(language))
+
+
+def _sms(body: str) -> str:
+    """The GSM-7 rendering of ``body``: 160 characters a part instead of UCS-2's 70."""
+    return to_gsm7(body)

@@ -1,0 +1,120 @@
+"""Jobs of the SMS channel: replies, reminders, erasure, opt-outs, and the SMS offer after a
+dropped USSD session.
+
+Each takes ids or small values (numbers only encrypted) and is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from flows import QuestionAsked, show
+from flows.gsm7 import to_gsm7
+from gateway.errors import PermanentSendError
+from gateway.models import Enumerator, Message, MessageStatus, OptOut, Respondent, Submission
+from handlers.phone import mask_phone
+from handlers.sms import question_sms
+from workers.context import current
+from workers.jobs import send_message
+
+log = logging.getLogger(__name__)
+
+# Message ids derived from the reply's key: a job run twice finds the row it made.
+_REPLY_IDS = uuid.UUID("6f1d7a52-2d0e-4c55-9a43-3c1f5f0b9e10")
+
+
+def send_reply(key: str, respondent: str, phone_token: str, kind: str, body: str) -> None:
+    """Record one reply in the outbox, then send it."""
+    rt = current().runtime
+    message_id = str(uuid.uuid5(_REPLY_IDS, key))
+    with rt.sessions.begin() as session:
+        if session.get(Message, message_id) is None:
+            to = rt.cipher.decrypt(phone_token)
+            session.add(
+                Message(
+                    id=message_id,
+                    submission_id=None,
+                    respondent_id=respondent,
+                    kind=kind,
+                    to_encrypted=rt.cipher.encrypt(to),
+                    to_masked=mask_phone(to),
+                    body=body,
+                    status=MessageStatus.QUEUED,
+                    attempts=0,
+                )
+            )
+    send_message(message_id)
+
+
+def remind(run_id: str, seq: int, number: int) -> None:
+    """Remind a respondent whose run still waits on step ``seq``; plan the next reminder."""
+    rt = current().runtime
+    record = rt.store.load_run(run_id)
+    if record is None or not record.state.is_active or record.state.seq != seq:
+        return  # answered, ended, expired or erased since
+    flow = rt.flows[record.state.flow_id]
+    if rt.store.is_opted_out(record.respondent) or number > flow.reminder_count:
+        return
+    body = to_gsm7(flow.text("reminder", record.state.language))
+    send_reply(
+        f"remind-{run_id}-{seq}-{number}", record.respondent, record.phone_token, "reminder", body
+    )
+    if number < flow.reminder_count:
+        rt.jobs.remind(run_id, seq, number + 1, flow.reminder_interval)
+
+
+def erase_respondent(respondent: str, phone_token: str, body: str) -> None:
+    """Delete everything stored about a respondent, then tell them (nothing of it is kept)."""
+    ctx = current()
+    rt = ctx.runtime
+    with rt.sessions.begin() as session:
+        submission_ids = select(Submission.id).where(Submission.respondent_id == respondent)
+        session.execute(delete(Message).where(Message.respondent_id == respondent))
+        session.execute(delete(Message).where(Message.submission_id.in_(submission_ids)))
+        session.execute(delete(Submission).where(Submission.respondent_id == respondent))
+        session.execute(delete(Respondent).where(Respondent.id == respondent))
+        # An enumerator's registration holds their number too: it goes, and so does the role.
+        session.execute(delete(Enumerator).where(Enumerator.respondent_id == respondent))
+    rt.store.forget(respondent)
+    rt.store.set_enumerator(respondent, None)
+    if not body:
+        return
+    try:
+        ctx.sender.send(rt.cipher.decrypt(phone_token), body)
+    except PermanentSendError as exc:
+        log.warning("erasure confirmation not sent: %s", exc)
+
+
+def record_opt_out(respondent: str, opted_out: bool, at: str) -> None:
+    """Keep STOP (or START) in the database, where it outlives any Redis loss."""
+    rt = current().runtime
+    with rt.sessions.begin() as session:
+        existing = session.get(OptOut, respondent)
+        if opted_out and existing is None:
+            session.add(OptOut(respondent_id=respondent, opted_out_at=datetime.fromisoformat(at)))
+        elif not opted_out and existing is not None:
+            session.delete(existing)
+
+
+def offer_sms(run_id: str) -> None:
+    """After a dropped USSD session, send the current question by SMS (if the flow says so)."""
+    rt = current().runtime
+    record = rt.store.load_run(run_id)
+    if record is None or not record.state.is_active or rt.store.is_opted_out(record.respondent):
+        return
+    flow = rt.flows[record.state.flow_id]
+    if not flow.offer_sms_after_ussd_drop:
+        return
+    screen = show(flow, record.state).screen
+    if not isinstance(screen, QuestionAsked):
+        return
+    intro = flow.text("continue_by_sms", record.state.language)
+    key = f"offer-{run_id}-{record.state.seq}"
+    body = to_gsm7(f"{intro}\n{question_sms(screen)}")
+    send_reply(key, record.respondent, record.phone_token, "continue_by_sms", body)
+    if flow.reminder_count > 0:
+        rt.jobs.remind(run_id, record.state.seq, 1, flow.reminder_interval)
