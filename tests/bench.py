@@ -27,7 +27,8 @@ import requests
 
 # consent, current region, origin region, household size, intention (stay), obstacle, needs.
 ANSWERS = ["1", "11", "5", "6", "2", "1", "1", "3"]
-BUDGET_MS = 500  # far under AT's few seconds, leaving the telco and the radio their share
+BUDGET_MS = 500
+SOLO_HOUSEHOLDS = 20  # far under AT's few seconds, leaving the telco and the radio their share
 
 
 def free_port() -> int:
@@ -80,7 +81,13 @@ def main() -> int:
 
     var_dir = Path(tempfile.mkdtemp(prefix="sg-bench-")) / "var"
     port = free_port()
-    env = {**os.environ, "GATEWAY_VAR_DIR": str(var_dir), "PORT": str(port)}
+    # Quiet logs: the benchmark measures the gateway, not the terminal.
+    env = {
+        **os.environ,
+        "GATEWAY_VAR_DIR": str(var_dir),
+        "PORT": str(port),
+        "GATEWAY_LOG_LEVEL": "WARNING",
+    }
     for name in ("REDIS_URL", "DATABASE_URL", "AT_USERNAME", "AT_API_KEY"):
         env.pop(name, None)
     cli = [sys.executable, "-m", "gateway.cli"]
@@ -88,13 +95,17 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base)
-        print(f"{args.households} households, {args.concurrency} at a time, against {base}")
+        # One household at a time first: what one person waits for, with nothing queued ahead.
+        alone = [t for n in range(SOLO_HOUSEHOLDS) for t in household(base, 9_000_000 + n)]
+        print(f"one household at a time ({SOLO_HOUSEHOLDS} households):")
+        _report(alone, None)
+        print(f"\n{args.households} households, {args.concurrency} at a time, against {base}")
         began = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
             results = list(pool.map(lambda n: household(base, n), range(args.households)))
         elapsed = time.perf_counter() - began
         timings = [t for r in results for t in r]
-        stored = _wait_stored(cli, env, args.households)
+        stored = _wait_stored(cli, env, args.households + SOLO_HOUSEHOLDS)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -102,16 +113,25 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             server.kill()
 
+    p99 = _report(timings, elapsed)
+    expected = args.households + SOLO_HOUSEHOLDS
+    print(f"submissions stored: {stored} of {expected}")
+    ok = p99 <= BUDGET_MS and stored == expected
+    print("OK" if ok else f"FAILED: p99 must stay under {BUDGET_MS} ms and nothing may be lost")
+    return 0 if ok else 1
+
+
+def _report(timings: list[float], elapsed: float | None) -> float:
+    """Print the latency figures; returns the 99th percentile."""
     p50, p95, p99 = (percentile(timings, s) for s in (0.50, 0.95, 0.99))
-    print(f"screens: {len(timings)} in {elapsed:.1f} s ({len(timings) / elapsed:.0f} per second)")
+    if elapsed is not None:
+        rate = len(timings) / elapsed
+        print(f"screens: {len(timings)} in {elapsed:.1f} s ({rate:.0f} per second)")
     print(
         f"latency ms: mean {statistics.mean(timings):.1f}  p50 {p50:.1f}  p95 {p95:.1f}  "
         f"p99 {p99:.1f}  max {max(timings):.1f}"
     )
-    print(f"submissions stored: {stored} of {args.households}")
-    ok = p99 <= BUDGET_MS and stored == args.households
-    print("OK" if ok else f"FAILED: p99 must stay under {BUDGET_MS} ms and nothing may be lost")
-    return 0 if ok else 1
+    return p99
 
 
 def _wait_healthy(base: str) -> None:
