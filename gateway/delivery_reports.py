@@ -17,9 +17,11 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import BadRequest
 
 from gateway.runtime import Runtime
+from gateway.webhook_auth import require_webhook_token
 
 log = logging.getLogger(__name__)
 bp = Blueprint("delivery_reports", __name__)
+require_webhook_token(bp)
 
 # Longer than AT keeps retrying a report, so every retry of one report finds its key.
 DEDUPE_TTL_S = 7 * 24 * 3600

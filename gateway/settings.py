@@ -27,8 +27,8 @@ class Settings:
 
     env: str = "development"
     var_dir: Path = Path("var")
-    secret_key: str = ""
-    encryption_keys: tuple[str, ...] = ()
+    secret_key: str = field(default="", repr=False)
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     redis_url: str | None = None
     database_url: str = ""
     port: int = 8000
@@ -40,10 +40,11 @@ class Settings:
     log_level: str = "INFO"
     phone_region: str = "ML"
     at_username: str | None = None
-    at_api_key: str | None = None
+    at_api_key: str | None = field(default=None, repr=False)
     at_sender_id: str | None = None
     at_shortcode: str | None = None
     at_api_url: str | None = None
+    webhook_token: str | None = field(default=None, repr=False)
     ussd_session_ttl: int = 600
     max_request_bytes: int = 16 * 1024
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -87,6 +88,7 @@ class Settings:
                     ("GATEWAY_ENCRYPTION_KEYS", keys_raw),
                     ("DATABASE_URL", database_url),
                     ("REDIS_URL", redis_url),
+                    ("GATEWAY_WEBHOOK_TOKEN", get("GATEWAY_WEBHOOK_TOKEN")),
                 )
                 if not value
             ]
@@ -136,6 +138,7 @@ class Settings:
             at_sender_id=get("AT_SENDER_ID"),
             at_shortcode=get("AT_SHORTCODE"),
             at_api_url=get("GATEWAY_AT_API_URL"),
+            webhook_token=get("GATEWAY_WEBHOOK_TOKEN"),
             ussd_session_ttl=session_ttl,
         )
 

@@ -10,11 +10,13 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
+from gateway.webhook_auth import require_webhook_token
 from gateway.webhooks import plain, runtime
 from handlers.sms import BadSms, handle_sms, parse_sms
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
+require_webhook_token(bp)
 
 SEEN_FOR_S = 7 * 24 * 3600
 """How long an AT message id is remembered: far longer than AT keeps retrying."""

@@ -11,11 +11,13 @@ import logging
 from flask import Blueprint, Response, current_app, request
 
 from gateway.runtime import Runtime
+from gateway.webhook_auth import require_webhook_token
 from handlers.phone import mask_phone, normalise_phone
 from handlers.ussd import BadUssdRequest, handle_ussd, parse_ussd
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
+require_webhook_token(bp, ussd=True)
 
 
 def runtime() -> Runtime:

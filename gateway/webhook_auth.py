@@ -1,0 +1,33 @@
+"""The secret token on Africa's Talking callback URLs.
+
+AT does not sign its callbacks, so the URLs configured in AT's dashboard carry a secret
+(``https://host/ussd?token=...``). With ``GATEWAY_WEBHOOK_TOKEN`` set, a callback without the
+right token is refused with 403 and changes nothing. Production refuses to start without it.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from handlers.screens import end
+
+REFUSED_SCREEN = "Service non autorise. / Service not authorised."
+
+
+def require_webhook_token(bp: Blueprint, *, ussd: bool = False) -> None:
+    """Check the token before every view of ``bp``; ``ussd`` answers with a USSD screen."""
+
+    @bp.before_request
+    def check_token() -> Response | tuple[Response, int] | None:
+        expected = current_app.extensions["gateway"].settings.webhook_token
+        if not expected:
+            return None
+        given = request.args.get("token", "")
+        # Constant time: the comparison must not tell an attacker how much of it was right.
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return None
+        if ussd:
+            return Response(end(REFUSED_SCREEN), status=403, mimetype="text/plain")
+        return jsonify(error="Forbidden", message="missing or wrong webhook token"), 403

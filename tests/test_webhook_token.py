@@ -1,0 +1,78 @@
+"""With GATEWAY_WEBHOOK_TOKEN set, AT callbacks without the secret are refused."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from gateway.app import create_app
+from gateway.db import upgrade
+from gateway.errors import ConfigError
+from gateway.settings import Settings
+
+TOKEN = "9dN3-secret-token"
+USSD_FORM = {
+    "sessionId": "ATUid_tok",
+    "serviceCode": "*384*123#",
+    "phoneNumber": "+22376123456",
+    "networkCode": "61001",
+    "text": "",
+}
+SMS_FORM = {"from": "+22376123456", "to": "38412", "text": "ENQUETE", "id": "ATXid_t1"}
+DLR_FORM = {"id": "ATXid_1", "status": "Success", "phoneNumber": "+22376123456"}
+
+
+@pytest.fixture
+def guarded(settings: Settings, redis_client: redis.Redis) -> FlaskClient:
+    upgrade(settings.database_url)
+    return create_app(replace(settings, webhook_token=TOKEN), client=redis_client).test_client()
+
+
+@pytest.mark.parametrize("query", ["", "?token=", "?token=9dN3-secret-tokeN", "?tok=" + TOKEN])
+def test_callbacks_without_the_right_token_are_refused(
+    guarded: FlaskClient, redis_client: redis.Redis, query: str
+) -> None:
+    ussd = guarded.post("/ussd" + query, data=USSD_FORM)
+    sms = guarded.post("/sms/inbound" + query, data=SMS_FORM)
+    dlr = guarded.post("/sms/delivery" + query, data=DLR_FORM)
+    events = guarded.post("/ussd/events" + query, data={"sessionId": "x", "status": "Failed"})
+
+    assert ussd.status_code == 403
+    assert ussd.get_data(as_text=True) == "END Service non autorise. / Service not authorised."
+    assert sms.status_code == dlr.status_code == events.status_code == 403
+    assert sms.get_json()["message"] == "missing or wrong webhook token"
+    assert list(redis_client.scan_iter("*")) == []  # nothing stored, nothing queued
+
+
+def test_callbacks_with_the_token_work(guarded: FlaskClient) -> None:
+    ussd = guarded.post(f"/ussd?token={TOKEN}", data=USSD_FORM)
+
+    assert ussd.status_code == 200
+    assert ussd.get_data(as_text=True).startswith("CON OIM/DNDS")
+    assert guarded.post(f"/sms/inbound?token={TOKEN}", data=SMS_FORM).status_code == 200
+
+
+def test_health_needs_no_token(guarded: FlaskClient) -> None:
+    assert guarded.get("/healthz").status_code == 200
+
+
+def test_production_refuses_to_start_without_a_webhook_token(tmp_path: object) -> None:
+    env = {
+        "GATEWAY_ENV": "production",
+        "GATEWAY_SECRET_KEY": "k" * 40,
+        "GATEWAY_ENCRYPTION_KEYS": "ik4sbLoHGyZfeMIL0uLB_v6wzTuk9hsQWyC_jvWMO7s=",
+        "DATABASE_URL": "postgresql://db/x",
+        "REDIS_URL": "redis://r:6379/0",
+    }
+    with pytest.raises(ConfigError, match="GATEWAY_WEBHOOK_TOKEN"):
+        Settings.from_env(env)
+    assert Settings.from_env({**env, "GATEWAY_WEBHOOK_TOKEN": TOKEN}).webhook_token == TOKEN
+
+
+def test_secrets_stay_out_of_the_settings_repr(settings: Settings) -> None:
+    shown = repr(replace(settings, webhook_token=TOKEN, at_api_key="at-key-123"))
+    assert TOKEN not in shown and "at-key-123" not in shown
+    assert settings.secret_key not in shown
