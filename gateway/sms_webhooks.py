@@ -28,7 +28,7 @@ def inbound() -> Response | tuple[Response, int]:
     rt = runtime()
     parsed = parse_sms(request.form, rt.settings.phone_region, rt.services.now())
     if isinstance(parsed, BadSms):
-        if parsed.problem.startswith("missing") or parsed.problem == "field too long":
+        if not parsed.problem.startswith("from is not"):
             log.warning("inbound SMS refused: %s", parsed.problem)
             return jsonify(error="Bad Request", message=parsed.problem), 400
         # A message AT delivered that no survey can answer (a network notice): take it, once.

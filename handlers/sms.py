@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from anyascii import anyascii
@@ -98,8 +98,11 @@ def parse_sms(form: Mapping[str, str], default_region: str, now: datetime) -> In
         return BadSms(f"missing field(s): {', '.join(missing)}")
     message_id = form["id"].strip()
     text = form.get("text", "")
-    if len(message_id) > 128 or len(text) > MAX_SMS_TEXT:
+    if len(message_id) > 100 or len(text) > MAX_SMS_TEXT:
         return BadSms("field too long")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", message_id):
+        # AT's ids are like "ATXid_..."; ours become job ids and Redis keys, so nothing else.
+        return BadSms("id has characters AT's ids never have")
     phone = normalise_phone(form["from"], default_region)
     if phone is None:
         # Short codes and alphanumeric senders (network notices) cannot answer a survey.
@@ -120,6 +123,43 @@ def handle_sms(
     respondent = services.pseudonymise(sms.phone)
     with services.store.lock(respondent):
         _Conversation(sms, flows, default_flow, services, respondent).route()
+
+
+def start_survey_by_sms(
+    phone: str,
+    flow: Flow,
+    services: Services,
+    *,
+    key: str,
+    language: str | None = None,
+    reminder_count: int | None = None,
+    reminder_interval: timedelta | None = None,
+    expiry: timedelta | None = None,
+) -> str | None:
+    """Start ``flow`` for ``phone`` by SMS, as if the household had texted its keyword.
+
+    Returns the run's id. The first question goes out as the Reply keyed ``{key}-1``, so a
+    second call with the same key (a retried job) finds the run the first one started and
+    sends nothing new. A respondent already in a run of the flow gets its current question and
+    that run's id; one who completed the flow gets nothing, and None. ``language`` is used when
+    the respondent never chose one; the reminders and ``expiry`` override the flow's for a new
+    run. The caller checks opt-outs.
+    """
+    respondent = services.pseudonymise(phone)
+    with services.store.lock(respondent):
+        if services.store.has_completed(flow.id, respondent):
+            return None
+        invitation = InboundSms(message_id=key, phone=phone, text="", received_at=services.now())
+        conversation = _Conversation(invitation, {flow.id: flow}, flow, services, respondent)
+        conversation.language = flow.language_or_default(
+            services.store.language(respondent) or language
+        )
+        return conversation.start_run(
+            flow,
+            reminder_count=reminder_count,
+            reminder_interval=reminder_interval,
+            expiry=expiry,
+        )
 
 
 class _Conversation:
@@ -214,22 +254,40 @@ class _Conversation:
     def _start(self, flow: Flow) -> None:
         if self.store.has_completed(flow.id, self.respondent):
             return self._reply("already_done", flow.text("already_done", self.language))
+        self.start_run(flow)
+
+    def start_run(
+        self,
+        flow: Flow,
+        *,
+        reminder_count: int | None = None,
+        reminder_interval: timedelta | None = None,
+        expiry: timedelta | None = None,
+    ) -> str:
+        """Ask the first question of a new run, or the current one of an active run; its id."""
         record = self.store.active_run(flow.id, self.respondent)
         if record is not None and record.state.is_active:
-            return self._show(record, show(flow, record.state))
+            self._show(record, show(flow, record.state))
+            return record.state.run_id
         step = start(
             flow,
             run_id=self.services.new_id(),
             language=self.language,
             now=self.sms.received_at,
         )
+        if expiry is not None:
+            expires_at = step.state.started_at + expiry
+            step = replace(step, state=replace(step.state, expires_at=expires_at))
         record = RunRecord(
             state=step.state,
             respondent=self.respondent,
             channel=Channel.SMS.value,
             phone_token=self.phone_token,
+            reminder_count=reminder_count,
+            reminder_interval=reminder_interval,
         )
         self._show(record, step)
+        return step.state.run_id
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -246,12 +304,12 @@ class _Conversation:
         """Keep the run, hand answers to the workers, and send what the respondent must see."""
         record = replace(record.answered_on(Channel.SMS), state=step.state)
         self.store.save_run(record)
-        self._send_screen(step)
+        self._send_screen(record, step)
         # After the reply: the confirmation a completed run gets should arrive second.
         if any(isinstance(e, AnswerRecorded) for e in step.events):
             self.services.jobs.sync_run(step.state.run_id, step.state.seq)
 
-    def _send_screen(self, step: Step) -> None:
+    def _send_screen(self, record: RunRecord, step: Step) -> None:
         state = step.state
         flow = self.flows[state.flow_id]
         screen = step.screen
@@ -267,8 +325,9 @@ class _Conversation:
                 "paused", _text_of(flow, self.default_flow, "paused", state.language)
             )
         self._reply("question", question_sms(screen))
-        if flow.reminder_count > 0:
-            self.services.jobs.remind(state.run_id, state.seq, 1, flow.reminder_interval)
+        reminders, interval = record.reminders(flow)
+        if reminders > 0:
+            self.services.jobs.remind(state.run_id, state.seq, 1, interval)
 
     # -- helpers -----------------------------------------------------------------------------
 
