@@ -96,6 +96,9 @@ class Settings:
                 raise ConfigError(
                     "GATEWAY_ENV=production needs these settings: " + ", ".join(missing)
                 )
+            _refuse_weak_production(
+                secret_key or "", get("GATEWAY_WEBHOOK_TOKEN") or "", database_url or ""
+            )
         if not secret_key or not keys_raw:
             generated = _dev_secrets(var_dir)
             secret_key = secret_key or generated["secret_key"]
@@ -141,6 +144,28 @@ class Settings:
             webhook_token=get("GATEWAY_WEBHOOK_TOKEN"),
             ussd_session_ttl=session_ttl,
         )
+
+
+# Values copied from documentation or examples: a deployment using one has no secret at all.
+_PLACEHOLDERS = ("change", "secret", "example", "default", "password", "xxx", "todo")
+MIN_SECRET_LENGTH = 32
+
+
+def _refuse_weak_production(secret_key: str, webhook_token: str, database_url: str) -> None:
+    """Refuse production with guessable secrets or the laptop's SQLite; name the setting."""
+    for name, value in (
+        ("GATEWAY_SECRET_KEY", secret_key),
+        ("GATEWAY_WEBHOOK_TOKEN", webhook_token),
+    ):
+        lowered = value.lower()
+        if len(value) < MIN_SECRET_LENGTH or any(word in lowered for word in _PLACEHOLDERS):
+            raise ConfigError(
+                f"{name} looks like a placeholder or is shorter than {MIN_SECRET_LENGTH} "
+                'characters: set a long random value (python -c "import secrets; '
+                'print(secrets.token_urlsafe(32))")'
+            )
+    if database_url.startswith("sqlite"):
+        raise ConfigError("DATABASE_URL is SQLite: production needs PostgreSQL (postgresql://...)")
 
 
 def _dev_secrets(var_dir: Path) -> dict[str, str]:

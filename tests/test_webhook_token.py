@@ -69,7 +69,8 @@ def test_production_refuses_to_start_without_a_webhook_token(tmp_path: object) -
     }
     with pytest.raises(ConfigError, match="GATEWAY_WEBHOOK_TOKEN"):
         Settings.from_env(env)
-    assert Settings.from_env({**env, "GATEWAY_WEBHOOK_TOKEN": TOKEN}).webhook_token == TOKEN
+    strong = "Qm7v2Lr9Xw4Tz8Kp1Bn6Hd3Jf5Gs0Ya_"
+    assert Settings.from_env({**env, "GATEWAY_WEBHOOK_TOKEN": strong}).webhook_token == strong
 
 
 def test_secrets_stay_out_of_the_settings_repr(settings: Settings) -> None:
