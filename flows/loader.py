@@ -247,6 +247,7 @@ class _Builder:
             minimum=minimum,
             maximum=maximum,
             when=when,
+            hxl=spec.get("hxl"),
         )
 
     def condition(self, spec: dict[str, Any], key: str, earlier: list[Question]) -> Condition:

@@ -75,6 +75,9 @@ class Question:
     minimum: int | None = None
     maximum: int | None = None
     when: Condition | None = None
+    # The HXL hashtag of the question's export column (e.g. "#adm1+origin+code"); None means
+    # the exports use "#indicator+<key>".
+    hxl: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,21 @@ import redis
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from gateway import delivery_reports, health, sms_webhooks, webhooks
+from gateway import (
+    api_campaigns,
+    api_results,
+    api_staff,
+    delivery_reports,
+    health,
+    sms_webhooks,
+    webhooks,
+)
+from gateway.api import api_error_response, is_api_request, register_api
+from gateway.dashboard import register_dashboard
+from gateway.input_guard import install_input_guard
 from gateway.logs import configure_logging
 from gateway.runtime import Runtime
+from gateway.security_headers import install_security_headers
 from gateway.settings import Settings
 from handlers.screens import end
 from handlers.ussd import UNAVAILABLE
@@ -33,6 +45,12 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
     app.register_blueprint(sms_webhooks.bp)
     app.register_blueprint(delivery_reports.bp)
     app.register_blueprint(health.bp)
+    # The staff API under /api/v1: each feature passes its flask-smorest blueprints here.
+    register_api(app, *api_staff.BLUEPRINTS, *api_results.BLUEPRINTS, *api_campaigns.BLUEPRINTS)
+    # The staff dashboard (/dashboard) and the phone simulator (/simulator): HTML pages.
+    register_dashboard(app)
+    install_security_headers(app, production=settings.is_production)
+    install_input_guard(app)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
@@ -47,6 +65,8 @@ def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 400
     if _is_ussd():
         return Response(end(UNAVAILABLE["fr"]), status=status, mimetype="text/plain")
+    if is_api_request():
+        return api_error_response(exc)
     response = jsonify(error=exc.name, message=exc.description)
     response.status_code = status
     return response

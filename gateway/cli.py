@@ -13,25 +13,32 @@ This module holds the command group and the small commands that read data; ``run
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO, cast
 
 import click
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, inspect
+from sqlalchemy.orm import Session
 
 from flows import FlowError, check_flows, load_flows
+from flows.model import Flow
 from flows.sms_check import sms_warnings
+from gateway.audit import CLI_ACTOR, audit
+from gateway.campaign_commands import campaign
 from gateway.cli_errors import BadSetup, CommandError
 from gateway.enumerator_commands import enumerators
 from gateway.errors import ConfigError
+from gateway.selection import SubmissionFilter, parse_filter
 from gateway.servers import serve, worker
 from gateway.settings import Settings
 from gateway.simulator import simulate
+from gateway.staff_commands import tokens, users
 from gateway.supervisor import hide_password, run
 
 __all__ = ["BadSetup", "CommandError", "cli", "main"]
@@ -73,6 +80,9 @@ cli.add_command(serve)
 cli.add_command(worker)
 cli.add_command(simulate)
 cli.add_command(enumerators)
+cli.add_command(users)
+cli.add_command(tokens)
+cli.add_command(campaign)
 
 
 # -- flows check ----------------------------------------------------------------------------
@@ -123,44 +133,163 @@ def flows_check(directory: Path | None) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv"]),
+    type=click.Choice(["csv", "xlsx", "hxl"]),
     default="csv",
     show_default=True,
-    help="Output format.",
+    help="Output format: CSV, an Excel workbook, or CSV with an HXL hashtag row.",
 )
+@click.option("--since", metavar="DATE", help="Only submissions started on or after this day.")
+@click.option("--until", metavar="DATE", help="Only submissions started on or before this day.")
+@click.option("--campaign", "campaign_id", metavar="ID", help="Only this campaign's submissions.")
 @click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write to this file instead of standard output.",
+    help="Write to this file instead of standard output (xlsx: needed unless piped).",
 )
-def export(flow_id: str, fmt: str, output: Path | None) -> None:
+def export(
+    flow_id: str,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    campaign_id: str | None,
+    output: Path | None,
+) -> None:
     """Export a survey's submissions: one row per submission, one column per question.
 
-    Respondents appear by pseudonym only; phone numbers are never exported.
+    Respondents appear by pseudonym only; phone numbers are never exported. Days are UTC
+    (2025-03-31); --until includes that whole day.
     """
     from gateway.db import make_sessionmaker
-    from gateway.export import export_csv
+    from gateway.export import ExportFormat, write_export
     from gateway.runtime import utc_now
 
     settings = Settings.from_env()
+    flow = _known_flow(settings, flow_id)
+    export_format = cast(ExportFormat, fmt)  # one of click.Choice's
+    selection = _selection(since, until, campaign_id)
+    if fmt == "xlsx" and output is None and sys.stdout.isatty():
+        # A workbook is binary: on a terminal it is garbage, and may upset the terminal.
+        raise BadSetup("xlsx is a binary file: give --output FILE (or redirect to a file)")
+    with _database(settings) as engine, make_sessionmaker(engine)() as session:
+        selection = _campaign_of(session, selection)
+        if output is None:
+            with _stdout_for(fmt) as out:
+                count = write_export(
+                    session, flow, export_format, out, utc_now(), selection=selection
+                )
+            click.echo(f"{_plural(count, 'submission')} exported.", err=True)
+        else:
+            with _open_for(fmt, output) as out:
+                count = write_export(
+                    session, flow, export_format, out, utc_now(), selection=selection
+                )
+            click.echo(f"{_plural(count, 'submission')} written to {output}.", err=True)
+
+
+@cli.command()
+@click.option("--flow", "flow_id", required=True, help="The survey, e.g. return_intention.")
+@click.option("--campaign", "campaign_id", metavar="ID", help="Only this campaign's submissions.")
+@click.option("--since", metavar="DATE", help="Only submissions started on or after this day.")
+@click.option("--until", metavar="DATE", help="Only submissions started on or before this day.")
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(min=5),
+    default=5,
+    show_default=True,
+    help="Hide every count of fewer than K households (5 or more).",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["fr", "en"]),
+    default="fr",
+    show_default=True,
+    help="Language of the labels.",
+)
+def report(
+    flow_id: str,
+    campaign_id: str | None,
+    since: str | None,
+    until: str | None,
+    k: int,
+    language: str,
+) -> None:
+    """Print the headline report of completed submissions: intentions, needs, regions.
+
+    Counts of fewer than K households are shown as <5 and never as numbers; a count hidden
+    only so that a small one cannot be worked out from the total is shown as x.
+    """
+    from gateway.db import make_sessionmaker
+    from gateway.report_text import report_text
+    from gateway.results import has_headline_report, headline_report
+
+    settings = Settings.from_env()
+    flow = _known_flow(settings, flow_id)
+    if not has_headline_report(flow):
+        raise BadSetup(f"the flow '{flow_id}' has no headline report (it is for return_intention)")
+    selection = _selection(since, until, campaign_id)
+    with _database(settings) as engine, make_sessionmaker(engine)() as session:
+        selection = _campaign_of(session, selection)
+        result = headline_report(
+            session,
+            flow,
+            campaign_id=selection.campaign_id,
+            since=selection.since,
+            until=selection.until,
+            k=k,
+            language=language,
+        )
+    click.echo(report_text(result))
+
+
+def _known_flow(settings: Settings, flow_id: str) -> Flow:
     known = load_flows(settings.flows_dir)
     if flow_id not in known:
         raise BadSetup(f"unknown flow '{flow_id}' (known: {', '.join(sorted(known))})")
-    question_keys = known[flow_id].question_keys
-    with _database(settings) as engine, make_sessionmaker(engine)() as session:
-        if output is None:
-            with _stdout_for_csv() as out:
-                count = export_csv(session, flow_id, question_keys, out, utc_now())
-            click.echo(f"{_plural(count, 'submission')} exported.", err=True)
-        else:
-            with open(output, "w", encoding="utf-8", newline="") as out_file:
-                count = export_csv(session, flow_id, question_keys, out_file, utc_now())
-            click.echo(f"{_plural(count, 'submission')} written to {output}.", err=True)
+    return known[flow_id]
+
+
+def _selection(since: str | None, until: str | None, campaign_id: str | None) -> SubmissionFilter:
+    try:
+        return parse_filter(since, until, campaign_id)
+    except ValueError as exc:
+        raise BadSetup(str(exc)) from None
+
+
+def _campaign_of(session: Session, selection: SubmissionFilter) -> SubmissionFilter:
+    """The selection with its campaign found by id or id prefix; BadSetup if there is none."""
+    from gateway.campaigns import CampaignError, find_campaign
+
+    if selection.campaign_id is None:
+        return selection
+    try:
+        found = find_campaign(session, selection.campaign_id)
+    except CampaignError as exc:
+        raise BadSetup(str(exc)) from None
+    return dataclasses.replace(selection, campaign_id=found.id)
 
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+@contextmanager
+def _stdout_for(fmt: str) -> Iterator[IO[Any]]:
+    """Standard output for an export: raw bytes for xlsx, else text as the CSV writer needs."""
+    if fmt == "xlsx":
+        sys.stdout.flush()
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with _stdout_for_csv() as out:
+        yield out
+
+
+def _open_for(fmt: str, path: Path) -> IO[Any]:
+    if fmt == "xlsx":
+        return open(path, "wb")
+    return open(path, "w", encoding="utf-8", newline="")
 
 
 @contextmanager
@@ -271,6 +400,41 @@ def keys_new() -> None:
     To rotate keys, put the new key first and keep the old ones after it, comma-separated.
     """
     click.echo(Fernet.generate_key().decode("ascii"))
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored number under the first key of GATEWAY_ENCRYPTION_KEYS.
+
+    Then the old keys can be removed from GATEWAY_ENCRYPTION_KEYS. Pseudonyms do not change.
+    """
+    from gateway.retention import rotate_keys
+    from gateway.runtime import Runtime
+
+    rt = Runtime.build(Settings.from_env())
+    with rt.sessions.begin() as session:
+        report = rotate_keys(session, rt.store, rt.cipher)
+        audit(session, CLI_ACTOR, "keys.rotate", "keys", None, str(report))
+    click.echo(
+        f"Re-encrypted under the current key: {report.messages} outbox numbers, "
+        f"{report.campaign_contacts} campaign numbers, {report.enumerators} enumerator numbers, "
+        f"{report.live_runs} numbers of surveys under way."
+    )
+
+
+@cli.command()
+@click.option("--days", type=click.IntRange(1, 3650), help="Retention (default: the setting).")
+def purge(days: int | None) -> None:
+    """Delete stored numbers and message bodies past their retention period (answers stay)."""
+    from gateway.retention import purge as purge_numbers
+    from gateway.runtime import Runtime, utc_now
+
+    settings = Settings.from_env()
+    rt = Runtime.build(settings)
+    with rt.sessions.begin() as session:
+        report = purge_numbers(session, utc_now(), days or settings.retention_days)
+        audit(session, CLI_ACTOR, "purge", "retention", None, "; ".join(report.lines()))
+    click.echo("Purged: " + "; ".join(report.lines()) + ".")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ from contextlib import contextmanager
 
 import click
 from sqlalchemy import inspect
+from sqlalchemy.orm import Session
 
+from gateway.audit import CLI_ACTOR, audit
 from gateway.enumerators import (
     ENUMERATOR_FLOW,
     EnumeratorError,
@@ -63,6 +65,8 @@ def approve_command(ident: str) -> None:
     with _runtime() as rt:
         with _decision(), rt.sessions.begin() as session:
             approval = approve(session, ident, rt.cipher, rt.flows[ENUMERATOR_FLOW])
+            if approval.message_id is not None:
+                _audit(session, "approve", approval.enumerator)
         enumerator = approval.enumerator
         rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
         if approval.message_id is not None:
@@ -83,6 +87,7 @@ def reject_command(ident: str) -> None:
     with _runtime() as rt:
         with _decision(), rt.sessions.begin() as session:
             enumerator = reject(session, ident)
+            _audit(session, "reject", enumerator)
         rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
     click.echo(table([enumerator]))
     click.echo("Rejected.")
@@ -95,9 +100,18 @@ def revoke_command(ident: str) -> None:
     with _runtime() as rt:
         with _decision(), rt.sessions.begin() as session:
             enumerator = revoke(session, ident)
+            _audit(session, "revoke", enumerator)
         rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
     click.echo(table([enumerator]))
     click.echo(f"Revoked: {enumerator.code} can no longer survey households.")
+
+
+def _audit(session: Session, decision: str, enumerator: Enumerator) -> None:
+    """Every decision taken at the command line lands in the audit log, as the API's do."""
+    detail = f"status {enumerator.status}" + (
+        f", code {enumerator.code}" if enumerator.code else ""
+    )
+    audit(session, CLI_ACTOR, f"enumerator.{decision}", "enumerator", enumerator.id, detail)
 
 
 def table(rows: Sequence[Enumerator]) -> str:

@@ -124,6 +124,10 @@ def worker() -> None:
             "SMS are NOT sent: no AT_USERNAME/AT_API_KEY, so the console sender only records "
             "and prints them"
         )
+    from gateway.runtime import utc_now
+    from workers.maintenance import schedule_daily_purge
+
+    schedule_daily_purge(runtime.queue, after=utc_now())
     rq_worker = rq.Worker([make_queue(runtime.redis)], connection=runtime.redis)
     try:
         rq_worker.work(with_scheduler=True, logging_level=settings.log_level)

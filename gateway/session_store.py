@@ -17,7 +17,7 @@ Respondents appear only as pseudonyms; the number a confirmation goes to is encr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -97,6 +97,12 @@ class RedisSessionStore:
             channel=data["channel"],
             phone_token=data["phone_token"],
             enumerator=data.get("enumerator"),
+            reminder_count=data.get("reminder_count"),
+            reminder_interval=(
+                timedelta(seconds=data["reminder_interval_s"])
+                if data.get("reminder_interval_s")
+                else None
+            ),
         )
 
     def active_run(self, flow_id: str, respondent: str) -> RunRecord | None:
@@ -113,6 +119,10 @@ class RedisSessionStore:
             "channel": record.channel,
             "phone_token": record.phone_token,
             "enumerator": record.enumerator,
+            "reminder_count": record.reminder_count,
+            "reminder_interval_s": (
+                record.reminder_interval.total_seconds() if record.reminder_interval else None
+            ),
         }
         left = max(state.expires_at - state.updated_at, timedelta(seconds=1))
         keep = left + RUN_KEEP_AFTER_EXPIRY
@@ -156,6 +166,13 @@ class RedisSessionStore:
         """True when the respondent sent STOP and has not sent START since."""
         return bool(self.redis.exists(f"{PREFIX}optout:{respondent}"))
 
+    def opted_out_among(self, respondents: Sequence[str]) -> set[str]:
+        """Those of ``respondents`` who opted out, asked in one round trip (for long lists)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for respondent in respondents:
+            pipe.exists(f"{PREFIX}optout:{respondent}")
+        return {r for r, found in zip(respondents, pipe.execute(), strict=True) if found}
+
     def set_opted_out(self, respondent: str, opted_out: bool) -> None:
         """Record STOP (True) or START (False)."""
         if opted_out:
@@ -177,8 +194,35 @@ class RedisSessionStore:
         keys = [f"{PREFIX}run:{run_id}" for run_id in run_ids]
         keys += [_text(k) for k in self.redis.scan_iter(f"{PREFIX}active:*:{respondent}")]
         keys += [_text(k) for k in self.redis.scan_iter(f"{PREFIX}done:*:{respondent}")]
+        keys += [_text(k) for k in self.redis.scan_iter(f"{PREFIX}rate:*:{respondent}")]
         keys += [runs_key, f"{PREFIX}lang:{respondent}", f"{PREFIX}help:{respondent}"]
         self.redis.delete(*keys)
+
+    def over_limit(self, respondent: str, channel: str, limit: int, window_s: int) -> bool:
+        """Count one request of ``respondent``; True once more than ``limit`` in the window."""
+        key = f"{PREFIX}rate:{channel}:{respondent}"
+        pipe = self.redis.pipeline()
+        pipe.incr(key)
+        pipe.ttl(key)
+        count, ttl = pipe.execute()
+        if ttl < 0:
+            # First request of the window (or a key left without expiry): start the window.
+            self.redis.expire(key, window_s)
+        return int(count) > limit
+
+    def run_ids(self) -> list[str]:
+        """The ids of every run kept in live state (for key rotation)."""
+        return [_text(k).split(":", 2)[2] for k in self.redis.scan_iter(f"{PREFIX}run:*")]
+
+    def replace_phone_token(self, run_id: str, token: str) -> None:
+        """Store a run's number re-encrypted under another key, keeping its time to live."""
+        key = f"{PREFIX}run:{run_id}"
+        raw = self.redis.get(key)
+        if raw is None:
+            return
+        data = json.loads(raw)
+        data["phone_token"] = token
+        self.redis.set(key, json.dumps(data), keepttl=True)
 
     def set_enumerator(self, respondent: str, code: str | None) -> None:
         """Mark a pseudonym as an approved enumerator (``code``), or no longer (None)."""

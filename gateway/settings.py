@@ -45,6 +45,7 @@ class Settings:
     at_shortcode: str | None = None
     at_api_url: str | None = None
     webhook_token: str | None = field(default=None, repr=False)
+    retention_days: int = 90
     ussd_session_ttl: int = 600
     max_request_bytes: int = 16 * 1024
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -118,6 +119,7 @@ class Settings:
             port = int(get("PORT", "8000") or "8000")
             web_workers = int(get("GATEWAY_WEB_WORKERS", "2") or "2")
             session_ttl = int(get("GATEWAY_USSD_SESSION_TTL", "600") or "600")
+            retention_days = int(get("GATEWAY_RETENTION_DAYS", "90") or "90")
         except ValueError as exc:
             raise ConfigError(f"a numeric setting is not a number: {exc}") from exc
 
@@ -142,6 +144,7 @@ class Settings:
             at_shortcode=get("AT_SHORTCODE"),
             at_api_url=get("GATEWAY_AT_API_URL"),
             webhook_token=get("GATEWAY_WEBHOOK_TOKEN"),
+            retention_days=retention_days,
             ussd_session_ttl=session_ttl,
         )
 

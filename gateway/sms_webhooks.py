@@ -19,6 +19,9 @@ bp = Blueprint("sms", __name__)
 require_webhook_token(bp)
 
 SEEN_FOR_S = 7 * 24 * 3600
+# Per number, per minute and per day: enough for a survey and its keywords, not for a flood
+# that would run up the SMS bill with replies.
+SMS_LIMITS = ((20, 60), (200, 24 * 3600))
 """How long an AT message id is remembered: far longer than AT keeps retrying."""
 
 
@@ -33,6 +36,14 @@ def inbound() -> Response | tuple[Response, int]:
             return jsonify(error="Bad Request", message=parsed.problem), 400
         # A message AT delivered that no survey can answer (a network notice): take it, once.
         log.info("inbound SMS ignored: %s", parsed.problem)
+        return plain("OK")
+    respondent = rt.services.pseudonymise(parsed.phone)
+    if any(
+        rt.store.over_limit(respondent, f"sms{window}", limit, window)
+        for limit, window in SMS_LIMITS
+    ):
+        # Taken (so AT does not retry) but not acted on: no reply, so no SMS cost either.
+        log.warning("inbound SMS over the per-number limit: dropped")
         return plain("OK")
     seen_key = f"sg:smsin:{parsed.message_id}"
     if not rt.redis.set(seen_key, "1", nx=True, ex=SEEN_FOR_S):

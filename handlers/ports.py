@@ -29,7 +29,9 @@ class RunRecord:
 
     ``channel`` lists the channels the run was answered on, in order of first use
     (``ussd``, ``sms`` or ``ussd+sms``). ``enumerator`` is the code of the enumerator who
-    took the survey for the household, if one did.
+    took the survey for the household, if one did. ``reminder_count`` and
+    ``reminder_interval`` override the flow's reminders for this run (a campaign sets them);
+    None means the flow's.
     """
 
     state: RunState
@@ -37,6 +39,14 @@ class RunRecord:
     channel: str
     phone_token: str
     enumerator: str | None = None
+    reminder_count: int | None = None
+    reminder_interval: timedelta | None = None
+
+    def reminders(self, flow: Flow) -> tuple[int, timedelta]:
+        """How many reminders an unanswered question of this run gets, and how far apart."""
+        count = flow.reminder_count if self.reminder_count is None else self.reminder_count
+        interval = self.reminder_interval or flow.reminder_interval
+        return count, interval
 
     def answered_on(self, channel: Channel) -> RunRecord:
         """The same run, noting that ``channel`` was used too."""

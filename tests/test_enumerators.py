@@ -23,6 +23,7 @@ from gateway.enumerator_commands import enumerators
 from gateway.export import export_csv
 from gateway.models import (
     Answer,
+    AuditEvent,
     Enumerator,
     EnumeratorStatus,
     Message,
@@ -302,6 +303,12 @@ def test_approval_gives_a_code_and_texts_it_to_the_enumerator(
     run_jobs()
     assert len(messages(runtime)) == 1
     assert the_enumerator(runtime).code == enumerator.code
+    # The decision is in the audit log, once: repeating it changed nothing.
+    with runtime.sessions() as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [(e.actor, e.action, e.object_id) for e in events] == [
+        ("cli", "enumerator.approve", enumerator.id)
+    ]
 
 
 def test_the_approval_sms_is_in_the_enumerators_language(

@@ -2,17 +2,43 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+import os
+import pty
+import re
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner, Result
 from cryptography.fernet import Fernet
+from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 import gateway.export
+from flows import FlowError, load_flows
+from flows.loader import build_flow
+from gateway.cli import cli
 from gateway.crypto import NumberCipher, pseudonymise
-from gateway.export import OutboxRow, export_csv, outbox_rows
+from gateway.export import (
+    OutboxRow,
+    export_chunks,
+    export_csv,
+    export_filename,
+    export_hxl,
+    export_xlsx,
+    hxl_hashtags,
+    outbox_rows,
+    write_export,
+)
 from gateway.models import MessageStatus
 from gateway.persistence import RunSnapshot, create_message, sync_submission
+from gateway.selection import SubmissionFilter, parse_filter
+from tests.households import add, answers, campaign, snapshot
+from tests.test_cli import cli_env
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=1)
@@ -199,3 +225,244 @@ def test_outbox_rows_newest_first_masked(db_session: Session) -> None:
     assert [row.body for row in outbox_rows(db_session, pseudonym(MOUSSA), 10)] == ["body 1"]
     assert len(outbox_rows(db_session, None, 1)) == 1
     assert outbox_rows(db_session, "nobody", 10) == []
+
+
+# -- formats, filters, file names -------------------------------------------------------------
+
+
+FLOW = load_flows()["return_intention"]
+HOUSEHOLD = answers("bamako", "mopti", 6, "return", "food", "shelter")
+
+
+def csv_rows(session: Session, **options: Any) -> list[list[str]]:
+    out = io.StringIO(newline="")
+    write_export(session, FLOW, "csv", out, NOW, **options)
+    return list(csv.reader(io.StringIO(out.getvalue())))
+
+
+def test_xlsx_has_the_csv_columns_and_values(db_session: Session) -> None:
+    add(db_session, [HOUSEHOLD, answers("gao", "kidal", 12, "stay", "wash", "none")])
+    out = io.BytesIO()
+    count = write_export(db_session, FLOW, "xlsx", out, NOW)
+    assert count == 2
+
+    sheet = load_workbook(io.BytesIO(out.getvalue()), read_only=True).active
+    assert sheet is not None and sheet.title == "return_intention"
+    got = [list(row) for row in sheet.iter_rows(values_only=True)]
+    expected = csv_rows(db_session)
+    assert got[0] == expected[0]
+    version = expected[0].index("flow_version")
+    size = expected[0].index("household_size")
+    for got_row, csv_row in zip(got[1:], expected[1:], strict=True):
+        # Whole numbers are numbers; empty cells are empty; everything else the same text.
+        assert got_row[version] == 1 and got_row[size] in (6, 12)
+        assert [("" if v is None else str(v)) for v in got_row] == csv_row
+    assert got[1][expected[0].index("intention")] == "return"
+
+
+def test_xlsx_neutralises_formulas_and_drops_control_characters(db_session: Session) -> None:
+    sync_submission(
+        db_session,
+        snapshot(
+            "evil-0001",
+            {
+                "consent": '=HYPERLINK("http://x")',
+                "current_region": "\x01=1+1",
+                "origin_region": "-3",
+            },
+        ),
+    )
+    db_session.commit()
+    out = io.BytesIO()
+    export_xlsx(
+        db_session, "return_intention", ["consent", "current_region", "origin_region"], out, NOW
+    )
+    sheet = load_workbook(io.BytesIO(out.getvalue())).active
+    assert sheet is not None
+    row = [cell for cell in sheet[2]][-3:]
+    assert [cell.value for cell in row] == ['\'=HYPERLINK("http://x")', "'=1+1", -3]
+    assert all(cell.data_type != "f" for cell in row)
+
+
+def test_hxl_export_has_a_hashtag_row(db_session: Session) -> None:
+    add(db_session, [HOUSEHOLD])
+    out = io.StringIO(newline="")
+    assert write_export(db_session, FLOW, "hxl", out, NOW) == 1
+    header, tags, data = list(csv.reader(io.StringIO(out.getvalue())))
+    tagged = dict(zip(header, tags, strict=True))
+    assert tagged["submission_id"] == "#meta+id"
+    assert tagged["respondent"] == "#meta+respondent"
+    assert tagged["started_at"] == "#date+start"
+    assert tagged["current_region"] == "#adm1+current+code"
+    assert tagged["origin_region"] == "#adm1+origin+code"
+    assert tagged["household_size"] == "#affected+ind+idps"
+    assert tagged["intention"] == "#indicator+intention"  # no hxl in the flow: the default
+    assert tagged["need_1"] == "#indicator+need+first"
+    assert all(re.fullmatch(r"#[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*", tag) for tag in tags)
+    assert data[header.index("current_region")] == "bamako"
+
+
+def test_a_flow_declares_its_own_hashtags(db_session: Session) -> None:
+    text = (
+        Path(gateway.export.__file__)
+        .parents[1]
+        .joinpath("flows", "surveys", "return_intention.yaml")
+        .read_text(encoding="utf-8")
+    )
+    raw = yaml.safe_load(text)
+    raw["questions"][4]["hxl"] = "#indicator+return_intention"
+    assert hxl_hashtags(build_flow(raw))["intention"] == "#indicator+return_intention"
+    raw["questions"][4]["hxl"] = "intention"  # not a hashtag
+    with pytest.raises(FlowError, match="hxl"):
+        build_flow(raw)
+    out = io.StringIO(newline="")
+    export_hxl(db_session, "f", ["9lives"], out, NOW)  # an attribute starts with a letter
+    assert out.getvalue().splitlines()[1].endswith(",#indicator+q_9lives")
+
+
+def test_exports_filter_by_period_and_campaign(db_session: Session) -> None:
+    ids = add(db_session, [HOUSEHOLD] * 5)  # one an hour from T0 (1 March 09:00 UTC)
+    since = SubmissionFilter(since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=3))
+    assert [row[0] for row in csv_rows(db_session, selection=since)[1:]] == ids[1:3]
+    campaign(db_session, "camp-9", [ids[0], ids[4], None])
+    reached = SubmissionFilter(campaign_id="camp-9")
+    assert [row[0] for row in csv_rows(db_session, selection=reached)[1:]] == [ids[0], ids[4]]
+    both = SubmissionFilter(since=T0 + timedelta(hours=1), campaign_id="camp-9")
+    assert [row[0] for row in csv_rows(db_session, selection=both)[1:]] == [ids[4]]
+    assert csv_rows(db_session, selection=SubmissionFilter(campaign_id="nope"))[1:] == []
+
+
+def test_days_typed_by_people_cover_whole_days() -> None:
+    march = parse_filter("2025-03-01", "2025-03-31")
+    assert march.since == datetime(2025, 3, 1, tzinfo=UTC)
+    assert march.until == datetime(2025, 4, 1, tzinfo=UTC)
+    exact = parse_filter("2025-03-01T10:00:00+02:00", "2025-03-02T00:00:00Z")
+    assert exact.since == datetime(2025, 3, 1, 8, tzinfo=UTC)
+    assert exact.until == datetime(2025, 3, 2, tzinfo=UTC)
+    with pytest.raises(ValueError, match="2025-03-31"):
+        parse_filter("mars", None)
+    with pytest.raises(ValueError, match="before"):
+        parse_filter("2025-03-02", "2025-03-01")
+
+
+def test_export_filenames_are_safe() -> None:
+    day = date(2025, 3, 31)
+    assert export_filename("return_intention", "csv", day) == "return_intention_2025-03-31.csv"
+    assert export_filename("return_intention", "xlsx", day) == "return_intention_2025-03-31.xlsx"
+    assert export_filename("return_intention", "hxl", day) == "return_intention_2025-03-31.hxl.csv"
+    for bad in ("../../etc/passwd", "a/b", "Return", "", "x" * 65, 'a"b', "a\r\nb", "1abc"):
+        with pytest.raises(ValueError):
+            export_filename(bad, "csv", day)
+    with pytest.raises(ValueError):
+        export_filename("return_intention", "exe", day)
+
+
+def test_download_chunks_are_the_export(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gateway.export, "STREAM_CHUNK", 300)
+    add(db_session, [HOUSEHOLD] * 6)
+    chunks = list(export_chunks(db_session, FLOW, "csv", NOW))
+    assert len(chunks) > 2  # it streams
+    out = io.StringIO(newline="")
+    write_export(db_session, FLOW, "csv", out, NOW)
+    assert b"".join(chunks).decode("utf-8") == out.getvalue()
+    hxl = b"".join(export_chunks(db_session, FLOW, "hxl", NOW)).decode("utf-8")
+    assert hxl.splitlines()[1].startswith("#meta+id,")
+    xlsx = b"".join(export_chunks(db_session, FLOW, "xlsx", NOW))
+    sheet = load_workbook(io.BytesIO(xlsx), read_only=True).active
+    assert sheet is not None and len(list(sheet.iter_rows())) == 7
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def survey_gateway(database_url: str, tmp_path: Path, *args: str) -> Result:
+    env = {"GATEWAY_VAR_DIR": str(tmp_path / "cli-var"), "DATABASE_URL": database_url}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_export_command_formats_and_filters(
+    db_session: Session, database_url: str, tmp_path: Path
+) -> None:
+    ids = add(db_session, [HOUSEHOLD] * 20)  # 1 March 09:00 UTC to 2 March 04:00
+    target = tmp_path / "out.xlsx"
+    made = survey_gateway(
+        database_url,
+        tmp_path,
+        "export",
+        "--flow",
+        "return_intention",
+        "--format",
+        "xlsx",
+        "--output",
+        str(target),
+    )
+    assert made.exit_code == 0, made.output
+    assert "20 submissions written to" in made.stderr
+    sheet = load_workbook(target, read_only=True).active
+    assert sheet is not None and len(list(sheet.iter_rows())) == 21
+
+    hxl = survey_gateway(
+        database_url,
+        tmp_path,
+        "export",
+        "--flow",
+        "return_intention",
+        "--format",
+        "hxl",
+        "--since",
+        "2025-03-02",
+    )
+    assert hxl.exit_code == 0, hxl.output
+    lines = hxl.stdout.splitlines()
+    assert lines[1].startswith("#meta+id,") and len(lines) == 2 + 5
+    assert [line.split(",")[0] for line in lines[2:]] == ids[15:]
+
+    campaign(db_session, "camp-3", ids[:2])
+    reached = survey_gateway(
+        database_url,
+        tmp_path,
+        "export",
+        "--flow",
+        "return_intention",
+        "--campaign",
+        "camp-3",
+        "--until",
+        "2025-03-01",
+    )
+    assert reached.exit_code == 0, reached.output
+    assert [line.split(",")[0] for line in reached.stdout.splitlines()[1:]] == ids[:2]
+
+    bad = survey_gateway(
+        database_url, tmp_path, "export", "--flow", "return_intention", "--until", "soon"
+    )
+    assert bad.exit_code == 2 and "2025-03-31" in bad.output
+
+
+def test_export_command_writes_no_workbook_to_a_terminal(
+    db_session: Session, database_url: str, tmp_path: Path
+) -> None:
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gateway.cli",
+                "export",
+                "--flow",
+                "return_intention",
+                "--format",
+                "xlsx",
+            ],
+            stdout=secondary,
+            stderr=subprocess.PIPE,
+            env=cli_env(tmp_path / "var") | {"DATABASE_URL": database_url},
+            timeout=60,
+        )
+    finally:
+        os.close(secondary)
+        os.close(primary)
+    assert done.returncode == 2
+    assert b"--output" in done.stderr

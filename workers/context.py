@@ -6,8 +6,9 @@ one from the environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from gateway.rate_limit import Clock, SystemClock
 from gateway.runtime import Runtime
 from gateway.sender import Sender, make_sender
 from gateway.settings import Settings
@@ -15,10 +16,11 @@ from gateway.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class WorkerContext:
-    """What jobs need: the runtime and the SMS sender."""
+    """What jobs need: the runtime, the SMS sender, and a clock (tests give a fake one)."""
 
     runtime: Runtime
     sender: Sender
+    clock: Clock = field(default_factory=SystemClock)
 
 
 _current: WorkerContext | None = None

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from flows import RunStatus
 from flows.gsm7 import to_gsm7
+from gateway.campaigns import link_run
 from gateway.crypto import reference_code
 from gateway.enumerators import ENUMERATOR_FLOW, register_from_snapshot
 from gateway.errors import PermanentSendError, SendOutcomeUnknown, TransientSendError
@@ -58,6 +59,16 @@ def sync_run(run_id: str, seq: int | None = None) -> None:
             stored = session.get(Submission, run_id)
             was_completed = stored is not None and stored.status is SubmissionStatus.COMPLETED
             submission = sync_submission(session, snapshot(record))
+            if stored is None:
+                # A household that dials in after a campaign's USSD invitation: the run is
+                # the campaign's, for its counts and exports.
+                link_run(
+                    session,
+                    record.respondent,
+                    record.state.flow_id,
+                    run_id,
+                    record.state.started_at,
+                )
             # The confirmation is made by the sync that completes the submission, and only it:
             # a later sync must not queue the message again while it waits for a retry. A flow
             # without a confirmation text sends none; a registration is answered by the

@@ -15,7 +15,15 @@ from sqlalchemy import delete, select
 from flows import QuestionAsked, show
 from flows.gsm7 import to_gsm7
 from gateway.errors import PermanentSendError
-from gateway.models import Enumerator, Message, MessageStatus, OptOut, Respondent, Submission
+from gateway.models import (
+    CampaignContact,
+    Enumerator,
+    Message,
+    MessageStatus,
+    OptOut,
+    Respondent,
+    Submission,
+)
 from handlers.phone import mask_phone
 from handlers.sms import question_sms
 from workers.context import current
@@ -27,10 +35,15 @@ log = logging.getLogger(__name__)
 _REPLY_IDS = uuid.UUID("6f1d7a52-2d0e-4c55-9a43-3c1f5f0b9e10")
 
 
+def reply_message_id(key: str) -> str:
+    """The outbox id of the reply keyed ``key``: known before the reply's job has run."""
+    return str(uuid.uuid5(_REPLY_IDS, key))
+
+
 def send_reply(key: str, respondent: str, phone_token: str, kind: str, body: str) -> None:
     """Record one reply in the outbox, then send it."""
     rt = current().runtime
-    message_id = str(uuid.uuid5(_REPLY_IDS, key))
+    message_id = reply_message_id(key)
     with rt.sessions.begin() as session:
         if session.get(Message, message_id) is None:
             to = rt.cipher.decrypt(phone_token)
@@ -57,14 +70,16 @@ def remind(run_id: str, seq: int, number: int) -> None:
     if record is None or not record.state.is_active or record.state.seq != seq:
         return  # answered, ended, expired or erased since
     flow = rt.flows[record.state.flow_id]
-    if rt.store.is_opted_out(record.respondent) or number > flow.reminder_count:
+    # A campaign's run carries the campaign's reminders; any other run has the flow's.
+    count, interval = record.reminders(flow)
+    if rt.store.is_opted_out(record.respondent) or number > count:
         return
     body = to_gsm7(flow.text("reminder", record.state.language))
     send_reply(
         f"remind-{run_id}-{seq}-{number}", record.respondent, record.phone_token, "reminder", body
     )
-    if number < flow.reminder_count:
-        rt.jobs.remind(run_id, seq, number + 1, flow.reminder_interval)
+    if number < count:
+        rt.jobs.remind(run_id, seq, number + 1, interval)
 
 
 def erase_respondent(respondent: str, phone_token: str, body: str) -> None:
@@ -79,6 +94,8 @@ def erase_respondent(respondent: str, phone_token: str, body: str) -> None:
         session.execute(delete(Respondent).where(Respondent.id == respondent))
         # An enumerator's registration holds their number too: it goes, and so does the role.
         session.execute(delete(Enumerator).where(Enumerator.respondent_id == respondent))
+        # Campaign lists hold the number too (encrypted): the person leaves every list.
+        session.execute(delete(CampaignContact).where(CampaignContact.respondent_id == respondent))
     rt.store.forget(respondent)
     rt.store.set_enumerator(respondent, None)
     if not body:
@@ -116,5 +133,6 @@ def offer_sms(run_id: str) -> None:
     key = f"offer-{run_id}-{record.state.seq}"
     body = to_gsm7(f"{intro}\n{question_sms(screen)}")
     send_reply(key, record.respondent, record.phone_token, "continue_by_sms", body)
-    if flow.reminder_count > 0:
-        rt.jobs.remind(run_id, record.state.seq, 1, flow.reminder_interval)
+    count, interval = record.reminders(flow)
+    if count > 0:
+        rt.jobs.remind(run_id, record.state.seq, 1, interval)

@@ -1,0 +1,103 @@
+"""The campaign work handed to the workers: the fan-out, and the reminders of USSD invitations.
+
+At most one fan-out job waits per campaign: a Redis key holds the id of the job queued, until
+that job starts. Starting a campaign twice, resuming it while a job waits for the morning, or a
+job handing on to the next batch thus never leaves two chains of jobs working one campaign: a
+job that is not the one marked (an RQ retry, say) cannot queue a successor while another
+waits. (Two running at once would still not send twice: see ``workers.campaigns``.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from rq import Queue
+
+from gateway.models import Campaign, CampaignStatus
+from gateway.queue import SYNC_RETRY
+
+# A pending mark outlives the time its job waits by this much, in case the job is lost.
+PENDING_MARGIN = timedelta(minutes=10)
+# A fan-out job stops handing out invitations after FAN_OUT_BUDGET_S seconds (see
+# workers.campaigns); RQ may give it this long before calling it stuck.
+FAN_OUT_TIMEOUT_S = 300
+
+
+# Deletes KEYS[1] if it holds ARGV[1]: a job unmarks itself, never the job queued after it.
+_UNMARK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def pending_key(campaign_id: str) -> str:
+    """The Redis key holding the id of the campaign's fan-out job queued and not yet started."""
+    return f"sg:campaign:{campaign_id}:pending"
+
+
+class CampaignJobs:
+    """Queues campaign jobs on the gateway's RQ queue."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+
+    def after_change(self, campaign: Campaign) -> None:
+        """Act on a committed state change: a running campaign gets its fan-out going, a
+        cancelled one has its runs' reminders stopped."""
+        if campaign.status is CampaignStatus.RUNNING:
+            self.fan_out(campaign.id)
+        elif campaign.status is CampaignStatus.CANCELLED:
+            self.queue.enqueue(
+                "workers.campaigns.stop_reminders",
+                campaign.id,
+                job_id=f"campaign-stop-{campaign.id}",
+                retry=SYNC_RETRY,
+                description=f"stop the reminders of campaign {campaign.id}",
+            )
+
+    def fan_out(self, campaign_id: str, at: datetime | None = None) -> bool:
+        """Queue the campaign's next batch of invitations, now or at ``at``.
+
+        Returns False, queueing nothing, when a fan-out job of the campaign already waits.
+        """
+        now = datetime.now(UTC)
+        wait = max(at - now, timedelta(0)) if at is not None else timedelta(0)
+        ttl = int((wait + PENDING_MARGIN).total_seconds())
+        job_id = f"fan-out-{campaign_id}-{uuid.uuid4().hex[:12]}"
+        if not self.queue.connection.set(pending_key(campaign_id), job_id, nx=True, ex=ttl):
+            return False
+        options = {
+            "job_id": job_id,
+            "retry": SYNC_RETRY,
+            "job_timeout": FAN_OUT_TIMEOUT_S,
+            "description": f"fan out campaign {campaign_id}",
+        }
+        try:
+            if at is None:
+                self.queue.enqueue("workers.campaigns.fan_out", campaign_id, **options)
+            else:
+                self.queue.enqueue_at(at, "workers.campaigns.fan_out", campaign_id, **options)
+        except BaseException:
+            # Not queued after all: the mark must not hold off the next attempt.
+            self.queue.connection.delete(pending_key(campaign_id))
+            raise
+        return True
+
+    def started(self, campaign_id: str, job_id: str) -> None:
+        """A fan-out job has started: if it is the one marked as waiting, it waits no more."""
+        unmark = self.queue.connection.register_script(_UNMARK)
+        unmark(keys=[pending_key(campaign_id)], args=[job_id])
+
+    def remind_invitation(self, contact_id: int, number: int, at: datetime) -> None:
+        """Ask a worker to invite a USSD contact again at ``at`` unless they completed."""
+        self.queue.enqueue_at(
+            at,
+            "workers.campaigns.remind_invitation",
+            contact_id,
+            number,
+            job_id=f"campaign-remind-{contact_id}-{number}",
+            description=f"invitation reminder {number} for contact {contact_id}",
+        )

@@ -1,0 +1,412 @@
+"""Campaigns: staff invite a list of numbers to a survey, paced and within daily hours.
+
+The domain, on a SQLAlchemy session: check and create a campaign, find one, move it between
+states (draft → running ⇄ paused → completed, or cancelled), and work out when its next
+invitation may go. The audience import is in ``gateway.campaign_audience``, the counts in
+``gateway.campaign_progress``, the sending in ``workers.campaigns``.
+
+Functions that change rows write their audit event in the same session and leave committing
+to the caller; once committed, the caller hands the campaign to
+``gateway.campaign_queue.CampaignJobs.after_change``, which queues the fan-out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from flows import Flow
+from gateway.audit import NamedActor, audit
+from gateway.models import (
+    Campaign,
+    CampaignChannel,
+    CampaignContact,
+    CampaignStatus,
+    ContactStatus,
+    utcnow,
+)
+
+DEFAULT_WINDOW = "08:00-19:00"
+DEFAULT_TIMEZONE = "Africa/Bamako"
+DEFAULT_THROTTLE = 5.0
+THROTTLE_MIN, THROTTLE_MAX = 0.1, 50.0
+MAX_REMINDERS = 5
+MAX_REMINDER_INTERVAL_HOURS = 7 * 24
+MAX_EXPIRY_HOURS = 30 * 24
+MAX_RETENTION_DAYS = 10 * 365
+MAX_NAME = 100
+# The flow text of a USSD campaign's invitation; "{code}" is filled with the USSD code.
+INVITATION_TEXT = "invitation_ussd"
+_MIN_ID_PREFIX = 6
+_WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+# Statuses in which a campaign still has invitations to send, or may again.
+_OPEN = (CampaignStatus.DRAFT, CampaignStatus.RUNNING, CampaignStatus.PAUSED)
+
+
+class CampaignError(Exception):
+    """A campaign request that cannot be done, said so a person can act on it.
+
+    ``status`` is the HTTP status an API answers with: 404 unknown campaign, 409 a change its
+    state does not allow, 422 a value out of bounds.
+    """
+
+    def __init__(self, message: str, status: Literal[404, 409, 422] = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSpec:
+    """What staff ask for. None for reminders or expiry means the flow's own.
+
+    A ``start_at`` without a time zone is a local time of ``timezone``.
+    """
+
+    name: str
+    flow: str
+    channel: str
+    start_at: datetime | None = None
+    window: str = DEFAULT_WINDOW
+    timezone: str = DEFAULT_TIMEZONE
+    throttle: float = DEFAULT_THROTTLE
+    reminder_count: int | None = None
+    reminder_interval_hours: int | None = None
+    expiry_hours: int | None = None
+    retention_days: int | None = None
+
+
+def parse_window(text: str) -> tuple[time, time]:
+    """Read a daily sending window such as ``08:00-19:00``; it opens before it closes."""
+    match = _WINDOW.fullmatch(text)
+    if match is None:
+        raise CampaignError(f"the window '{text[:20]}' is not like 08:00-19:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise CampaignError(f"the window '{text[:20]}' has a time that does not exist")
+    opens, closes = time(h1, m1), time(h2, m2)
+    if opens >= closes:
+        # Households are not texted at night: a window across midnight is refused, not guessed.
+        raise CampaignError(
+            f"the window '{text[:20]}' must open before it closes, e.g. 08:00-19:00"
+        )
+    return opens, closes
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` (``Africa/Bamako``)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CampaignError(
+            f"'{name[:64]}' is not a time zone name; use one like Africa/Bamako"
+        ) from None
+
+
+def create_campaign(
+    session: Session,
+    spec: CampaignSpec,
+    flows: Mapping[str, Flow],
+    *,
+    ussd_flow: str,
+    actor: NamedActor | str,
+) -> Campaign:
+    """Check ``spec`` and add the campaign, as a draft without contacts.
+
+    ``ussd_flow`` is the flow a household reaches by dialling the USSD code: the only one a
+    ``ussd`` campaign can invite to.
+    """
+    name = " ".join(spec.name.split())
+    if not name or len(name) > MAX_NAME:
+        raise CampaignError(f"a campaign needs a name of 1 to {MAX_NAME} characters")
+    flow = flows.get(spec.flow)
+    if flow is None:
+        raise CampaignError(
+            f"there is no flow '{spec.flow[:64]}' (known: {', '.join(sorted(flows))})"
+        )
+    try:
+        channel = CampaignChannel(spec.channel)
+    except ValueError:
+        raise CampaignError(f"the channel must be sms or ussd, not '{spec.channel[:16]}'") from None
+    if channel is CampaignChannel.USSD:
+        _check_ussd_flow(flow, ussd_flow)
+    opens, closes = parse_window(spec.window)
+    tz = zone(spec.timezone)
+    if not THROTTLE_MIN <= spec.throttle <= THROTTLE_MAX:
+        raise CampaignError(
+            f"the throttle is {THROTTLE_MIN:g} to {THROTTLE_MAX:g} messages a second, "
+            f"not {spec.throttle:g}"
+        )
+    start_at = spec.start_at
+    if start_at is not None and start_at.utcoffset() is None:
+        start_at = start_at.replace(tzinfo=tz)
+    reminders = flow.reminder_count if spec.reminder_count is None else spec.reminder_count
+    interval = spec.reminder_interval_hours
+    if interval is None:
+        interval = int(flow.reminder_interval.total_seconds() // 3600)
+    expiry = (
+        int(flow.expiry.total_seconds() // 3600) if spec.expiry_hours is None else spec.expiry_hours
+    )
+    _check_range("reminders", reminders, 0, MAX_REMINDERS)
+    _check_range("the reminder interval (hours)", interval, 1, MAX_REMINDER_INTERVAL_HOURS)
+    _check_range("the expiry (hours)", expiry, 1, MAX_EXPIRY_HOURS)
+    if spec.retention_days is not None:
+        _check_range("the retention (days)", spec.retention_days, 1, MAX_RETENTION_DAYS)
+    campaign = Campaign(
+        name=name,
+        flow=flow.id,
+        channel=channel,
+        status=CampaignStatus.DRAFT,
+        start_at=start_at.astimezone(UTC) if start_at is not None else None,
+        window_start=opens,
+        window_end=closes,
+        timezone=tz.key,
+        throttle=float(spec.throttle),
+        reminder_count=reminders,
+        reminder_interval_hours=interval,
+        expiry_hours=expiry,
+        retention_days=spec.retention_days,
+        created_by=str(actor)[:80],
+    )
+    session.add(campaign)
+    session.flush()
+    audit(
+        session,
+        actor,
+        "campaign.create",
+        "campaign",
+        campaign.id,
+        f"name={name} flow={flow.id} channel={channel}",
+    )
+    return campaign
+
+
+def _check_ussd_flow(flow: Flow, ussd_flow: str) -> None:
+    if flow.id != ussd_flow:
+        raise CampaignError(
+            f"a ussd campaign invites households to dial the USSD code, which reaches the flow "
+            f"'{ussd_flow}', not '{flow.id}': use --channel sms for this flow"
+        )
+    if not flow.has_text(INVITATION_TEXT):
+        raise CampaignError(
+            f"the flow '{flow.id}' has no '{INVITATION_TEXT}' text to invite households with: "
+            "add one to the flow file"
+        )
+
+
+def _check_range(what: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise CampaignError(f"{what} must be from {low} to {high}, not {value}")
+
+
+def find_campaign(session: Session, ident: str) -> Campaign:
+    """The campaign with this id, or the one whose id starts with it (6 characters or more)."""
+    ident = ident.strip().lower()
+    campaign = session.get(Campaign, ident)
+    if campaign is not None:
+        return campaign
+    if len(ident) >= _MIN_ID_PREFIX and re.fullmatch(r"[0-9a-f-]+", ident):
+        matches = list(
+            session.scalars(select(Campaign).where(Campaign.id.startswith(ident)).limit(2))
+        )
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise CampaignError(f"more than one campaign has an id starting '{ident}'", 409)
+    raise CampaignError(f"no campaign has the id '{ident[:40]}' (see: campaign list)", 404)
+
+
+def list_campaigns(session: Session) -> list[Campaign]:
+    """Every campaign, newest first."""
+    return list(session.scalars(select(Campaign).order_by(Campaign.created_at.desc())))
+
+
+# -- state changes --------------------------------------------------------------------------
+
+
+def start_campaign(
+    session: Session, ident: str, *, actor: NamedActor | str, now: datetime | None = None
+) -> Campaign:
+    """Start a draft (or a paused campaign): invitations go from ``start_at`` on, in hours."""
+    campaign = find_campaign(session, ident)
+    if campaign.status is CampaignStatus.RUNNING:
+        return campaign
+    _refuse_closed(campaign, "start")
+    if campaign.status is CampaignStatus.DRAFT and not _has_contacts(session, campaign):
+        raise CampaignError(
+            f"campaign '{campaign.name}' has no contacts yet: import an audience first", 409
+        )
+    values: dict[str, Any] = {"status": CampaignStatus.RUNNING}
+    if campaign.started_at is None:
+        values["started_at"] = now or utcnow()
+    return _move(session, campaign, _OPEN, values, actor, "campaign.start")
+
+
+def pause_campaign(session: Session, ident: str, *, actor: NamedActor | str) -> Campaign:
+    """Stop sending invitations until resumed; runs already started go on."""
+    campaign = find_campaign(session, ident)
+    if campaign.status is CampaignStatus.PAUSED:
+        return campaign
+    _refuse_closed(campaign, "pause")
+    if campaign.status is CampaignStatus.DRAFT:
+        raise CampaignError(f"campaign '{campaign.name}' has not started: nothing to pause", 409)
+    values = {"status": CampaignStatus.PAUSED}
+    return _move(session, campaign, (CampaignStatus.RUNNING,), values, actor, "campaign.pause")
+
+
+def resume_campaign(session: Session, ident: str, *, actor: NamedActor | str) -> Campaign:
+    """Send the remaining invitations of a paused campaign."""
+    campaign = find_campaign(session, ident)
+    if campaign.status is CampaignStatus.RUNNING:
+        return campaign
+    _refuse_closed(campaign, "resume")
+    if campaign.status is CampaignStatus.DRAFT:
+        raise CampaignError(
+            f"campaign '{campaign.name}' has not started yet: start it rather than resume it",
+            409,
+        )
+    values = {"status": CampaignStatus.RUNNING}
+    return _move(session, campaign, (CampaignStatus.PAUSED,), values, actor, "campaign.resume")
+
+
+def cancel_campaign(
+    session: Session, ident: str, *, actor: NamedActor | str, now: datetime | None = None
+) -> Campaign:
+    """Send no more invitations or reminders, for good; answers already given are kept.
+
+    A completed campaign may be cancelled too: its invitations are all out, but its runs'
+    reminders go on for days, and this stops them.
+    """
+    campaign = find_campaign(session, ident)
+    if campaign.status is CampaignStatus.CANCELLED:
+        return campaign
+    values: dict[str, Any] = {"status": CampaignStatus.CANCELLED}
+    if campaign.finished_at is None:
+        values["finished_at"] = now or utcnow()
+    allowed = (*_OPEN, CampaignStatus.COMPLETED)
+    return _move(session, campaign, allowed, values, actor, "campaign.cancel")
+
+
+def complete_campaign(session: Session, campaign_id: str, now: datetime) -> bool:
+    """Mark a running campaign completed (nothing left to invite); False if it was not running.
+
+    Conditional, so that staff pausing or cancelling at the same moment is not overwritten.
+    """
+    result = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.RUNNING)
+        .values(status=CampaignStatus.COMPLETED, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def _refuse_closed(campaign: Campaign, verb: str) -> None:
+    if campaign.status is CampaignStatus.CANCELLED:
+        raise CampaignError(
+            f"campaign '{campaign.name}' was cancelled and cannot {verb} again: create a new one",
+            409,
+        )
+    if campaign.status is CampaignStatus.COMPLETED:
+        raise CampaignError(
+            f"campaign '{campaign.name}' is completed: every contact was invited. Create a new "
+            f"campaign to invite them again",
+            409,
+        )
+
+
+def _move(
+    session: Session,
+    campaign: Campaign,
+    allowed: Sequence[CampaignStatus],
+    values: Mapping[str, Any],
+    actor: NamedActor | str,
+    action: str,
+) -> Campaign:
+    """Apply ``values`` if the campaign is still in an ``allowed`` status (the fan-out may have
+    completed it meanwhile), audit it, and return the campaign as it now is."""
+    before = campaign.status
+    result = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status.in_(allowed))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(campaign)
+    if not cast(CursorResult[Any], result).rowcount:
+        raise CampaignError(
+            f"campaign '{campaign.name}' is {campaign.status} now: try again if still needed", 409
+        )
+    audit(session, actor, action, "campaign", campaign.id, f"{before} -> {campaign.status}")
+    return campaign
+
+
+def _has_contacts(session: Session, campaign: Campaign) -> bool:
+    found = session.scalars(
+        select(CampaignContact.id).where(CampaignContact.campaign_id == campaign.id).limit(1)
+    ).first()
+    return found is not None
+
+
+# -- timing ---------------------------------------------------------------------------------
+
+
+def next_send_time(campaign: Campaign, now: datetime) -> datetime:
+    """``now`` when an invitation may go now, else the next moment one may (in UTC).
+
+    That is the later of ``now`` and ``start_at``, moved to the next opening of the daily
+    window (in the campaign's time zone) when it falls outside it.
+    """
+    earliest = max(now, campaign.start_at) if campaign.start_at is not None else now
+    tz = zone(campaign.timezone)
+    local = earliest.astimezone(tz)
+    if campaign.window_start <= local.time() < campaign.window_end:
+        return earliest
+    day = local.date() if local.time() < campaign.window_start else local.date() + timedelta(1)
+    return datetime.combine(day, campaign.window_start, tzinfo=tz).astimezone(UTC)
+
+
+def invitation_text(flow: Flow, language: str, ussd_code: str) -> str:
+    """The SMS that invites a household to dial the USSD code, in ``language``."""
+    return flow.text(INVITATION_TEXT, flow.language_or_default(language), code=ussd_code)
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+def link_run(
+    session: Session, respondent_id: str, flow: str, run_id: str, started_at: datetime
+) -> None:
+    """Note ``run_id`` on the USSD invitation that led to it: the respondent's latest invitation
+    to ``flow``, sent before the run started, that no run answers yet.
+
+    An SMS invitation starts its run itself and notes it then; a USSD one only asks the
+    household to dial, so the run it led to is known when the run is first stored.
+    """
+    contact_id = session.scalars(
+        select(CampaignContact.id)
+        .join(Campaign, Campaign.id == CampaignContact.campaign_id)
+        .where(
+            CampaignContact.respondent_id == respondent_id,
+            CampaignContact.status == ContactStatus.SENT,
+            CampaignContact.run_id.is_(None),
+            CampaignContact.sent_at <= started_at,
+            Campaign.flow == flow,
+            Campaign.channel == CampaignChannel.USSD,
+        )
+        .order_by(CampaignContact.sent_at.desc())
+        .limit(1)
+    ).first()
+    if contact_id is not None:
+        session.execute(
+            update(CampaignContact)
+            .where(CampaignContact.id == contact_id, CampaignContact.run_id.is_(None))
+            .values(run_id=run_id)
+            .execution_options(synchronize_session=False)
+        )

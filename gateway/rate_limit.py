@@ -1,0 +1,79 @@
+"""A rate limiter shared by every process on one Redis: at most N grants a second per key.
+
+It is GCRA (the generic cell rate algorithm, a token bucket of one token) in a Lua script, so
+the read and the write of a key happen as one step in Redis, whichever worker asks. Each grant
+pushes the key's "theoretical arrival time" one interval (1/N s) on; a grant is refused until
+the clock reaches it. Grants are thus at least 1/N s apart, and no one-second window holds
+more than N of them. There is no burst allowance: the throttle is what the provider's
+account and the network take, not an average.
+
+The clock is given (tests pass a fake one); times are kept in whole microseconds so that
+floating-point sums never let one grant too many through.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+import redis
+
+# KEYS[1]: the key. ARGV[1]: now, ARGV[2]: the interval between grants, both in microseconds.
+# Returns 0 when granted, else the microseconds to wait until a grant is possible.
+_GCRA = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat > now then
+    return tat - now
+end
+local next_tat = now + interval
+-- Once the clock passes next_tat the value no longer matters: a long TTL only tidies up.
+local keep_ms = math.ceil(interval / 1000) + 60000
+redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', keep_ms)
+return 0
+"""
+
+
+class Clock(Protocol):
+    """The time, and a way to let it pass."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``."""
+        ...
+
+
+class SystemClock:
+    """The machine's clock."""
+
+    def now(self) -> datetime:
+        """The current time in UTC."""
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        """Block this thread for ``seconds``."""
+        time.sleep(seconds)
+
+
+class RateLimiter:
+    """At most ``rate`` grants a second for each key, across every process sharing the Redis."""
+
+    def __init__(self, client: redis.Redis, clock: Clock) -> None:
+        self.clock = clock
+        self._script = client.register_script(_GCRA)
+
+    def try_acquire(self, key: str, rate: float) -> float:
+        """Take one grant under ``key``: 0.0 when granted, else the seconds to wait for one."""
+        if rate <= 0:
+            raise ValueError("a rate limit needs a rate above zero")
+        now_us = int(self.clock.now().timestamp() * 1_000_000)
+        # Rounded up: a grant never comes sooner than 1/rate s after the one before.
+        interval_us = math.ceil(1_000_000 / rate)
+        wait_us = int(self._script(keys=[key], args=[now_us, interval_us]))
+        return wait_us / 1_000_000

@@ -1,0 +1,145 @@
+"""The dashboard and the simulator in a real browser (Chromium), served over real HTTP.
+
+A manager signs in, uploads a list and starts an SMS campaign; the workers invite, households
+answer by SMS, and the campaign page and the results chart follow. Then someone takes the
+survey on the simulator page, by USSD and by SMS. Jobs run in this process (``run_jobs``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from gateway.runtime import Runtime
+from tests.phone import FULL_SURVEY_RETURN, SmsPhone
+from tests.staff import PASSWORD, make_staff
+
+HOUSEHOLDS = [f"+2237650000{i}" for i in range(5)]
+AUDIENCE = "telephone;langue\n" + "".join(f"{n};fr\n" for n in HOUSEHOLDS) + "12;fr\n"
+
+
+def sign_in(page: Any, base: str, username: str) -> None:
+    """Open the dashboard, get sent to the sign-in form, and sign in."""
+    page.goto(f"{base}/dashboard/")
+    assert "/dashboard/login" in page.url
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_url(f"{base}/dashboard/campaigns/")
+
+
+def count(page: Any, name: str) -> int:
+    """One count on the campaign page."""
+    return int(page.inner_text(f"#count-{name}"))
+
+
+def test_a_manager_runs_an_sms_campaign_and_reads_the_results(
+    page: Any,
+    live_server: str,
+    client: FlaskClient,
+    runtime: Runtime,
+    run_jobs: Callable[..., int],
+) -> None:
+    make_staff(runtime)
+    sign_in(page, live_server, "manager")
+
+    page.click("#new-campaign")
+    page.fill("#name", "Sevare, mars")
+    page.select_option("#flow", "return_intention")
+    page.check("#channel-sms")
+    page.set_input_files(
+        "#audience",
+        files=[{"name": "liste.csv", "mimeType": "text/csv", "buffer": AUDIENCE.encode()}],
+    )
+    page.fill("#window", "00:00-23:59")  # whatever the hour the test runs at
+    page.fill("#throttle", "50")
+    page.click("#create")
+
+    # The import report: five numbers taken, the last row refused by its number in the file.
+    page.wait_for_selector("#report")
+    assert (
+        page.inner_text("#report").split()
+        == "Numéros importés 5 Doublons 0 Désinscrits (STOP) 0 Lignes invalides 1".split()
+    )
+    assert page.inner_text("#invalid-rows tbody td").strip() == "7"
+    assert page.inner_text("#status") == "brouillon"
+
+    page.click("#action-start")
+    page.wait_for_selector("text=Campagne démarrée")
+    assert page.inner_text("#status") == "en cours"
+    assert count(page, "sent") == 0
+
+    run_jobs()  # the fan-out: every household gets the survey's first question
+    page.reload()
+    assert count(page, "sent") == 5 and count(page, "completed") == 0
+
+    for number in HOUSEHOLDS:
+        household = SmsPhone(client, runtime, run_jobs, number=number)
+        for answer in FULL_SURVEY_RETURN:
+            household.post(answer)
+    run_jobs()
+    page.reload()
+    assert count(page, "completed") == 5 and count(page, "started") == 5
+    assert page.inner_text("#status") == "terminée"
+
+    page.click("text=Voir les résultats de cette campagne")
+    page.wait_for_selector("#chart-intention svg")
+    assert page.inner_text("#households") == "5"
+    # Everyone wants to return: one bar; the other answers are under 5 households, no bar.
+    intention = page.locator("#chart-intention svg")
+    assert intention.locator("rect").count() == 1
+    assert "Retourner au lieu d'origine: 100%" in intention.locator("desc").text_content()
+    assert "Rester ici: <5" in intention.locator("desc").text_content()
+    # Food first and household items second, for all five: two bars.
+    assert page.locator("#chart-needs svg rect").count() == 2
+    assert page.locator("#chart-current_region svg rect").count() == 1
+
+    with page.expect_download() as download:
+        page.click("text=CSV")
+    lines = download.value.path().read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 + 5 and lines[0].startswith("submission_id,")
+
+
+def test_the_survey_on_the_simulator_by_ussd(page: Any, live_server: str) -> None:
+    page.goto(f"{live_server}/simulator")
+    screen = page.locator("#ussd-screen")
+
+    page.click("#ussd-dial")
+    page.wait_for_function(
+        "document.getElementById('ussd-screen').textContent.indexOf('OIM/DNDS') === 0"
+    )
+    assert "1. J'accepte" in screen.inner_text()
+    page.click(".key[data-key='1']")  # on the keypad
+    page.click("#ussd-send")
+    for answer in FULL_SURVEY_RETURN[1:]:
+        before = screen.inner_text()
+        page.fill("#ussd-input", answer)
+        page.press("#ussd-input", "Enter")
+        page.wait_for_function(
+            "text => document.getElementById('ussd-screen').textContent !== text", arg=before
+        )
+
+    assert re.match(r"Merci\. Vos reponses sont enregistrees", screen.inner_text())
+    assert "(session terminée)" in screen.inner_text()
+    assert page.is_disabled("#ussd-input") and page.is_enabled("#ussd-dial")
+
+
+def test_the_simulator_by_sms_shows_replies_as_they_arrive(
+    page: Any, live_server: str, run_jobs: Callable[..., int]
+) -> None:
+    page.goto(f"{live_server}/simulator")
+    page.fill("#sim-phone", "+22370000042")
+    page.click("#mode-sms")
+    assert page.is_visible("#sms-pane") and not page.is_visible("#ussd-pane")
+
+    page.fill("#sms-input", "ENQUETE")
+    page.press("#sms-input", "Enter")
+    page.wait_for_selector(".bubble.mine")
+    page.wait_for_timeout(300)  # the post reaches the gateway; the workers then reply
+    run_jobs()
+
+    reply = page.wait_for_selector(".bubble.theirs")
+    assert reply is not None and reply.inner_text().startswith("OIM/DNDS")

@@ -1,0 +1,439 @@
+"""The staff dashboard and the simulator page, through Flask's test client (no browser).
+
+Signing in, every page by role and signed out, CSRF refusals, page weight and the rule that no
+page carries inline script, the two languages, enumerators and the simulator. Campaigns and
+results are in test_dashboard_campaigns; the browser tests (tests/browser) drive the same
+pages in Chromium.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from gateway import dashboard as dashboard_module
+from gateway.app import create_app
+from gateway.campaign_progress import Progress
+from gateway.dashboard_campaigns import ACTIONS
+from gateway.db import upgrade
+from gateway.i18n import TEXTS, missing_keys
+from gateway.models import (
+    CampaignChannel,
+    CampaignStatus,
+    Enumerator,
+    EnumeratorStatus,
+    Message,
+    Role,
+)
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from tests.phone import Phone, SmsPhone
+from tests.staff import (
+    PASSWORD,
+    assert_light_page,
+    audit_actions,
+    cheap_password_hashing,
+    csrf_token,
+    make_staff,
+    page_of,
+    sign_in,
+    text_of,
+)
+from tests.test_enumerators import ENUMERATOR, register
+
+WEBHOOK_TOKEN = "Wq3v9ZkT0p7XcLr2Hs8YbNe4Ju6Ad1Gm5FoQiKx"
+# Each page and the least role that may see it.
+PAGES = {
+    "/dashboard/campaigns/": "viewer",
+    "/dashboard/campaigns/new": "manager",
+    "/dashboard/results/": "viewer",
+    "/dashboard/enumerators/": "manager",
+}
+RANK = ["viewer", "manager", "admin"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    cheap_password_hashing(monkeypatch)
+
+
+@pytest.fixture
+def staff(runtime: Runtime) -> None:
+    """Accounts ``viewer``, ``manager`` and ``admin``."""
+    make_staff(runtime)
+
+
+# -- signing in ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/dashboard/"])
+def test_signed_out_staff_are_sent_to_sign_in(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/dashboard/login?next=")
+
+
+def test_sign_in_then_back_to_the_page_asked_for(
+    client: FlaskClient, runtime: Runtime, staff: None
+) -> None:
+    page = client.get("/dashboard/login?next=/dashboard/results/").get_data(as_text=True)
+    assert 'name="next" value="/dashboard/results/"' in page
+
+    response = client.post(
+        "/dashboard/login",
+        data={
+            "username": "Viewer ",  # as people type it
+            "password": PASSWORD,
+            "next": "/dashboard/results/",
+            "csrf_token": csrf_token(page),
+        },
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard/results/"
+    assert ("user:viewer", "login") in audit_actions(runtime)
+    assert client.get("/dashboard/results/").status_code == 200
+
+
+def test_a_wrong_password_is_refused_with_a_message(
+    client: FlaskClient, runtime: Runtime, staff: None
+) -> None:
+    response = sign_in(client, "manager", "not the password")
+
+    assert response.status_code == 200
+    assert "Nom d'utilisateur ou mot de passe incorrect." in text_of(response)
+    assert client.get("/dashboard/campaigns/").status_code == 302
+    assert not [action for action in audit_actions(runtime) if action[1] == "login"]
+
+
+def test_sign_in_never_sends_the_browser_to_another_site(client: FlaskClient, staff: None) -> None:
+    page = client.get("/dashboard/login").get_data(as_text=True)
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        response = client.post(
+            "/dashboard/login",
+            data={
+                "username": "viewer",
+                "password": PASSWORD,
+                "next": target,
+                "csrf_token": csrf_token(page),
+            },
+        )
+        assert response.headers["Location"] == "/dashboard/"
+        client.post("/dashboard/logout", data={"csrf_token": csrf_token(page_of(client))})
+        page = client.get("/dashboard/login").get_data(as_text=True)
+
+
+def test_many_wrong_passwords_lock_the_username_for_a_while(
+    client: FlaskClient, staff: None
+) -> None:
+    for _ in range(10):
+        sign_in(client, "admin", "guess guess guess")
+
+    response = sign_in(client, "admin")  # the right password, too late
+
+    assert "Trop d'essais" in text_of(response)
+    assert client.get("/dashboard/campaigns/").status_code == 302
+
+
+def test_sign_out_ends_the_session(client: FlaskClient, staff: None) -> None:
+    sign_in(client, "viewer")
+    token = csrf_token(page_of(client))
+
+    response = client.post("/dashboard/logout", data={"csrf_token": token})
+
+    assert response.headers["Location"] == "/dashboard/login"
+    assert client.get("/dashboard/results/").status_code == 302
+
+
+def test_a_deactivated_account_is_signed_out_at_once(
+    client: FlaskClient, runtime: Runtime, staff: None
+) -> None:
+    from gateway.models import User
+
+    sign_in(client, "manager")
+    with runtime.sessions.begin() as session:
+        user = session.scalars(select(User).where(User.username == "manager")).one()
+        user.active = False
+
+    assert client.get("/dashboard/campaigns/").status_code == 302
+
+
+# -- roles, CSRF, weight --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", RANK)
+@pytest.mark.parametrize("path", list(PAGES))
+def test_each_page_by_role(client: FlaskClient, staff: None, role: str, path: str) -> None:
+    sign_in(client, role)
+
+    response = client.get(path)
+
+    allowed = RANK.index(role) >= RANK.index(PAGES[path])
+    assert response.status_code == (200 if allowed else 403)
+    html = response.get_data(as_text=True)
+    assert_light_page(html)
+    assert response.headers["Cache-Control"] == "no-store"
+    if not allowed:
+        assert "Votre rôle ne permet pas" in html
+
+
+def test_the_login_and_simulator_pages_are_light_too(client: FlaskClient) -> None:
+    for path in ("/dashboard/login", "/simulator"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert_light_page(response.get_data(as_text=True))
+
+
+def test_a_post_without_the_csrf_token_is_refused(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], staff: None
+) -> None:
+    register(runtime, run_jobs)
+    sign_in(client, "manager")
+    enumerator = pending_enumerator(runtime)
+    url = f"/dashboard/enumerators/{enumerator.id}/approve"
+
+    missing = client.post(url, data={})
+    wrong = client.post(url, data={"csrf_token": "x" * 43})
+
+    assert missing.status_code == 400 and wrong.status_code == 400
+    assert "Le formulaire a expiré" in missing.get_data(as_text=True)
+    assert pending_enumerator(runtime).status is EnumeratorStatus.PENDING
+    # Signing in is a POST as well: a forged sign-in form is refused before any password check.
+    client.post("/dashboard/logout", data={"csrf_token": csrf_token(page_of(client))})
+    forged = client.post("/dashboard/login", data={"username": "admin", "password": PASSWORD})
+    assert forged.status_code == 400
+
+
+def pending_enumerator(runtime: Runtime) -> Enumerator:
+    """The one registration of the test."""
+    with runtime.sessions() as session:
+        return session.scalars(select(Enumerator)).one()
+
+
+def test_the_interface_speaks_french_until_english_is_chosen(
+    client: FlaskClient, staff: None
+) -> None:
+    assert "Connexion" in client.get("/dashboard/login").get_data(as_text=True)
+
+    response = client.get("/dashboard/language/en?next=/dashboard/login")
+
+    assert response.headers["Location"] == "/dashboard/login"
+    assert "Sign in" in client.get("/dashboard/login").get_data(as_text=True)
+    sign_in(client, "viewer")  # the choice outlives signing in
+    assert ">Results<" in page_of(client)
+    assert client.get("/dashboard/language/de").status_code == 404
+
+
+def test_both_languages_have_every_text() -> None:
+    assert missing_keys() == {"fr": [], "en": []}
+
+
+def test_every_text_the_pages_ask_for_exists() -> None:
+    # A missing key shows as the key itself: find them here, not on a page in the field.
+    gateway = Path(dashboard_module.__file__).parent
+    sources = [*gateway.glob("templates/dashboard/*.html"), *gateway.glob("dashboard*.py")]
+    sources.append(gateway / "simulator_page.py")
+    asked = set()
+    for source in sources:
+        asked |= set(re.findall(r"\bt\(['\"]([a-z_.]+)['\"][,)]", source.read_text()))
+    # Keys made from a value: every value they can be made from.
+    asked |= {f"campaigns.state.{s}" for s in CampaignStatus}
+    asked |= {f"campaigns.channel.{c}" for c in CampaignChannel}
+    asked |= {f"campaigns.count.{name}" for name in Progress().as_dict()}
+    actions = {action for offered in ACTIONS.values() for action in offered}
+    asked |= {f"campaigns.{kind}.{a}" for kind in ("action", "done") for a in actions}
+    asked |= {f"role.{role}" for role in Role} | {"error.403", "error.404"}
+
+    assert len(asked) > 100
+    assert sorted(asked - TEXTS["fr"].keys()) == []
+
+
+# -- enumerators ----------------------------------------------------------------------------
+
+
+def test_a_manager_approves_a_registration_as_the_cli_does(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], staff: None
+) -> None:
+    register(runtime, run_jobs)
+    sign_in(client, "manager")
+    page = client.get("/dashboard/enumerators/").get_data(as_text=True)
+    assert "Awa Traore" in page and "+22365****78" in page and ENUMERATOR not in page
+    enumerator = pending_enumerator(runtime)
+
+    response = client.post(
+        f"/dashboard/enumerators/{enumerator.id}/approve",
+        data={"csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+
+    approved = pending_enumerator(runtime)
+    assert approved.status is EnumeratorStatus.APPROVED and approved.code
+    assert f"code {approved.code}" in response.get_data(as_text=True)
+    # The Redis marker that shows the USSD enumerator menu, and the SMS with the code.
+    assert runtime.store.enumerator_code(approved.respondent_id) == approved.code
+    run_jobs()
+    with runtime.sessions() as session:
+        bodies = [m.body for m in session.scalars(select(Message))]
+    assert any(approved.code in body for body in bodies)
+    assert ("user:manager", "enumerator.approve") in audit_actions(runtime)
+
+
+def test_a_manager_rejects_a_registration(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], staff: None
+) -> None:
+    register(runtime, run_jobs)
+    sign_in(client, "admin")
+    page = client.get("/dashboard/enumerators/").get_data(as_text=True)
+    enumerator = pending_enumerator(runtime)
+
+    client.post(
+        f"/dashboard/enumerators/{enumerator.id}/reject", data={"csrf_token": csrf_token(page)}
+    )
+    again = client.post(
+        f"/dashboard/enumerators/{enumerator.id}/reject",
+        data={"csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+
+    assert pending_enumerator(runtime).status is EnumeratorStatus.REJECTED
+    assert runtime.store.enumerator_code(enumerator.respondent_id) is None
+    assert "Aucune inscription en attente." in again.get_data(as_text=True)
+    assert ("user:admin", "enumerator.reject") in audit_actions(runtime)
+
+
+def test_a_viewer_cannot_decide(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], staff: None
+) -> None:
+    register(runtime, run_jobs)
+    sign_in(client, "viewer")
+    enumerator = pending_enumerator(runtime)
+
+    response = client.post(
+        f"/dashboard/enumerators/{enumerator.id}/approve",
+        data={"csrf_token": csrf_token(page_of(client))},
+    )
+
+    assert response.status_code == 403
+    assert pending_enumerator(runtime).status is EnumeratorStatus.PENDING
+
+
+# -- simulator ------------------------------------------------------------------------------
+
+
+def test_the_simulator_reads_the_replies_to_one_number(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    phone = SmsPhone(client, runtime, run_jobs, number="+22370000001")
+    phone.send("ENQUETE")
+    SmsPhone(client, runtime, run_jobs, number="+22370000002").send("ENQUETE")
+
+    first = client.get("/simulator/messages?phone=%2B22370000001").get_json()
+
+    assert first["phone"] == "+22370****01"
+    assert [m["body"] for m in first["messages"]] == [phone_replies(runtime)[0]]
+    after = first["messages"][-1]["at"]
+    assert client.get("/simulator/messages", query_string={"phone": "70000001", "after": after})
+    later = client.get(
+        "/simulator/messages", query_string={"phone": "+22370000001", "after": after}
+    ).get_json()
+    assert later["messages"] == []
+    phone.send("1")
+    newer = client.get(
+        "/simulator/messages", query_string={"phone": "+22370000001", "after": after}
+    ).get_json()
+    assert len(newer["messages"]) == 1
+    assert client.get("/simulator/messages?phone=abc").status_code == 400
+    assert client.get("/simulator/messages?phone=70000001&after=yesterday").status_code == 400
+
+
+def phone_replies(runtime: Runtime) -> list[str]:
+    """Bodies of the messages to the simulator's number, oldest first."""
+    with runtime.sessions() as session:
+        rows = session.scalars(select(Message).order_by(Message.created_at)).all()
+        return [m.body for m in rows if runtime.cipher.decrypt(m.to_encrypted) == "+22370000001"]
+
+
+@pytest.fixture
+def production_app(settings: Settings, redis_client: redis.Redis) -> Flask:
+    """The app as in production (the simulator is for managers only there), on the test
+    database: production's own checks of its settings are another test's business."""
+    upgrade(settings.database_url)
+    production = replace(settings, env="production", webhook_token=WEBHOOK_TOKEN)
+    app = create_app(production, client=redis_client)
+    return app
+
+
+def test_in_production_the_simulator_is_for_managers(production_app: Flask) -> None:
+    make_staff(production_app.extensions["gateway"])
+    client = production_app.test_client()
+
+    assert client.get("/simulator").status_code == 302
+    assert client.get("/simulator/messages?phone=70000001").status_code == 403
+    sign_in(client, "viewer")
+    assert client.get("/simulator").status_code == 403
+    assert client.get("/simulator/messages?phone=70000001").status_code == 403
+    client.post("/dashboard/logout", data={"csrf_token": csrf_token(page_of(client))})
+    sign_in(client, "manager")
+    assert client.get("/simulator").status_code == 200
+    assert client.get("/simulator/messages?phone=70000001").get_json()["messages"] == []
+
+
+def test_in_production_the_simulator_keeps_the_webhook_token_secret(
+    production_app: Flask,
+) -> None:
+    make_staff(production_app.extensions["gateway"])
+    client = production_app.test_client()
+    sign_in(client, "manager")
+    html = client.get("/simulator").get_data(as_text=True)
+    assert WEBHOOK_TOKEN not in html
+    assert 'data-ussd-url="/simulator/ussd"' in html and 'data-sms-url="/simulator/sms"' in html
+    csrf = re.search(r'data-csrf="([^"]+)"', html)
+    assert csrf is not None
+    form = Phone(client).form("")
+    form["sessionId"] = "sim-1"
+
+    assert client.post("/ussd", data=form).status_code == 403  # AT's door wants the token
+    assert client.post("/simulator/ussd", data=form).status_code == 400  # no CSRF token
+    screen = client.post("/simulator/ussd", data=form, headers={"X-CSRF-Token": csrf.group(1)})
+
+    assert screen.status_code == 200
+    assert screen.get_data(as_text=True).startswith("CON OIM/DNDS")
+    sms = SmsPhone(client, None, None)
+    sms.client = _WithHeader(client, csrf.group(1), "/simulator/sms")
+    sms.post("ENQUETE")
+    assert sms.last_status == 200
+    client.post("/dashboard/logout", data={"csrf_token": csrf.group(1)})
+    sign_in(client, "viewer")
+    viewer_csrf = csrf_token(page_of(client))
+    refused = client.post("/simulator/ussd", data=form, headers={"X-CSRF-Token": viewer_csrf})
+    assert refused.status_code == 403
+
+
+class _WithHeader:
+    """A client that posts to ``path`` instead, with the CSRF header, as simulator.js does."""
+
+    def __init__(self, client: FlaskClient, csrf: str, path: str) -> None:
+        self.client, self.csrf, self.path = client, csrf, path
+
+    def post(self, path: str, data: dict[str, str]) -> TestResponse:
+        return self.client.post(self.path, data=data, headers={"X-CSRF-Token": self.csrf})
+
+
+def test_the_simulator_page_points_its_script_at_the_at_callbacks(client: FlaskClient) -> None:
+    html = client.get("/simulator").get_data(as_text=True)
+
+    assert 'data-ussd-url="/ussd"' in html and 'data-sms-url="/sms/inbound"' in html
+    assert 'data-service-code="*384*123#"' in html
+    script = client.get("/static/simulator.js")
+    assert script.status_code == 200
+    assert b"XMLHttpRequest" in script.get_data()

@@ -1,0 +1,300 @@
+"""Dashboard campaigns and results, through Flask's test client (no browser).
+
+A manager creates a campaign from a CSV upload and reads the import report, starts, pauses,
+resumes and cancels it, and follows its counts; everyone reads results as charts with small
+cells suppressed, and downloads exports, audited.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from html import unescape
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from gateway.runtime import Runtime
+from tests.phone import SmsPhone
+from tests.staff import (
+    assert_light_page,
+    audit_actions,
+    cheap_password_hashing,
+    complete_surveys,
+    csrf_token,
+    make_staff,
+    page_of,
+    sign_in,
+    text_of,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    cheap_password_hashing(monkeypatch)
+
+
+@pytest.fixture
+def staff(runtime: Runtime) -> None:
+    """Accounts ``viewer``, ``manager`` and ``admin``."""
+    make_staff(runtime)
+
+
+# -- campaigns -----------------------------------------------------------------------------
+
+AUDIENCE = (
+    "phone,language\n"
+    "+22376000001,fr\n"
+    "76 00 00 02,\n"  # as typed in Mali
+    "hello,fr\n"  # row 4: not a number
+    "+22376000001,fr\n"  # row 5: listed twice
+    "+22376000003,klingon\n"  # row 6: a language the survey does not offer
+    "+22376000009,fr\n"  # sent STOP before
+)
+
+
+def upload(client: FlaskClient, csv_text: str, **fields: str) -> TestResponse:
+    """Post the new-campaign form with a CSV file, as a browser does."""
+    page = client.get("/dashboard/campaigns/new").get_data(as_text=True)
+    data: dict[str, object] = {
+        "csrf_token": csrf_token(page),
+        "name": "Mopti, mars",
+        "flow": "return_intention",
+        "channel": "sms",
+        "window": "00:00-23:59",
+        "throttle": "50",
+        "audience": (io.BytesIO(csv_text.encode()), "audience.csv"),
+    }
+    data.update(fields)
+    return client.post("/dashboard/campaigns/new", data=data, content_type="multipart/form-data")
+
+
+def press(client: FlaskClient, campaign_page: str, action: str) -> TestResponse:
+    """Press a campaign page's button."""
+    found = re.search(rf'action="(/dashboard/campaigns/[^"]+/{action})"', campaign_page)
+    assert found is not None, f"no {action} button"
+    return client.post(
+        found.group(1), data={"csrf_token": csrf_token(campaign_page)}, follow_redirects=True
+    )
+
+
+def count(html: str, name: str) -> int:
+    """One count of a campaign page."""
+    found = re.search(rf'id="count-{name}">(\d+)<', html)
+    assert found is not None, f"no count {name}"
+    return int(found.group(1))
+
+
+def test_a_manager_creates_a_campaign_from_a_csv_and_sees_the_import_report(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], staff: None
+) -> None:
+    SmsPhone(client, runtime, run_jobs, number="+22376000009").send("STOP")
+    sign_in(client, "manager")
+
+    response = upload(client, AUDIENCE)
+
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"])
+    html = text_of(page)
+    assert_light_page(page.get_data(as_text=True))
+    assert "Campagne « Mopti, mars » créée." in html
+    report = re.search(r'<table id="report">(.*?)</table>', html, re.S)
+    assert report is not None
+    cells = re.findall(r'<td class="num">(\d+)</td>', report.group(1))
+    assert cells == ["2", "1", "1", "2"]  # imported, duplicates, opted out, invalid
+    invalid = re.findall(r'<tr><td class="num">(\d+)</td><td>([^<]*)</td>', html)
+    assert [row for row, _ in invalid] == ["4", "6"]
+    assert "+22376000001" not in html and "hello" not in html
+    assert count(html, "contacts") == 2
+    assert ("user:manager", "campaign.create") in audit_actions(runtime)
+    assert ("user:manager", "campaign.import") in audit_actions(runtime)
+    listing = text_of(client.get("/dashboard/campaigns/"))
+    assert "Mopti, mars" in listing and "brouillon" in listing and "0 invités sur 2" in listing
+
+
+def test_a_list_the_domain_refuses_creates_nothing_and_says_why(
+    client: FlaskClient, runtime: Runtime, staff: None
+) -> None:
+    sign_in(client, "manager")
+
+    no_phone = upload(client, "name,region\nAwa,mopti\n")
+    no_file = upload(client, "", audience=(io.BytesIO(b""), ""))
+    bad_window = upload(client, AUDIENCE, window="19:00-08:00")
+
+    assert no_phone.status_code == no_file.status_code == bad_window.status_code == 422
+    assert "no phone column" in text_of(no_phone)
+    assert "choisissez le fichier CSV" in text_of(no_file)
+    assert 'value="Mopti, mars"' in text_of(bad_window)  # the form keeps what was typed
+    assert "Aucune campagne" in text_of(client.get("/dashboard/campaigns/"))
+
+
+def test_a_list_bigger_than_other_requests_is_taken(
+    client: FlaskClient, runtime: Runtime, staff: None
+) -> None:
+    big = "phone\n" + "".join(f"+2237{6100000 + i:07d}\n" for i in range(2000))
+    assert len(big) > runtime.settings.max_request_bytes
+    sign_in(client, "manager")
+
+    response = upload(client, big)
+
+    assert response.status_code == 302
+    assert count(text_of(client.get(response.headers["Location"])), "contacts") == 2000
+
+
+def test_start_pause_resume_cancel_and_progress(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], staff: None
+) -> None:
+    sign_in(client, "manager")
+    location = upload(client, AUDIENCE).headers["Location"]
+    html = text_of(client.get(location))
+    assert "action-pause" not in html and "action-resume" not in html
+
+    html = text_of(press(client, html, "start"))
+    assert "Campagne démarrée" in html and 'id="status">en cours<' in html
+    run_jobs()
+    html = text_of(client.get(location))
+    assert count(html, "sent") == 3 and count(html, "queued") == 0
+    household = SmsPhone(client, runtime, run_jobs, number="+22376000002")
+    for answer in ["1", "11", "5", "6", "1", "2", "1", "3"]:
+        household.send(answer)
+    html = text_of(client.get(location))
+    assert count(html, "started") == 1 and count(html, "completed") == 1
+
+    # Everyone was invited: the campaign is over, and offers no button.
+    assert 'id="status">terminée<' in html and "action-" not in html
+    assert ("user:manager", "campaign.start") in audit_actions(runtime)
+
+
+def test_pause_resume_and_cancel(client: FlaskClient, runtime: Runtime, staff: None) -> None:
+    sign_in(client, "admin")
+    location = upload(client, AUDIENCE).headers["Location"]
+    html = text_of(press(client, text_of(client.get(location)), "start"))
+
+    html = text_of(press(client, html, "pause"))
+    assert 'id="status">en pause<' in html and "action-resume" in html
+    html = text_of(press(client, html, "resume"))
+    assert 'id="status">en cours<' in html
+    html = text_of(press(client, html, "cancel"))
+    assert 'id="status">annulée<' in html and "action-" not in html
+    assert ("user:admin", "campaign.cancel") in audit_actions(runtime)
+
+
+def test_a_viewer_follows_campaigns_but_changes_nothing(
+    client: FlaskClient, runtime: Runtime, staff: None
+) -> None:
+    sign_in(client, "manager")
+    location = upload(client, AUDIENCE).headers["Location"]
+    client.post("/dashboard/logout", data={"csrf_token": csrf_token(page_of(client))})
+    sign_in(client, "viewer")
+
+    html = text_of(client.get(location))
+    refused = client.post(location + "/start", data={"csrf_token": csrf_token(page_of(client))})
+
+    assert "Mopti, mars" in html and "action-start" not in html
+    assert "new-campaign" not in text_of(client.get("/dashboard/campaigns/"))
+    assert client.get("/dashboard/campaigns/new").status_code == 403
+    assert refused.status_code == 403
+    assert 'id="status">brouillon<' in text_of(client.get(location))
+    assert client.get("/dashboard/campaigns/" + "0" * 36).status_code == 404
+
+
+def test_the_results_page_filters_by_campaign(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], staff: None
+) -> None:
+    sign_in(client, "manager")
+    location = upload(client, AUDIENCE).headers["Location"]
+    campaign_id = location.rsplit("/", 1)[1]
+    complete_surveys(client, run_jobs, 5)  # not reached by the campaign
+
+    everyone = text_of(client.get("/dashboard/results/?flow=return_intention"))
+    campaign_only = text_of(client.get(f"/dashboard/results/?campaign={campaign_id}"))
+
+    assert '<b id="households">5</b>' in everyone
+    assert f'<option value="{campaign_id}"' in everyone
+    assert "Moins de 5 ménages" in campaign_only
+    # The exports of that page are the campaign's too.
+    links = re.findall(r'href="(/dashboard/results/export\.csv[^"]*)"', campaign_only)
+    assert links and f"campaign={campaign_id}" in links[0]
+    export = client.get(links[0].replace("&amp;", "&")).get_data(as_text=True)
+    assert export.splitlines()[1:] == []  # the campaign's households have not answered
+
+
+# -- results and exports --------------------------------------------------------------------
+
+
+def test_results_show_charts_with_small_cells_suppressed(
+    client: FlaskClient, run_jobs: Callable[..., int], staff: None
+) -> None:
+    complete_surveys(client, run_jobs, 6)
+    sign_in(client, "viewer")
+
+    response = client.get("/dashboard/results/?flow=return_intention")
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert_light_page(html)
+    assert '<b id="households">6</b>' in html
+    intention = unescape(chart(html, "intention"))
+    # Everyone wants to return: one bar; the other answers (0 households) are "<5", no bar.
+    assert intention.count("<rect") == 1
+    assert "Retourner au lieu d'origine: 100%" in intention
+    assert "Rester ici: <5" in intention
+
+
+def chart(html: str, key: str) -> str:
+    """The SVG of one table of the results page."""
+    found = re.search(rf'<div class="chart" id="chart-{key}">\s*(<svg.*?</svg>)', html, re.S)
+    assert found is not None, f"no chart {key}"
+    return found.group(1)
+
+
+def test_results_of_too_few_households_show_nothing(
+    client: FlaskClient, run_jobs: Callable[..., int], staff: None
+) -> None:
+    complete_surveys(client, run_jobs, 2)
+    sign_in(client, "viewer")
+
+    html = client.get("/dashboard/results/").get_data(as_text=True)
+
+    assert "Moins de 5 ménages" in html
+    assert "<rect" not in html
+
+
+def test_a_bad_filter_is_explained(client: FlaskClient, staff: None) -> None:
+    sign_in(client, "viewer")
+
+    response = client.get("/dashboard/results/?since=last+week")
+
+    assert response.status_code == 400
+    assert "Filtre illisible" in response.get_data(as_text=True)
+    assert client.get("/dashboard/results/?flow=nope").status_code == 404
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "hxl"])
+def test_exports_download_through_the_session_and_are_audited(
+    client: FlaskClient,
+    runtime: Runtime,
+    run_jobs: Callable[..., int],
+    staff: None,
+    fmt: str,
+) -> None:
+    complete_surveys(client, run_jobs, 2)
+    assert client.get(f"/dashboard/results/export.{fmt}").status_code == 302
+    sign_in(client, "viewer")
+
+    response = client.get(f"/dashboard/results/export.{fmt}?flow=return_intention")
+
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "attachment" in response.headers["Content-Disposition"]
+    body = response.get_data()
+    if fmt == "xlsx":
+        assert body.startswith(b"PK")
+    else:
+        lines = body.decode("utf-8").splitlines()
+        assert lines[0].startswith("submission_id,respondent,")
+        assert len(lines) == 2 + 1 + (fmt == "hxl")
+        assert "+2237612" not in body.decode("utf-8")
+    assert ("user:viewer", "export") in audit_actions(runtime)

@@ -1,0 +1,135 @@
+"""Submissions page by page: every row once, in order, by pseudonym, however pages are cut."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from gateway.persistence import sync_submission
+from gateway.results import SubmissionPage, decode_cursor, encode_cursor, list_submissions
+from gateway.selection import SubmissionFilter
+from tests.households import FORTY, T0, add, answers, campaign, snapshot
+
+NOW = T0 + timedelta(days=2)
+HOUSEHOLD = answers("bamako", "mopti", 6, "return", "food", "shelter")
+
+
+def every_page(session: Session, per_page: int, **options: object) -> list[SubmissionPage]:
+    pages = [list_submissions(session, NOW, per_page=per_page, **options)]  # type: ignore[arg-type]
+    while pages[-1].next_cursor is not None:
+        cursor = pages[-1].next_cursor
+        pages.append(
+            list_submissions(session, NOW, per_page=per_page, cursor=cursor, **options)  # type: ignore[arg-type]
+        )
+    return pages
+
+
+def test_pages_cover_every_submission_once_oldest_first(db_session: Session) -> None:
+    ids = add(db_session, FORTY[:7])
+    pages = every_page(db_session, 3, flow="return_intention")
+
+    assert [len(page.items) for page in pages] == [3, 3, 1]
+    assert [item.id for page in pages for item in page.items] == ids
+    assert all(page.total == 7 and page.per_page == 3 for page in pages)
+    assert pages[-1].next_cursor is None
+
+
+def test_an_item_is_json_ready_with_answers_as_codes(db_session: Session) -> None:
+    add(db_session, [HOUSEHOLD])
+    item = list_submissions(db_session, NOW, flow="return_intention").items[0]
+    data = json.loads(json.dumps(item.as_dict()))
+
+    assert data == {
+        "id": "hh-0000",
+        "respondent": item.respondent,
+        "flow": "return_intention",
+        "flow_version": 1,
+        "channel": "ussd",
+        "enumerator": None,
+        "language": "fr",
+        "status": "completed",
+        "started_at": "2025-03-01T09:00:00Z",
+        "completed_at": "2025-03-01T09:08:00Z",  # eight answers, one a minute
+        "answers": HOUSEHOLD,
+    }
+    assert list(data["answers"]) == list(HOUSEHOLD)  # in the order they were given
+    assert len(item.respondent) == 64 and not item.respondent.startswith("+")
+
+
+def test_statuses_are_shown_as_in_the_export(db_session: Session) -> None:
+    stale = snapshot(
+        "stale-0001", {"consent": "yes"}, status="active", expires_in=timedelta(hours=1)
+    )
+    live = snapshot("live-0001", {"consent": "yes"}, status="active", start=timedelta(days=1))
+    declined = snapshot("no-0001", {"consent": "no"}, status="declined", start=timedelta(hours=1))
+    for run in (stale, live, declined):
+        sync_submission(db_session, run)
+    db_session.commit()
+
+    items = list_submissions(db_session, NOW, flow="return_intention").items
+    assert [(item.id, item.status) for item in items] == [
+        ("stale-0001", "expired"),  # abandoned: its expiry passed before NOW
+        ("no-0001", "declined"),
+        ("live-0001", "started"),
+    ]
+    assert items[0].completed_at is None
+    assert items[1].completed_at == "2025-03-01T10:01:00Z"
+
+
+def test_submissions_arriving_while_paging_are_neither_repeated_nor_skipped(
+    db_session: Session,
+) -> None:
+    ids = add(db_session, FORTY[:4])
+    first = list_submissions(db_session, NOW, flow="return_intention", per_page=2)
+    later = snapshot("late-0001", HOUSEHOLD, start=timedelta(hours=10))
+    sync_submission(db_session, later)
+    db_session.commit()
+    rest = every_page(db_session, 2, flow="return_intention")
+    second = list_submissions(
+        db_session, NOW, flow="return_intention", per_page=2, cursor=first.next_cursor
+    )
+    assert [item.id for item in first.items] == ids[:2]
+    assert [item.id for item in second.items] == ids[2:4]
+    assert [item.id for page in rest for item in page.items] == [*ids, "late-0001"]
+
+
+def test_runs_started_at_the_same_moment_are_paged_by_id(db_session: Session) -> None:
+    for run_id in ("same-0003", "same-0001", "same-0002"):
+        sync_submission(db_session, snapshot(run_id, {"consent": "yes"}))
+    db_session.commit()
+    pages = every_page(db_session, 1, flow="return_intention")
+    assert [page.items[0].id for page in pages] == ["same-0001", "same-0002", "same-0003"]
+
+
+def test_per_flow_and_per_campaign(db_session: Session) -> None:
+    ids = add(db_session, FORTY[:5])
+    sync_submission(db_session, snapshot("other-0001", {"x": "1"}, flow="other_flow"))
+    db_session.commit()
+    campaign(db_session, "camp-5", [ids[1], ids[3], None])
+
+    assert list_submissions(db_session, NOW, flow="return_intention").total == 5
+    assert list_submissions(db_session, NOW, flow="other_flow").total == 1
+    reached = list_submissions(db_session, NOW, selection=SubmissionFilter(campaign_id="camp-5"))
+    assert [item.id for item in reached.items] == [ids[1], ids[3]]
+    assert reached.total == 2
+    period = SubmissionFilter(since=T0 + timedelta(hours=2), until=T0 + timedelta(hours=4))
+    in_period = list_submissions(db_session, NOW, flow="return_intention", selection=period)
+    assert [item.id for item in in_period.items] == ids[2:4]
+
+
+def test_bad_cursors_and_page_sizes_are_refused(db_session: Session) -> None:
+    for cursor in ("nonsense", "", "MjAyNQ", "!!!"):
+        with pytest.raises(ValueError, match="cursor"):
+            list_submissions(db_session, NOW, cursor=cursor)
+    for per_page in (0, 101):
+        with pytest.raises(ValueError, match="per_page"):
+            list_submissions(db_session, NOW, per_page=per_page)
+    assert list_submissions(db_session, NOW, per_page=100).items == ()
+
+
+def test_a_cursor_reads_back() -> None:
+    add_time = T0 + timedelta(microseconds=123456)
+    assert decode_cursor(encode_cursor(add_time, "hh-0001")) == (add_time, "hh-0001")
