@@ -1,0 +1,44 @@
+"""One phone cannot flood the gateway or run up the SMS bill."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask.testing import FlaskClient
+
+from gateway.runtime import Runtime
+from gateway.sms_webhooks import SMS_LIMITS
+from gateway.webhooks import USSD_PER_MINUTE
+from tests.phone import Phone, SmsPhone
+
+
+def test_ussd_requests_past_the_limit_get_a_readable_refusal(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    phone = Phone(client)
+    screens = [phone.dial() for _ in range(USSD_PER_MINUTE)]
+    assert all(s.startswith("CON ") for s in screens)
+
+    refused = phone.dial()
+
+    assert refused == (
+        "END Trop de requetes. Reessayez dans quelques minutes. / Too many requests, try later."
+    )
+    assert phone.last_status == 200
+    # Another number is not affected.
+    assert Phone(client, number="+22376999999").dial().startswith("CON OIM/DNDS")
+
+
+def test_sms_past_the_limit_are_taken_but_get_no_reply(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    per_minute = SMS_LIMITS[0][0]
+    phone = SmsPhone(client, runtime, run_jobs)
+    for _ in range(per_minute):
+        phone.post("AIDE")
+    assert len(phone.replies()) == per_minute
+
+    phone.post("AIDE")
+
+    assert phone.last_status == 200  # AT must not retry it
+    assert phone.replies() == []
