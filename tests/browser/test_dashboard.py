@@ -113,7 +113,12 @@ def test_the_survey_on_the_simulator_by_ussd(page: Any, live_server: str) -> Non
     )
     assert "1. J'accepte" in screen.inner_text()
     page.click(".key[data-key='1']")  # on the keypad
+    before = screen.inner_text()
     page.click("#ussd-send")
+    # Each answer only once the previous screen has come: the page ignores typing meanwhile.
+    page.wait_for_function(
+        "text => document.getElementById('ussd-screen').textContent !== text", arg=before
+    )
     for answer in FULL_SURVEY_RETURN[1:]:
         before = screen.inner_text()
         page.fill("#ussd-input", answer)
@@ -138,8 +143,12 @@ def test_the_simulator_by_sms_shows_replies_as_they_arrive(
     page.fill("#sms-input", "ENQUETE")
     page.press("#sms-input", "Enter")
     page.wait_for_selector(".bubble.mine")
-    page.wait_for_timeout(300)  # the post reaches the gateway; the workers then reply
-    run_jobs()
+    # The post reaches the gateway, then the workers reply: run them until the reply shows.
+    for _ in range(50):
+        run_jobs()
+        if page.query_selector(".bubble.theirs") is not None:
+            break
+        page.wait_for_timeout(100)
 
     reply = page.wait_for_selector(".bubble.theirs")
     assert reply is not None and reply.inner_text().startswith("OIM/DNDS")
