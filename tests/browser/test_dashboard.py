@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
+from playwright.sync_api import expect
 
 from gateway.runtime import Runtime
 from tests.phone import FULL_SURVEY_RETURN, SmsPhone
@@ -108,24 +109,19 @@ def test_the_survey_on_the_simulator_by_ussd(page: Any, live_server: str) -> Non
     screen = page.locator("#ussd-screen")
 
     page.click("#ussd-dial")
-    page.wait_for_function(
-        "document.getElementById('ussd-screen').textContent.indexOf('OIM/DNDS') === 0"
-    )
+    # Locator assertions, not wait_for_function: evaluating a string would break our CSP.
+    expect(screen).to_have_text(re.compile(r"^OIM/DNDS"))
     assert "1. J'accepte" in screen.inner_text()
     page.click(".key[data-key='1']")  # on the keypad
     before = screen.inner_text()
     page.click("#ussd-send")
     # Each answer only once the previous screen has come: the page ignores typing meanwhile.
-    page.wait_for_function(
-        "text => document.getElementById('ussd-screen').textContent !== text", arg=before
-    )
+    expect(screen).not_to_have_text(before)
     for answer in FULL_SURVEY_RETURN[1:]:
         before = screen.inner_text()
         page.fill("#ussd-input", answer)
         page.press("#ussd-input", "Enter")
-        page.wait_for_function(
-            "text => document.getElementById('ussd-screen').textContent !== text", arg=before
-        )
+        expect(screen).not_to_have_text(before)
 
     assert re.match(r"Merci\. Vos reponses sont enregistrees", screen.inner_text())
     assert "(session terminée)" in screen.inner_text()
