@@ -7,6 +7,7 @@ import logging
 import redis
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import (
     api_campaigns,
@@ -51,6 +52,11 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
     register_dashboard(app)
     install_security_headers(app, production=settings.is_production)
     install_input_guard(app)
+    if settings.trusted_proxies:
+        # Behind N reverse proxies, the client's address is in X-Forwarded-For: callback
+        # networks and sign-in limits must see the caller, not the proxy.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app

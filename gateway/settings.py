@@ -7,6 +7,7 @@ and kept in ``<var>/secrets.json`` so the web process, the worker and the CLI ag
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -46,6 +47,8 @@ class Settings:
     at_api_url: str | None = None
     webhook_token: str | None = field(default=None, repr=False)
     retention_days: int = 90
+    webhook_networks: tuple[str, ...] = ()
+    trusted_proxies: int = 0
     ussd_session_ttl: int = 600
     max_request_bytes: int = 16 * 1024
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -120,6 +123,7 @@ class Settings:
             web_workers = int(get("GATEWAY_WEB_WORKERS", "2") or "2")
             session_ttl = int(get("GATEWAY_USSD_SESSION_TTL", "600") or "600")
             retention_days = int(get("GATEWAY_RETENTION_DAYS", "90") or "90")
+            trusted_proxies = int(get("GATEWAY_TRUSTED_PROXIES", "0") or "0")
         except ValueError as exc:
             raise ConfigError(f"a numeric setting is not a number: {exc}") from exc
 
@@ -145,6 +149,8 @@ class Settings:
             at_api_url=get("GATEWAY_AT_API_URL"),
             webhook_token=get("GATEWAY_WEBHOOK_TOKEN"),
             retention_days=retention_days,
+            webhook_networks=_networks(get("GATEWAY_WEBHOOK_NETWORKS") or ""),
+            trusted_proxies=trusted_proxies,
             ussd_session_ttl=session_ttl,
         )
 
@@ -169,6 +175,19 @@ def _refuse_weak_production(secret_key: str, webhook_token: str, database_url: s
             )
     if database_url.startswith("sqlite"):
         raise ConfigError("DATABASE_URL is SQLite: production needs PostgreSQL (postgresql://...)")
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """Comma-separated networks (``196.201.214.0/24,41.0.0.1``), each checked."""
+    networks = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ConfigError(
+                f"GATEWAY_WEBHOOK_NETWORKS: {network!r} is not a network (e.g. 196.201.214.0/24)"
+            ) from exc
+    return networks
 
 
 def _dev_secrets(var_dir: Path) -> dict[str, str]:

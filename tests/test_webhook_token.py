@@ -77,3 +77,46 @@ def test_secrets_stay_out_of_the_settings_repr(settings: Settings) -> None:
     shown = repr(replace(settings, webhook_token=TOKEN, at_api_key="at-key-123"))
     assert TOKEN not in shown and "at-key-123" not in shown
     assert settings.secret_key not in shown
+
+
+@pytest.fixture
+def at_only(settings: Settings, redis_client: redis.Redis) -> FlaskClient:
+    upgrade(settings.database_url)
+    limited = replace(settings, webhook_networks=("196.201.214.0/24",))
+    return create_app(limited, client=redis_client).test_client()
+
+
+def test_callbacks_from_outside_the_allowed_networks_are_refused(
+    at_only: FlaskClient, redis_client: redis.Redis
+) -> None:
+    outside = at_only.post("/ussd", data=USSD_FORM, environ_base={"REMOTE_ADDR": "8.8.8.8"})
+    inside = at_only.post("/ussd", data=USSD_FORM, environ_base={"REMOTE_ADDR": "196.201.214.17"})
+
+    assert outside.status_code == 403
+    assert inside.status_code == 200 and inside.get_data(as_text=True).startswith("CON ")
+
+
+def test_behind_a_proxy_the_forwarded_address_counts(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    upgrade(settings.database_url)
+    limited = replace(settings, webhook_networks=("196.201.214.0/24",), trusted_proxies=1)
+    client = create_app(limited, client=redis_client).test_client()
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+
+    forwarded = client.post(
+        "/ussd",
+        data=USSD_FORM,
+        headers={"X-Forwarded-For": "196.201.214.17"},
+        environ_base=proxy,
+    )
+    direct = client.post("/ussd", data=USSD_FORM, environ_base=proxy)
+
+    assert forwarded.status_code == 200
+    assert direct.status_code == 403
+
+
+def test_a_bad_network_setting_is_named(tmp_path: object) -> None:
+    env = {"GATEWAY_VAR_DIR": str(tmp_path), "GATEWAY_WEBHOOK_NETWORKS": "196.201.214.0/24, AT"}
+    with pytest.raises(ConfigError, match="GATEWAY_WEBHOOK_NETWORKS: 'AT' is not a network"):
+        Settings.from_env(env)
