@@ -1,0 +1,99 @@
+"""Every dashboard and simulator route, walked as nobody and as each role.
+
+The table names the least role each route needs; a route missing from it fails the test, so
+a new page cannot ship without deciding who may see it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gateway.models import Role
+from gateway.runtime import Runtime
+from tests.staff import cheap_password_hashing, csrf_token, make_staff, sign_in
+
+ID = "00000000-0000-4000-8000-000000000000"
+# (method, rule) -> least role, or None for public (the simulator is open in development).
+ROUTES: dict[tuple[str, str], Role | None] = {
+    ("GET", "/dashboard/"): Role.VIEWER,
+    ("GET", "/dashboard/campaigns/"): Role.VIEWER,
+    ("GET", "/dashboard/campaigns/<campaign_id>"): Role.VIEWER,
+    ("POST", "/dashboard/campaigns/<campaign_id>/<any(start, pause, resume, cancel):action>"): (
+        Role.MANAGER
+    ),
+    ("GET", "/dashboard/campaigns/new"): Role.MANAGER,
+    ("POST", "/dashboard/campaigns/new"): Role.MANAGER,
+    ("GET", "/dashboard/enumerators/"): Role.MANAGER,
+    ("POST", "/dashboard/enumerators/<enumerator_id>/<any(approve, reject):decision>"): (
+        Role.MANAGER
+    ),
+    ("GET", "/dashboard/language/<code>"): None,
+    ("GET", "/dashboard/login"): None,
+    ("POST", "/dashboard/login"): None,
+    ("POST", "/dashboard/logout"): None,
+    ("GET", "/dashboard/results/"): Role.VIEWER,
+    ("GET", "/dashboard/results/export.<any(csv, xlsx, hxl):fmt>"): Role.VIEWER,
+    ("GET", "/simulator"): None,
+    ("GET", "/simulator/messages"): None,
+    ("POST", "/simulator/sms"): None,
+    ("POST", "/simulator/ussd"): None,
+}
+CONCRETE = {
+    "<campaign_id>": ID,
+    "<any(start, pause, resume, cancel):action>": "start",
+    "<enumerator_id>": ID,
+    "<any(approve, reject):decision>": "approve",
+    "<code>": "en",
+    "<any(csv, xlsx, hxl):fmt>": "csv",
+}
+ORDER = [Role.VIEWER, Role.MANAGER, Role.ADMIN]
+
+
+def concrete(rule: str) -> str:
+    for placeholder, value in CONCRETE.items():
+        rule = rule.replace(placeholder, value)
+    return rule
+
+
+def test_every_route_is_in_the_table(app: Flask) -> None:
+    found = {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(("/dashboard", "/simulator"))
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    assert found == set(ROUTES)
+
+
+@pytest.mark.parametrize("caller", ["nobody", *(r.value for r in ORDER)])
+def test_each_route_checks_its_role(
+    app: Flask, runtime: Runtime, caller: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cheap_password_hashing(monkeypatch)
+    make_staff(runtime)
+    for (method, rule), least in ROUTES.items():
+        client: FlaskClient = app.test_client()
+        if caller != "nobody":
+            assert sign_in(client, caller).status_code == 302
+        # A page with a form: the sign-in form for nobody, the sign-out form for staff.
+        page = "/dashboard/login" if caller == "nobody" else "/dashboard/campaigns/"
+        token = csrf_token(client.get(page).get_data(as_text=True))
+        path = concrete(rule)
+        if method == "GET":
+            response = client.get(path)
+        else:
+            response = client.post(path, data={"csrf_token": token})
+        status, where = response.status_code, f"{caller} {method} {path}"
+        assert status < 500, where
+        if least is None:
+            continue
+        if caller == "nobody":
+            assert status == 302 and "/dashboard/login" in response.headers["Location"], where
+        elif ORDER.index(Role(caller)) < ORDER.index(least):
+            assert status == 403, where
+        else:
+            assert status not in (401, 403), where
+            location = response.headers.get("Location", "")
+            assert "/dashboard/login" not in location, where
