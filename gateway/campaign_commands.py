@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 import click
-from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from gateway.audit import CLI_ACTOR
@@ -43,11 +42,10 @@ from gateway.campaigns import (
     resume_campaign,
     start_campaign,
 )
-from gateway.cli_errors import BadSetup, CommandError
+from gateway.cli_errors import BadSetup, CommandError, migrated_runtime
 from gateway.export import iso_utc
 from gateway.models import Campaign, utcnow
 from gateway.runtime import Runtime
-from gateway.settings import Settings
 
 SHORT_ID = 8
 
@@ -256,20 +254,9 @@ def _moment(text: str) -> datetime:
         raise BadSetup(f"--start '{text[:40]}' is not a time like 2025-03-10T08:00") from None
 
 
-@contextmanager
-def _runtime() -> Iterator[Runtime]:
-    """The runtime from the environment, on a database that was set up; closed afterwards."""
-    rt = Runtime.build(Settings.from_env())
-    try:
-        if not inspect(rt.engine).has_table(Campaign.__tablename__):
-            raise BadSetup(
-                "the database has no campaigns table yet: start `survey-gateway run` "
-                "(or `survey-gateway worker`) once to migrate it"
-            )
-        yield rt
-    finally:
-        rt.engine.dispose()
-        rt.redis.close()
+def _runtime() -> AbstractContextManager[Runtime]:
+    """The runtime, on a database that has the campaigns table."""
+    return migrated_runtime(Campaign.__tablename__)
 
 
 @contextmanager

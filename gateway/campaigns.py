@@ -123,6 +123,8 @@ def create_campaign(
     ``ussd`` campaign can invite to.
     """
     name = " ".join(spec.name.split())
+    if any(ord(c) < 32 for c in spec.name):
+        raise CampaignError("a campaign name is plain text, without control characters")
     if not name or len(name) > MAX_NAME:
         raise CampaignError(f"a campaign needs a name of 1 to {MAX_NAME} characters")
     flow = flows.get(spec.flow)

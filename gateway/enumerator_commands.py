@@ -8,13 +8,13 @@ to the workers. Phone numbers are shown masked, never in full.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import click
-from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from gateway.audit import CLI_ACTOR, audit
+from gateway.cli_errors import migrated_runtime
 from gateway.enumerators import (
     ENUMERATOR_FLOW,
     EnumeratorError,
@@ -27,7 +27,6 @@ from gateway.enumerators import (
 from gateway.export import iso_utc
 from gateway.models import Enumerator, EnumeratorStatus
 from gateway.runtime import Runtime
-from gateway.settings import Settings
 
 HEADER = ("ID", "STATUS", "CODE", "PHONE", "REGION", "SITE", "NAME", "REGISTERED (UTC)")
 SHORT_ID = 8
@@ -141,21 +140,9 @@ def _printable(text: str) -> str:
     return " ".join("".join(c if c.isprintable() else "?" for c in text).split())
 
 
-@contextmanager
-def _runtime() -> Iterator[Runtime]:
-    """The runtime from the environment, on a database that was set up; closed afterwards."""
-    rt = Runtime.build(Settings.from_env())
-    try:
-        if not inspect(rt.engine).has_table(Enumerator.__tablename__):
-            # Reading commands do not migrate: that is for the processes that write.
-            raise click.ClickException(
-                "the database has no enumerators table yet: start `survey-gateway run` "
-                "(or `survey-gateway worker`) once to migrate it"
-            )
-        yield rt
-    finally:
-        rt.engine.dispose()
-        rt.redis.close()
+def _runtime() -> AbstractContextManager[Runtime]:
+    """The runtime, on a database that has the enumerators table."""
+    return migrated_runtime(Enumerator.__tablename__)
 
 
 @contextmanager

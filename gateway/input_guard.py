@@ -22,7 +22,9 @@ def install_input_guard(app: Flask) -> None:
         if "\x00" in request.path:
             raise NotFound()  # a path with a NUL names nothing here
         values = list(request.args.values())
-        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        # Not multipart: reading it here would parse an upload before its view has raised the
+        # size limit for it; the upload views check their own fields.
+        if request.mimetype == "application/x-www-form-urlencoded":
             values += request.form.values()
         elif request.is_json:
             body = request.get_data(as_text=True)
