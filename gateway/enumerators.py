@@ -177,33 +177,53 @@ def approve(
 
 def reject(session: Session, ident: str, *, now: datetime | None = None) -> Enumerator:
     """Turn down a pending registration (an approved enumerator is revoked, not rejected)."""
-    enumerator = find_enumerator(session, ident)
-    if enumerator.status is EnumeratorStatus.REJECTED:
-        return enumerator
-    if enumerator.status is not EnumeratorStatus.PENDING:
-        hint = " (use revoke)" if enumerator.status is EnumeratorStatus.APPROVED else ""
-        raise EnumeratorError(
-            f"enumerator {enumerator.id[:8]} is {enumerator.status}: only a pending registration "
-            f"can be rejected{hint}"
-        )
-    enumerator.status = EnumeratorStatus.REJECTED
-    enumerator.decided_at = now or utcnow()
-    session.flush()
-    return enumerator
+    return _decide(
+        session,
+        ident,
+        frm=EnumeratorStatus.PENDING,
+        to=EnumeratorStatus.REJECTED,
+        refusal="only a pending registration can be rejected",
+        other=(EnumeratorStatus.APPROVED, " (use revoke)"),
+        now=now,
+    )
 
 
 def revoke(session: Session, ident: str, *, now: datetime | None = None) -> Enumerator:
     """Withdraw an approval: the enumerator is a household again on the next dial."""
+    return _decide(
+        session,
+        ident,
+        frm=EnumeratorStatus.APPROVED,
+        to=EnumeratorStatus.REVOKED,
+        refusal="only an approved enumerator can be revoked",
+        other=(EnumeratorStatus.PENDING, " (use reject)"),
+        now=now,
+    )
+
+
+def _decide(
+    session: Session,
+    ident: str,
+    *,
+    frm: EnumeratorStatus,
+    to: EnumeratorStatus,
+    refusal: str,
+    other: tuple[EnumeratorStatus, str],
+    now: datetime | None,
+) -> Enumerator:
+    """Move an enumerator from ``frm`` to ``to``; done already is fine, any other start is not.
+
+    ``other`` names the status for which the refusal points to the other command.
+    """
     enumerator = find_enumerator(session, ident)
-    if enumerator.status is EnumeratorStatus.REVOKED:
+    if enumerator.status is to:
         return enumerator
-    if enumerator.status is not EnumeratorStatus.APPROVED:
-        hint = " (use reject)" if enumerator.status is EnumeratorStatus.PENDING else ""
+    if enumerator.status is not frm:
+        hint = other[1] if enumerator.status is other[0] else ""
         raise EnumeratorError(
-            f"enumerator {enumerator.id[:8]} is {enumerator.status}: only an approved enumerator "
-            f"can be revoked{hint}"
+            f"enumerator {enumerator.id[:8]} is {enumerator.status}: {refusal}{hint}"
         )
-    enumerator.status = EnumeratorStatus.REVOKED
+    enumerator.status = to
     enumerator.decided_at = now or utcnow()
     session.flush()
     return enumerator
