@@ -97,6 +97,9 @@ class MessageStatus(StrEnum):
     """
 
     QUEUED = "queued"
+    # A worker is handing it to AT. Found so by a later attempt, the worker died mid-send: it
+    # becomes UNKNOWN, never re-sent, as AT may have taken it.
+    SENDING = "sending"
     SENT = "sent"  # AT accepted it (our send), or AT reported "Sent"
     RECORDED = "recorded"  # kept, not sent: no SMS credentials (development)
     FAILED = "failed"  # refused by AT when sending, or AT reported "Failed"

@@ -30,7 +30,9 @@ PURGED = ""
 """What a purged number or body becomes: nothing."""
 
 # Messages still on their way keep their number: the purge must not stop a send or a retry.
-_FINISHED_MESSAGES = tuple(s for s in MessageStatus if s is not MessageStatus.QUEUED)
+_FINISHED_MESSAGES = tuple(
+    s for s in MessageStatus if s not in (MessageStatus.QUEUED, MessageStatus.SENDING)
+)
 _BATCH = 500
 
 

@@ -363,15 +363,19 @@ def test_the_phone_number_is_kept_out_of_jobs_and_logs(
 # --- schema -------------------------------------------------------------------------------------
 
 
+# A raw insert, for schemas older than the models.
+INSERT_MESSAGE = text(
+    "INSERT INTO messages (id, respondent_id, kind, to_encrypted, to_masked, body, status,"
+    " attempts, created_at, updated_at)"
+    " VALUES (:id, 'r', 'confirmation', 'x', '+22376****56', 'b', :status, 1, :at, :at)"
+).bindparams(bindparam("at", type_=UTCDateTime()))
+
+
 def test_migration_0002_widens_the_status_check_and_downgrades_cleanly(database_url: str) -> None:
     upgrade(database_url, "0001")
     engine = make_engine(database_url)
     now = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-    insert = text(
-        "INSERT INTO messages (id, respondent_id, kind, to_encrypted, to_masked, body, status,"
-        " attempts, created_at, updated_at)"
-        " VALUES (:id, 'r', 'confirmation', 'x', '+22376****56', 'b', :status, 1, :at, :at)"
-    ).bindparams(bindparam("at", type_=UTCDateTime()))
+    insert = INSERT_MESSAGE
     try:
         with engine.begin() as connection:
             connection.execute(insert, {"id": "m1", "status": "sent", "at": now})
@@ -399,6 +403,30 @@ def test_migration_0002_widens_the_status_check_and_downgrades_cleanly(database_
         assert statuses == {"m1": "sent", "m2": "failed"}
         with pytest.raises(IntegrityError), engine.begin() as connection:
             connection.execute(insert, {"id": "m4", "status": "delivered", "at": now})
+    finally:
+        engine.dispose()
+
+
+def test_migration_0006_admits_sending_and_downgrades_it_to_unknown(database_url: str) -> None:
+    upgrade(database_url, "0005")
+    engine = make_engine(database_url)
+    now = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
+    insert = INSERT_MESSAGE
+    try:
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(insert, {"id": "m0", "status": "sending", "at": now})
+        upgrade(engine, "0006")
+        with engine.begin() as connection:
+            connection.execute(insert, {"id": "m1", "status": "sending", "at": now})
+            connection.execute(insert, {"id": "m2", "status": "queued", "at": now})
+
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0005")
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, status FROM messages")).all()
+        assert {row[0]: row[1] for row in rows} == {"m1": "unknown", "m2": "queued"}
     finally:
         engine.dispose()
 

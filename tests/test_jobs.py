@@ -70,7 +70,7 @@ def test_a_transient_at_failure_is_retried_later_and_then_sent(
     run_jobs(at(at_server))
 
     message = the_message(runtime)
-    assert message.status is MessageStatus.QUEUED
+    assert message.status is MessageStatus.QUEUED  # not "sending": AT surely did not take it
     assert message.attempts == 1 and "502" in (message.error or "")
     scheduled = ScheduledJobRegistry(queue=runtime.queue).get_job_ids()
     assert scheduled == [f"send-{message.id}"]
@@ -124,6 +124,30 @@ def test_jobs_run_twice_store_once_and_send_once(
         assert session.scalar(select(func.count()).select_from(Submission)) == 1
         assert session.scalar(select(func.count()).select_from(Message)) == 1
     assert len(at_server.requests) == 1
+
+
+def test_a_send_cut_short_by_a_dead_worker_is_marked_for_a_check_not_sent_again(
+    client: FlaskClient,
+    runtime: Runtime,
+    run_jobs: Callable[..., int],
+    at_server: FakeATServer,
+) -> None:
+    complete_survey(client)
+    run_jobs(at(at_server))
+    sent = the_message(runtime)
+    assert sent.status is MessageStatus.SENT
+    # As a worker killed while AT was answering leaves the message: claimed, outcome unwritten.
+    with runtime.sessions.begin() as session:
+        message = session.get(Message, sent.id)
+        assert message is not None
+        message.status = MessageStatus.SENDING
+
+    jobs.send_message(sent.id)  # RQ retrying the abandoned job
+
+    message = the_message(runtime)
+    assert message.status is MessageStatus.UNKNOWN
+    assert message.error == jobs.INTERRUPTED
+    assert len(at_server.requests) == 1  # the household is not texted a second time
 
 
 def test_the_raw_number_is_stored_only_encrypted(

@@ -32,9 +32,10 @@ AT_STATUSES: dict[str, MessageStatus] = {
 }
 
 # How far along the network a non-final status is; a report never moves a message back.
-# Statuses a report cannot find (no provider id: queued, unknown, recorded) come first.
+# Statuses a report cannot find (no provider id: queued, sending, unknown, recorded) come first.
 _PROGRESS: dict[MessageStatus, int] = {
     MessageStatus.QUEUED: 0,
+    MessageStatus.SENDING: 0,
     MessageStatus.UNKNOWN: 0,
     MessageStatus.RECORDED: 0,
     MessageStatus.SENT: 1,

@@ -36,6 +36,8 @@ _SNAPSHOT_STATUS: dict[RunStatus, Literal["active", "completed", "declined"]] = 
     RunStatus.DECLINED: "declined",
 }
 SYNC_LOCK_TIMEOUT_S = 60
+_SENDABLE = (MessageStatus.QUEUED, MessageStatus.SENDING)
+INTERRUPTED = "the worker stopped while sending: check with AT whether it went"
 
 
 def sync_run(run_id: str, seq: int | None = None) -> None:
@@ -110,18 +112,29 @@ def send_message(message_id: str) -> None:
     rt = ctx.runtime
     with rt.sessions.begin() as session:
         message = session.get(Message, message_id)
-        if message is None or message.status is not MessageStatus.QUEUED:
+        if message is None or message.status not in _SENDABLE:
             return  # already sent, failed for good, or erased
+        if message.status is MessageStatus.SENDING:
+            # An earlier attempt claimed it and died before writing what AT said (a worker
+            # killed mid-send): AT may have taken it, and sending again could text twice.
+            log.warning("message %s: an earlier send died midway; marked for a check", message_id)
+            message.status = MessageStatus.UNKNOWN
+            message.error = INTERRUPTED
+            return
         if message.kind not in SENT_WHEN_OPTED_OUT and rt.store.is_opted_out(message.respondent_id):
             message.status = MessageStatus.FAILED
             message.error = "not sent: the number opted out (STOP)"
             return
+        # The claim, committed before AT is called: a retry can then tell "never tried"
+        # from "tried, outcome lost with the worker".
+        message.status = MessageStatus.SENDING
         to = rt.cipher.decrypt(message.to_encrypted)
         body = message.body
     try:
         result = ctx.sender.send(to, body)
     except TransientSendError as exc:
-        _record(message_id, attempts=1, error=str(exc))
+        # AT certainly did not take it: back in the queue for RQ's retry.
+        _record(message_id, status=MessageStatus.QUEUED, attempts=1, error=str(exc))
         raise  # RQ retries with backoff
     except SendOutcomeUnknown as exc:
         # Before PermanentSendError, which it also is. AT may have sent it: sending again
