@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
     configure_logging(settings.log_level)
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        # Signs the session cookie and its CSRF token; the pseudonyms have a key of their own.
+        SECRET_KEY=settings.session_key,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
     )

@@ -3,15 +3,20 @@
 Variables are prefixed ``GATEWAY_`` except the conventional ``REDIS_URL``, ``DATABASE_URL``,
 ``PORT`` and Africa's Talking's ``AT_*``. Outside production, missing secrets are generated once
 and kept in ``<var>/secrets.json`` so the web process, the worker and the CLI agree on them.
+
+Two keys, two jobs: ``secret_key`` keys the respondents' pseudonyms and must never change once
+data exists; ``session_key`` signs the dashboard's session cookie (and so its CSRF tokens), and
+changing it signs everyone out and nothing else.
 """
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +34,7 @@ class Settings:
     env: str = "development"
     var_dir: Path = Path("var")
     secret_key: str = field(default="", repr=False)
+    session_key: str = field(default="", repr=False)
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     redis_url: str | None = None
     database_url: str = ""
@@ -80,6 +86,7 @@ class Settings:
         mode = get("GATEWAY_ENV", "development") or "development"
         var_dir = Path(get("GATEWAY_VAR_DIR", "var") or "var").resolve()
         secret_key = get("GATEWAY_SECRET_KEY")
+        session_key = get("GATEWAY_SESSION_KEY")
         keys_raw = get("GATEWAY_ENCRYPTION_KEYS") or get("GATEWAY_ENCRYPTION_KEY")
         database_url = get("DATABASE_URL")
         redis_url = get("REDIS_URL")
@@ -89,6 +96,7 @@ class Settings:
                 name
                 for name, value in (
                     ("GATEWAY_SECRET_KEY", secret_key),
+                    ("GATEWAY_SESSION_KEY", session_key),
                     ("GATEWAY_ENCRYPTION_KEYS", keys_raw),
                     ("DATABASE_URL", database_url),
                     ("REDIS_URL", redis_url),
@@ -101,11 +109,17 @@ class Settings:
                     "GATEWAY_ENV=production needs these settings: " + ", ".join(missing)
                 )
             _refuse_weak_production(
-                secret_key or "", get("GATEWAY_WEBHOOK_TOKEN") or "", database_url or ""
+                {
+                    "GATEWAY_SECRET_KEY": secret_key or "",
+                    "GATEWAY_SESSION_KEY": session_key or "",
+                    "GATEWAY_WEBHOOK_TOKEN": get("GATEWAY_WEBHOOK_TOKEN") or "",
+                },
+                database_url or "",
             )
-        if not secret_key or not keys_raw:
+        if not secret_key or not session_key or not keys_raw:
             generated = _dev_secrets(var_dir)
             secret_key = secret_key or generated["secret_key"]
+            session_key = session_key or generated["session_key"]
             keys_raw = keys_raw or generated["encryption_key"]
         encryption_keys = tuple(k.strip() for k in keys_raw.split(",") if k.strip())
         for key in encryption_keys:
@@ -131,6 +145,7 @@ class Settings:
             env=mode,
             var_dir=var_dir,
             secret_key=secret_key,
+            session_key=session_key,
             encryption_keys=encryption_keys,
             redis_url=redis_url,
             database_url=database_url or f"sqlite:///{var_dir / 'gateway.db'}",
@@ -160,12 +175,9 @@ _PLACEHOLDERS = ("change", "secret", "example", "default", "password", "xxx", "t
 MIN_SECRET_LENGTH = 32
 
 
-def _refuse_weak_production(secret_key: str, webhook_token: str, database_url: str) -> None:
+def _refuse_weak_production(named_secrets: Mapping[str, str], database_url: str) -> None:
     """Refuse production with guessable secrets or the laptop's SQLite; name the setting."""
-    for name, value in (
-        ("GATEWAY_SECRET_KEY", secret_key),
-        ("GATEWAY_WEBHOOK_TOKEN", webhook_token),
-    ):
+    for name, value in named_secrets.items():
         lowered = value.lower()
         if len(value) < MIN_SECRET_LENGTH or any(word in lowered for word in _PLACEHOLDERS):
             raise ConfigError(
@@ -173,6 +185,12 @@ def _refuse_weak_production(secret_key: str, webhook_token: str, database_url: s
                 'characters: set a long random value (python -c "import secrets; '
                 'print(secrets.token_urlsafe(32))")'
             )
+    if named_secrets["GATEWAY_SESSION_KEY"] == named_secrets["GATEWAY_SECRET_KEY"]:
+        # One value for both would tie the cookie key (rotated at will) to the pseudonyms' key.
+        raise ConfigError(
+            "GATEWAY_SESSION_KEY is the same as GATEWAY_SECRET_KEY: give the session cookie a "
+            "key of its own"
+        )
     if database_url.startswith("sqlite"):
         raise ConfigError("DATABASE_URL is SQLite: production needs PostgreSQL (postgresql://...)")
 
@@ -190,25 +208,42 @@ def _networks(raw: str) -> tuple[str, ...]:
     return networks
 
 
+# What each generated secret is made with. A name added here is added to a file written by an
+# older version, which keeps the secrets it has (its pseudonyms and encrypted numbers need them).
+_GENERATED: dict[str, Callable[[], str]] = {
+    "secret_key": lambda: secrets.token_urlsafe(32),
+    "session_key": lambda: secrets.token_urlsafe(32),
+    "encryption_key": lambda: Fernet.generate_key().decode(),
+}
+
+
 def _dev_secrets(var_dir: Path) -> dict[str, str]:
     """Load, or create once, the development secrets shared by every local process."""
     path = var_dir / "secrets.json"
-    if path.exists():
-        data: dict[str, str] = json.loads(path.read_text())
+    data = _read_secrets(path)
+    if _GENERATED.keys() <= data.keys():
         return data
     var_dir.mkdir(parents=True, exist_ok=True)
-    data = {
-        "secret_key": secrets.token_urlsafe(32),
-        "encryption_key": Fernet.generate_key().decode(),
-    }
-    # Write aside, then link: two processes starting together must agree on one set of secrets.
-    tmp = var_dir / f".secrets.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(data))
-    tmp.chmod(0o600)
+    # Two processes starting together must agree on one set of secrets: one writes at a time,
+    # and each reads the file again once it holds the lock.
+    with open(var_dir / ".secrets.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = _read_secrets(path)
+        missing = {name: make() for name, make in _GENERATED.items() if name not in data}
+        if missing:
+            data = {**data, **missing}
+            tmp = var_dir / f".secrets.{os.getpid()}.tmp"
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+                json.dump(data, out)
+            # A reader without the lock sees the old file or the new one, never half of one.
+            os.replace(tmp, path)
+    return data
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    """The secrets in the file, or none when there is no file yet."""
     try:
-        os.link(tmp, path)
-    except FileExistsError:
-        data = json.loads(path.read_text())
-    finally:
-        tmp.unlink()
+        data: dict[str, str] = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
     return data

@@ -8,6 +8,8 @@ pages in Chromium.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,6 +25,7 @@ from werkzeug.test import TestResponse
 from gateway import dashboard as dashboard_module
 from gateway.app import create_app
 from gateway.campaign_progress import Progress
+from gateway.crypto import pseudonymise
 from gateway.dashboard_campaigns import ACTIONS
 from gateway.db import upgrade
 from gateway.i18n import TEXTS, missing_keys
@@ -42,6 +45,7 @@ from tests.staff import (
     assert_light_page,
     audit_actions,
     cheap_password_hashing,
+    complete_surveys,
     csrf_token,
     make_staff,
     page_of,
@@ -166,6 +170,45 @@ def test_a_deactivated_account_is_signed_out_at_once(
         user.active = False
 
     assert client.get("/dashboard/campaigns/").status_code == 302
+
+
+def test_a_new_session_key_signs_everyone_out_and_changes_no_pseudonym(
+    client: FlaskClient,
+    settings: Settings,
+    redis_client: redis.Redis,
+    run_jobs: Callable[..., int],
+    staff: None,
+) -> None:
+    complete_surveys(client, run_jobs, 1)  # the household +22376120000
+    sign_in(client, "viewer")
+    before = respondents(client)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+
+    def restarted(session_key: str) -> FlaskClient:
+        """The gateway started again with this session key; the browser keeps its cookie."""
+        app = create_app(replace(settings, session_key=session_key), client=redis_client)
+        browser = app.test_client()
+        browser.set_cookie("session", cookie.value)
+        return browser
+
+    assert restarted(settings.session_key).get("/dashboard/results/").status_code == 200
+    rotated = restarted("Zq4Lw8Xn1Vr6Tb3Ym9Kc2Hd7Jf0Gs5Pa_")
+
+    assert rotated.get("/dashboard/results/").status_code == 302
+    sign_in(rotated, "viewer")
+    assert respondents(rotated) == before == [pseudonymise("+22376120000", settings.secret_key)]
+    # The household dialling again is still known as the one that answered.
+    assert Phone(rotated, number="+22376120000").dial() == (
+        "END Merci, vous avez deja repondu a ce sondage."
+    )
+
+
+def respondents(client: FlaskClient) -> list[str]:
+    """The respondent column of the results export, as a signed-in viewer downloads it."""
+    export = client.get("/dashboard/results/export.csv?flow=return_intention")
+    assert export.status_code == 200
+    return [row["respondent"] for row in csv.DictReader(io.StringIO(export.get_data(as_text=True)))]
 
 
 # -- roles, CSRF, weight --------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from gateway.errors import ConfigError
@@ -10,6 +13,7 @@ from gateway.settings import Settings
 STRONG = {
     "GATEWAY_ENV": "production",
     "GATEWAY_SECRET_KEY": "uT4nq8WZr1Lk0Vb9Xc2Md7Pf3Hs6Jy5Ga",
+    "GATEWAY_SESSION_KEY": "e9Rk2Wq7Tn4Yb1Zx8Lc5Vm0Hf3Gd6Js_",
     "GATEWAY_ENCRYPTION_KEYS": "ik4sbLoHGyZfeMIL0uLB_v6wzTuk9hsQWyC_jvWMO7s=",
     "GATEWAY_WEBHOOK_TOKEN": "Qm7v2Lr9Xw4Tz8Kp1Bn6Hd3Jf5Gs0Ya_",
     "DATABASE_URL": "postgresql://gateway@db/gateway",
@@ -30,6 +34,10 @@ def test_production_starts_with_strong_settings() -> None:
         ("DATABASE_URL", "", "needs these settings: DATABASE_URL"),
         ("GATEWAY_SECRET_KEY", "change-me-change-me-change-me-change-me", "GATEWAY_SECRET_KEY"),
         ("GATEWAY_SECRET_KEY", "short", "shorter than 32"),
+        ("GATEWAY_SESSION_KEY", "", "needs these settings: GATEWAY_SESSION_KEY"),
+        ("GATEWAY_SESSION_KEY", "session-key-change-me-change-me-change", "GATEWAY_SESSION_KEY"),
+        ("GATEWAY_SESSION_KEY", "short", "GATEWAY_SESSION_KEY .* shorter than 32"),
+        ("GATEWAY_SESSION_KEY", STRONG["GATEWAY_SECRET_KEY"], "same as GATEWAY_SECRET_KEY"),
         ("GATEWAY_WEBHOOK_TOKEN", "my-secret-webhook-token-for-at-callbacks", "WEBHOOK_TOKEN"),
         ("DATABASE_URL", "sqlite:///var/gateway.db", "production needs PostgreSQL"),
         ("GATEWAY_ENCRYPTION_KEYS", "not-a-fernet-key", "not a Fernet key"),
@@ -40,9 +48,34 @@ def test_production_refuses_and_names_the_setting(name: str, value: str, message
         Settings.from_env({**STRONG, name: value})
 
 
-def test_development_generates_secrets_once_and_shares_them(tmp_path: object) -> None:
+def test_development_generates_secrets_once_and_shares_them(tmp_path: Path) -> None:
     env = {"GATEWAY_VAR_DIR": str(tmp_path)}
     first, second = Settings.from_env(env), Settings.from_env(env)
 
-    assert len(first.secret_key) >= 32
-    assert (first.secret_key, first.encryption_keys) == (second.secret_key, second.encryption_keys)
+    assert len(first.secret_key) >= 32 and len(first.session_key) >= 32
+    assert first.session_key != first.secret_key
+    assert (first.secret_key, first.session_key, first.encryption_keys) == (
+        second.secret_key,
+        second.session_key,
+        second.encryption_keys,
+    )
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
+    assert first.session_key not in repr(first) and first.secret_key not in repr(first)
+
+
+def test_an_install_from_before_the_session_key_gets_one_and_keeps_its_secrets(
+    tmp_path: Path,
+) -> None:
+    older = {
+        "secret_key": "k2Vq8Rt5Yw1Zn4Xb7Lm0Hc3Jf6Gd9Ps_",
+        "encryption_key": STRONG["GATEWAY_ENCRYPTION_KEYS"],
+    }
+    (tmp_path / "secrets.json").write_text(json.dumps(older))
+    env = {"GATEWAY_VAR_DIR": str(tmp_path)}
+
+    settings = Settings.from_env(env)
+
+    assert settings.secret_key == older["secret_key"]
+    assert settings.encryption_keys == (older["encryption_key"],)
+    assert len(settings.session_key) >= 32 and settings.session_key != settings.secret_key
+    assert Settings.from_env(env).session_key == settings.session_key

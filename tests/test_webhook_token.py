@@ -63,6 +63,7 @@ def test_production_refuses_to_start_without_a_webhook_token(tmp_path: object) -
     env = {
         "GATEWAY_ENV": "production",
         "GATEWAY_SECRET_KEY": "k" * 40,
+        "GATEWAY_SESSION_KEY": "s" * 40,
         "GATEWAY_ENCRYPTION_KEYS": "ik4sbLoHGyZfeMIL0uLB_v6wzTuk9hsQWyC_jvWMO7s=",
         "DATABASE_URL": "postgresql://db/x",
         "REDIS_URL": "redis://r:6379/0",
