@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from flows import Flow
 from gateway.audit import NamedActor, audit
-from gateway.campaigns import CampaignError
+from gateway.campaigns import CampaignError, status_text
+from gateway.i18n import Message
 from gateway.models import Campaign, CampaignContact, CampaignStatus, ContactStatus, OptOut
 from gateway.runtime import Runtime
 from handlers.phone import mask_phone, normalise_phone
@@ -58,10 +59,15 @@ class AudienceRow:
 
 @dataclass(frozen=True, slots=True)
 class InvalidRow:
-    """A row that was not taken, and why (the number in it masked)."""
+    """A row that was not taken, and why (the number in it masked).
+
+    ``reason`` is in English, as the API and the CLI give it; ``problem`` is the same reason
+    for the dashboard to say in the reader's language.
+    """
 
     row_number: int
     reason: str
+    problem: Message | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -78,11 +84,11 @@ class ImportReport:
     invalid_count: int = 0
     invalid: list[InvalidRow] = field(default_factory=list)
 
-    def reject(self, row_number: int, reason: str) -> None:
+    def reject(self, row_number: int, problem: Message) -> None:
         """Count an invalid row; list it while the list is short enough to read."""
         self.invalid_count += 1
         if len(self.invalid) < MAX_REPORTED_ROWS:
-            self.invalid.append(InvalidRow(row_number, reason))
+            self.invalid.append(InvalidRow(row_number, problem.in_language("en"), problem))
 
 
 def csv_rows(stream: IO[bytes] | IO[str]) -> Iterator[AudienceRow]:
@@ -97,7 +103,7 @@ def csv_rows(stream: IO[bytes] | IO[str]) -> Iterator[AudienceRow]:
     try:
         first = text.readline()
         if not first.strip():
-            raise CampaignError("the file is empty: it needs a header row naming a phone column")
+            raise CampaignError(Message("campaign_error.csv_empty"))
         delimiter = max(_DELIMITERS, key=first.count)
         reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
         phone, language, region = _columns(next(reader))
@@ -111,11 +117,10 @@ def csv_rows(stream: IO[bytes] | IO[str]) -> Iterator[AudienceRow]:
                 _cell(cells, region),
             )
     except UnicodeDecodeError:
-        raise CampaignError(
-            f"row {row_number + 1} is not UTF-8 text: save the file as 'CSV UTF-8' and try again"
-        ) from None
+        raise CampaignError(Message("campaign_error.csv_encoding", row=row_number + 1)) from None
     except csv.Error as exc:
-        raise CampaignError(f"row {row_number + 1} cannot be read as CSV: {exc}") from None
+        problem = Message("campaign_error.csv_unreadable", row=row_number + 1, problem=str(exc))
+        raise CampaignError(problem) from None
     finally:
         if isinstance(text, io.TextIOWrapper) and text is not stream:
             text.detach()  # the caller's stream stays open
@@ -148,17 +153,16 @@ def import_audience(
     again with a corrected file.
     """
     if campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.COMPLETED):
-        raise CampaignError(
-            f"campaign '{campaign.name}' is {campaign.status}: it takes no more contacts; "
-            "create a new campaign",
-            409,
+        closed = Message(
+            "campaign_error.closed_import", name=campaign.name, status=status_text(campaign)
         )
+        raise CampaignError(closed, 409)
     flow = rt.flows[campaign.flow]
     report = ImportReport()
     chunk: list[dict[str, Any]] = []
     for count, row in enumerate(rows, start=1):
         if count > MAX_ROWS:
-            raise CampaignError(f"a list holds at most {MAX_ROWS} rows: split the file")
+            raise CampaignError(Message("campaign_error.too_many_rows", max=MAX_ROWS))
         contact = _contact(rt, flow, campaign, row, report)
         if contact is not None:
             chunk.append(contact)
@@ -185,20 +189,20 @@ def _contact(
     """The contact row to insert for ``row``, or None (and the reason in the report)."""
     raw = row.phone.strip()
     if not raw:
-        report.reject(row.row_number, "no phone number")
+        report.reject(row.row_number, Message("campaign_row.no_phone"))
         return None
     e164 = normalise_phone(raw, rt.settings.phone_region)
     if e164 is None:
-        report.reject(row.row_number, f"not a phone number ({_masked(raw)})")
+        report.reject(row.row_number, _not_a_number(raw))
         return None
     language = _language(flow, row.language)
     if language is False:
         offered = ", ".join(flow.languages)
-        report.reject(row.row_number, f"unknown language (the survey offers {offered})")
+        report.reject(row.row_number, Message("campaign_row.unknown_language", offered=offered))
         return None
     region = " ".join((row.region or "").split()) or None
     if region is not None and len(region) > MAX_REGION:
-        report.reject(row.row_number, f"region longer than {MAX_REGION} characters")
+        report.reject(row.row_number, Message("campaign_row.long_region", max=MAX_REGION))
         return None
     return {
         "campaign_id": campaign.id,
@@ -283,10 +287,7 @@ def _columns(header: Sequence[str]) -> tuple[int, int | None, int | None]:
 
     phone = find(PHONE_HEADERS)
     if phone is None:
-        raise CampaignError(
-            "the header row has no phone column: name the column of numbers 'phone' "
-            "(or 'telephone', 'numero')"
-        )
+        raise CampaignError(Message("campaign_error.no_phone_column"))
     return phone, find(LANGUAGE_HEADERS), find(REGION_HEADERS)
 
 
@@ -294,12 +295,13 @@ def _cell(cells: Sequence[str], index: int | None) -> str | None:
     return cells[index] if index is not None and index < len(cells) else None
 
 
-def _masked(raw: str) -> str:
-    """A rejected entry as the report may show it: its digits masked, nothing else of it."""
+def _not_a_number(raw: str) -> Message:
+    """Why an entry is refused, showing its digits masked and nothing else of it."""
     digits = re.sub(r"\D", "", raw)
     if not digits:
-        return "no digits"
-    return mask_phone(("+" if raw.startswith("+") else "") + digits)
+        return Message("campaign_row.no_digits")
+    masked = mask_phone(("+" if raw.startswith("+") else "") + digits)
+    return Message("campaign_row.not_a_number", masked=masked)
 
 
 def _utf8(stream: IO[bytes]) -> io.TextIOWrapper:

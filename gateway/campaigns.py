@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from flows import Flow
 from gateway.audit import NamedActor, audit
+from gateway.i18n import Message
 from gateway.models import (
     Campaign,
     CampaignChannel,
@@ -53,13 +54,20 @@ _OPEN = (CampaignStatus.DRAFT, CampaignStatus.RUNNING, CampaignStatus.PAUSED)
 class CampaignError(Exception):
     """A campaign request that cannot be done, said so a person can act on it.
 
+    ``reason`` is a ``Message`` the dashboard says in the reader's language; ``str()`` is its
+    English, what the API and the CLI answer. A reason given as plain text is said as it is.
     ``status`` is the HTTP status an API answers with: 404 unknown campaign, 409 a change its
     state does not allow, 422 a value out of bounds.
     """
 
-    def __init__(self, message: str, status: Literal[404, 409, 422] = 422) -> None:
-        super().__init__(message)
+    def __init__(self, reason: Message | str, status: Literal[404, 409, 422] = 422) -> None:
+        super().__init__(reason if isinstance(reason, str) else reason.in_language("en"))
+        self.reason = reason
         self.status = status
+
+    def in_language(self, language: str) -> str:
+        """Why, in ``language``."""
+        return self.reason if isinstance(self.reason, str) else self.reason.in_language(language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +94,14 @@ def parse_window(text: str) -> tuple[time, time]:
     """Read a daily sending window such as ``08:00-19:00``; it opens before it closes."""
     match = _WINDOW.fullmatch(text)
     if match is None:
-        raise CampaignError(f"the window '{text[:20]}' is not like 08:00-19:00")
+        raise CampaignError(Message("campaign_error.window_format", window=text[:20]))
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-        raise CampaignError(f"the window '{text[:20]}' has a time that does not exist")
+        raise CampaignError(Message("campaign_error.window_time", window=text[:20]))
     opens, closes = time(h1, m1), time(h2, m2)
     if opens >= closes:
         # Households are not texted at night: a window across midnight is refused, not guessed.
-        raise CampaignError(
-            f"the window '{text[:20]}' must open before it closes, e.g. 08:00-19:00"
-        )
+        raise CampaignError(Message("campaign_error.window_order", window=text[:20]))
     return opens, closes
 
 
@@ -104,9 +110,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise CampaignError(
-            f"'{name[:64]}' is not a time zone name; use one like Africa/Bamako"
-        ) from None
+        raise CampaignError(Message("campaign_error.timezone", name=name[:64])) from None
 
 
 def create_campaign(
@@ -124,26 +128,32 @@ def create_campaign(
     """
     name = " ".join(spec.name.split())
     if any(ord(c) < 32 for c in spec.name):
-        raise CampaignError("a campaign name is plain text, without control characters")
+        raise CampaignError(Message("campaign_error.name_control"))
     if not name or len(name) > MAX_NAME:
-        raise CampaignError(f"a campaign needs a name of 1 to {MAX_NAME} characters")
+        raise CampaignError(Message("campaign_error.name_length", max=MAX_NAME))
     flow = flows.get(spec.flow)
     if flow is None:
+        known = ", ".join(sorted(flows))
         raise CampaignError(
-            f"there is no flow '{spec.flow[:64]}' (known: {', '.join(sorted(flows))})"
+            Message("campaign_error.unknown_flow", flow=spec.flow[:64], known=known)
         )
     try:
         channel = CampaignChannel(spec.channel)
     except ValueError:
-        raise CampaignError(f"the channel must be sms or ussd, not '{spec.channel[:16]}'") from None
+        problem = Message("campaign_error.channel", channel=spec.channel[:16])
+        raise CampaignError(problem) from None
     if channel is CampaignChannel.USSD:
         _check_ussd_flow(flow, ussd_flow)
     opens, closes = parse_window(spec.window)
     tz = zone(spec.timezone)
     if not THROTTLE_MIN <= spec.throttle <= THROTTLE_MAX:
         raise CampaignError(
-            f"the throttle is {THROTTLE_MIN:g} to {THROTTLE_MAX:g} messages a second, "
-            f"not {spec.throttle:g}"
+            Message(
+                "campaign_error.throttle_range",
+                low=THROTTLE_MIN,
+                high=THROTTLE_MAX,
+                given=spec.throttle,
+            )
         )
     start_at = spec.start_at
     if start_at is not None and start_at.utcoffset() is None:
@@ -155,11 +165,14 @@ def create_campaign(
     expiry = (
         int(flow.expiry.total_seconds() // 3600) if spec.expiry_hours is None else spec.expiry_hours
     )
-    _check_range("reminders", reminders, 0, MAX_REMINDERS)
-    _check_range("the reminder interval (hours)", interval, 1, MAX_REMINDER_INTERVAL_HOURS)
-    _check_range("the expiry (hours)", expiry, 1, MAX_EXPIRY_HOURS)
+    _check_range(Message("campaign_error.what.reminders"), reminders, 0, MAX_REMINDERS)
+    _check_range(
+        Message("campaign_error.what.reminder_interval"), interval, 1, MAX_REMINDER_INTERVAL_HOURS
+    )
+    _check_range(Message("campaign_error.what.expiry"), expiry, 1, MAX_EXPIRY_HOURS)
     if spec.retention_days is not None:
-        _check_range("the retention (days)", spec.retention_days, 1, MAX_RETENTION_DAYS)
+        what = Message("campaign_error.what.retention")
+        _check_range(what, spec.retention_days, 1, MAX_RETENTION_DAYS)
     campaign = Campaign(
         name=name,
         flow=flow.id,
@@ -191,20 +204,18 @@ def create_campaign(
 
 def _check_ussd_flow(flow: Flow, ussd_flow: str) -> None:
     if flow.id != ussd_flow:
-        raise CampaignError(
-            f"a ussd campaign invites households to dial the USSD code, which reaches the flow "
-            f"'{ussd_flow}', not '{flow.id}': use --channel sms for this flow"
-        )
+        raise CampaignError(Message("campaign_error.ussd_flow", ussd_flow=ussd_flow, flow=flow.id))
     if not flow.has_text(INVITATION_TEXT):
         raise CampaignError(
-            f"the flow '{flow.id}' has no '{INVITATION_TEXT}' text to invite households with: "
-            "add one to the flow file"
+            Message("campaign_error.no_invitation", flow=flow.id, text=INVITATION_TEXT)
         )
 
 
-def _check_range(what: str, value: int, low: int, high: int) -> None:
+def _check_range(what: Message, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
-        raise CampaignError(f"{what} must be from {low} to {high}, not {value}")
+        raise CampaignError(
+            Message("campaign_error.range", what=what, low=low, high=high, value=value)
+        )
 
 
 def find_campaign(session: Session, ident: str) -> Campaign:
@@ -220,8 +231,8 @@ def find_campaign(session: Session, ident: str) -> Campaign:
         if len(matches) == 1:
             return matches[0]
         if matches:
-            raise CampaignError(f"more than one campaign has an id starting '{ident}'", 409)
-    raise CampaignError(f"no campaign has the id '{ident[:40]}' (see: campaign list)", 404)
+            raise CampaignError(Message("campaign_error.ambiguous_id", prefix=ident), 409)
+    raise CampaignError(Message("campaign_error.unknown_id", ident=ident[:40]), 404)
 
 
 def list_campaigns(session: Session) -> list[Campaign]:
@@ -239,11 +250,9 @@ def start_campaign(
     campaign = find_campaign(session, ident)
     if campaign.status is CampaignStatus.RUNNING:
         return campaign
-    _refuse_closed(campaign, "start")
+    _refuse_closed(campaign, Message("campaign_error.verb.start"))
     if campaign.status is CampaignStatus.DRAFT and not _has_contacts(session, campaign):
-        raise CampaignError(
-            f"campaign '{campaign.name}' has no contacts yet: import an audience first", 409
-        )
+        raise CampaignError(Message("campaign_error.no_contacts", name=campaign.name), 409)
     values: dict[str, Any] = {"status": CampaignStatus.RUNNING}
     if campaign.started_at is None:
         values["started_at"] = now or utcnow()
@@ -255,9 +264,9 @@ def pause_campaign(session: Session, ident: str, *, actor: NamedActor | str) -> 
     campaign = find_campaign(session, ident)
     if campaign.status is CampaignStatus.PAUSED:
         return campaign
-    _refuse_closed(campaign, "pause")
+    _refuse_closed(campaign, Message("campaign_error.verb.pause"))
     if campaign.status is CampaignStatus.DRAFT:
-        raise CampaignError(f"campaign '{campaign.name}' has not started: nothing to pause", 409)
+        raise CampaignError(Message("campaign_error.pause_not_started", name=campaign.name), 409)
     values = {"status": CampaignStatus.PAUSED}
     return _move(session, campaign, (CampaignStatus.RUNNING,), values, actor, "campaign.pause")
 
@@ -267,12 +276,9 @@ def resume_campaign(session: Session, ident: str, *, actor: NamedActor | str) ->
     campaign = find_campaign(session, ident)
     if campaign.status is CampaignStatus.RUNNING:
         return campaign
-    _refuse_closed(campaign, "resume")
+    _refuse_closed(campaign, Message("campaign_error.verb.resume"))
     if campaign.status is CampaignStatus.DRAFT:
-        raise CampaignError(
-            f"campaign '{campaign.name}' has not started yet: start it rather than resume it",
-            409,
-        )
+        raise CampaignError(Message("campaign_error.resume_not_started", name=campaign.name), 409)
     values = {"status": CampaignStatus.RUNNING}
     return _move(session, campaign, (CampaignStatus.PAUSED,), values, actor, "campaign.resume")
 
@@ -309,18 +315,11 @@ def complete_campaign(session: Session, campaign_id: str, now: datetime) -> bool
     return bool(cast(CursorResult[Any], result).rowcount)
 
 
-def _refuse_closed(campaign: Campaign, verb: str) -> None:
+def _refuse_closed(campaign: Campaign, verb: Message) -> None:
     if campaign.status is CampaignStatus.CANCELLED:
-        raise CampaignError(
-            f"campaign '{campaign.name}' was cancelled and cannot {verb} again: create a new one",
-            409,
-        )
+        raise CampaignError(Message("campaign_error.cancelled", name=campaign.name, verb=verb), 409)
     if campaign.status is CampaignStatus.COMPLETED:
-        raise CampaignError(
-            f"campaign '{campaign.name}' is completed: every contact was invited. Create a new "
-            f"campaign to invite them again",
-            409,
-        )
+        raise CampaignError(Message("campaign_error.completed", name=campaign.name), 409)
 
 
 def _move(
@@ -342,11 +341,15 @@ def _move(
     )
     session.refresh(campaign)
     if not cast(CursorResult[Any], result).rowcount:
-        raise CampaignError(
-            f"campaign '{campaign.name}' is {campaign.status} now: try again if still needed", 409
-        )
+        moved = Message("campaign_error.moved", name=campaign.name, status=status_text(campaign))
+        raise CampaignError(moved, 409)
     audit(session, actor, action, "campaign", campaign.id, f"{before} -> {campaign.status}")
     return campaign
+
+
+def status_text(campaign: Campaign) -> Message:
+    """The campaign's status, to be said in the reader's language ("cancelled", "annulée")."""
+    return Message(f"campaigns.state.{campaign.status.value}")
 
 
 def _has_contacts(session: Session, campaign: Campaign) -> bool:

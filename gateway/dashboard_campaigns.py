@@ -4,7 +4,8 @@ Everything goes through the campaign domain exactly as ``survey-gateway campaign
 transaction per change with its audit row, then ``CampaignJobs.after_change`` once committed.
 The import report is kept in Redis for a day after the upload, for the campaign page to show
 after the redirect (a page reload must not upload the file again); it names rows by number and
-masks any number, as the domain wrote it.
+masks any number, as the domain wrote it. The domain's reasons (a refusal, a row not taken) are
+kept as catalogue keys and said in the language of whoever reads the page.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import IO, Any, Literal
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from gateway.campaign_audience import ImportReport, csv_rows, import_audience
+from gateway.campaign_audience import ImportReport, InvalidRow, csv_rows, import_audience
 from gateway.campaign_progress import Progress, contact_counts, progress
 from gateway.campaign_queue import CampaignJobs
 from gateway.campaigns import (
@@ -37,6 +38,7 @@ from gateway.campaigns import (
 from gateway.dashboard import (
     Staff,
     allow_upload,
+    language,
     require,
     runtime,
     signed_in,
@@ -44,6 +46,7 @@ from gateway.dashboard import (
     t,
 )
 from gateway.enumerators import ENUMERATOR_FLOW
+from gateway.i18n import Message, translate
 from gateway.models import Campaign, CampaignStatus, Role, utcnow
 from gateway.runtime import Runtime
 
@@ -122,15 +125,34 @@ def keep_report(rt: Runtime, campaign_id: str, report: ImportReport) -> None:
         "duplicates": report.duplicates,
         "opted_out": report.opted_out,
         "invalid_count": report.invalid_count,
-        "invalid": [[row.row_number, row.reason] for row in report.invalid[:REPORT_ROWS]],
+        "invalid": [_kept_row(row) for row in report.invalid[:REPORT_ROWS]],
     }
     rt.redis.set(_report_key(campaign_id), json.dumps(data), ex=REPORT_TTL_S)
 
 
-def kept_report(rt: Runtime, campaign_id: str) -> dict[str, Any] | None:
-    """The import report kept for the campaign, if still kept."""
+def kept_report(rt: Runtime, campaign_id: str, language: str) -> dict[str, Any] | None:
+    """The import report kept for the campaign, if still kept; its invalid rows are
+    ``[row number, reason]``, the reason in ``language``."""
     raw = rt.redis.get(_report_key(campaign_id))
-    return json.loads(raw) if raw else None
+    if not raw:
+        return None
+    report: dict[str, Any] = json.loads(raw)
+    report["invalid"] = [[kept[0], _said(kept, language)] for kept in report["invalid"]]
+    return report
+
+
+def _kept_row(row: InvalidRow) -> list[Any]:
+    """``[row number, English reason]``, then the reason's key and values when it has them."""
+    if row.problem is None:
+        return [row.row_number, row.reason]
+    return [row.row_number, row.reason, row.problem.key, row.problem.values]
+
+
+def _said(kept: list[Any], language: str) -> str:
+    """A kept row's reason in ``language``; a report kept with its reason only, as it was."""
+    if len(kept) < 4:
+        return str(kept[1])
+    return translate(language, kept[2], **kept[3])
 
 
 def _report_key(campaign_id: str) -> str:
@@ -157,12 +179,12 @@ def parse_spec(form: dict[str, str]) -> CampaignSpec:
     try:
         throttle = float(form.get("throttle") or DEFAULT_THROTTLE)
     except ValueError:
-        raise CampaignError("the throttle is a number of messages a second, e.g. 5") from None
+        raise CampaignError(Message("campaign_error.throttle_number")) from None
     start_text = form.get("start_at", "").strip()
     try:
         start_at = datetime.fromisoformat(start_text) if start_text else None
     except ValueError:
-        raise CampaignError(f"'{start_text[:20]}' is not a time like 2026-03-10T08:00") from None
+        raise CampaignError(Message("campaign_error.start_at", text=start_text[:20])) from None
     return CampaignSpec(
         name=form.get("name", ""),
         flow=form.get("flow", ""),
@@ -198,11 +220,11 @@ def create() -> ResponseReturnValue:
     upload = request.files.get("audience")
     try:
         if upload is None or not upload.filename:
-            raise CampaignError(t("campaigns.no_file"))
+            raise CampaignError(Message("campaigns.no_file"))
         spec = parse_spec(values)
         campaign, _ = create_with_audience(rt, signed_in(), spec, upload.stream)
     except CampaignError as exc:
-        return _form_page(problem=str(exc), values=values), 422
+        return _form_page(problem=exc.in_language(language()), values=values), 422
     flash(t("campaigns.created_ok", name=campaign.name), "ok")
     return redirect(url_for("dashboard_campaigns.show", campaign_id=campaign.id))
 
@@ -239,7 +261,7 @@ def show(campaign_id: str) -> ResponseReturnValue:
         "dashboard/campaign.html",
         campaign=campaign,
         counts=counts,
-        report=kept_report(rt, campaign.id),
+        report=kept_report(rt, campaign.id, language()),
         actions=ACTIONS[campaign.status],
     )
 
@@ -253,7 +275,7 @@ def act(campaign_id: str, action: Action) -> ResponseReturnValue:
     except CampaignError as exc:
         if exc.status == 404:
             abort(404)
-        flash(t("campaigns.action_refused", problem=str(exc)), "error")
+        flash(t("campaigns.action_refused", problem=exc.in_language(language())), "error")
         return redirect(url_for("dashboard_campaigns.show", campaign_id=campaign_id[:36]))
     flash(t(f"campaigns.done.{action}"), "ok")
     return redirect(url_for("dashboard_campaigns.show", campaign_id=changed.id))

@@ -3,10 +3,14 @@
 A text is looked up by key in the session's language (``gateway.dashboard.t``); a key missing in
 one language falls back to French, then to the key itself, so a page never breaks over a text.
 Placeholders are ``str.format`` fields: ``{name}``. A test checks both languages have every key.
+
+The campaign domain says why it refuses something as a ``Message`` (a key and its values), not
+as text: the API and the CLI give it in English, the dashboard in the reader's language.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 LANGUAGES: tuple[str, ...] = ("fr", "en")
@@ -95,6 +99,73 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaigns.count.expired": "Expirées sans réponse complète",
         "campaigns.count.opted_out": "Désinscrits (STOP)",
         "campaigns.count.skipped": "Déjà enquêtés",
+        # Why a campaign request is refused (gateway.campaigns, gateway.campaign_audience).
+        "campaign_error.window_format": "le créneau d'envoi « {window} » n'est pas de la forme "
+        "08:00-19:00",
+        "campaign_error.window_time": "le créneau d'envoi « {window} » contient une heure qui "
+        "n'existe pas",
+        "campaign_error.window_order": "le créneau d'envoi « {window} » doit commencer avant de "
+        "se terminer, par exemple 08:00-19:00",
+        "campaign_error.timezone": "« {name} » n'est pas un nom de fuseau horaire ; utilisez un "
+        "nom comme Africa/Bamako",
+        "campaign_error.name_control": "le nom d'une campagne est du texte simple, sans "
+        "caractères de contrôle",
+        "campaign_error.name_length": "une campagne a besoin d'un nom de 1 à {max} caractères",
+        "campaign_error.unknown_flow": "l'enquête « {flow} » n'existe pas (enquêtes connues : "
+        "{known})",
+        "campaign_error.channel": "le canal doit être sms ou ussd, et non « {channel} »",
+        "campaign_error.throttle_range": "le débit doit être entre {low:g} et {high:g} messages "
+        "par seconde, et non {given:g}",
+        "campaign_error.throttle_number": "le débit est un nombre de messages par seconde, par "
+        "exemple 5",
+        "campaign_error.start_at": "« {text} » n'est pas une date et une heure comme "
+        "2026-03-10T08:00",
+        "campaign_error.range": "{what} doit être entre {low} et {high}, et non {value}",
+        "campaign_error.what.reminders": "le nombre de rappels",
+        "campaign_error.what.reminder_interval": "l'intervalle entre deux rappels (en heures)",
+        "campaign_error.what.expiry": "le délai d'expiration (en heures)",
+        "campaign_error.what.retention": "la durée de conservation (en jours)",
+        "campaign_error.ussd_flow": "une campagne USSD invite les ménages à composer le code "
+        "USSD, qui mène à l'enquête « {ussd_flow} » et non « {flow} » : choisissez le canal SMS "
+        "pour cette enquête",
+        "campaign_error.no_invitation": "l'enquête « {flow} » n'a pas de texte « {text} » pour "
+        "inviter les ménages : ajoutez-en un au fichier de l'enquête",
+        "campaign_error.ambiguous_id": "plusieurs campagnes ont un identifiant commençant par "
+        "« {prefix} »",
+        "campaign_error.unknown_id": "aucune campagne n'a l'identifiant « {ident} » (voir la "
+        "liste des campagnes)",
+        "campaign_error.no_contacts": "la campagne « {name} » n'a encore aucun numéro : importez "
+        "d'abord une liste",
+        "campaign_error.pause_not_started": "la campagne « {name} » n'a pas démarré : il n'y a "
+        "rien à mettre en pause",
+        "campaign_error.resume_not_started": "la campagne « {name} » n'a pas encore démarré : "
+        "démarrez-la plutôt que de la reprendre",
+        "campaign_error.cancelled": "la campagne « {name} » a été annulée et ne peut plus "
+        "{verb} : créez-en une nouvelle",
+        "campaign_error.verb.start": "être démarrée",
+        "campaign_error.verb.pause": "être mise en pause",
+        "campaign_error.verb.resume": "être reprise",
+        "campaign_error.completed": "la campagne « {name} » est terminée : tous les numéros ont "
+        "été invités. Créez une nouvelle campagne pour les inviter à nouveau",
+        "campaign_error.moved": "la campagne « {name} » est passée entre-temps à l'état "
+        "« {status} » : réessayez si c'est encore utile",
+        "campaign_error.closed_import": "la campagne « {name} » est {status} : elle ne prend plus "
+        "de numéros ; créez une nouvelle campagne",
+        "campaign_error.too_many_rows": "une liste compte au plus {max} lignes : découpez le "
+        "fichier",
+        "campaign_error.csv_empty": "le fichier est vide : il lui faut une ligne d'en-tête qui "
+        "nomme la colonne des numéros",
+        "campaign_error.csv_encoding": "la ligne {row} n'est pas du texte UTF-8 : enregistrez le "
+        "fichier au format « CSV UTF-8 » et réessayez",
+        "campaign_error.csv_unreadable": "la ligne {row} n'est pas lisible en CSV : {problem}",
+        "campaign_error.no_phone_column": "la ligne d'en-tête n'a pas de colonne de numéros : "
+        "nommez-la « phone » (ou « telephone », « numero »)",
+        # Why a row of a list was not taken (the import report).
+        "campaign_row.no_phone": "pas de numéro de téléphone",
+        "campaign_row.not_a_number": "numéro de téléphone invalide ({masked})",
+        "campaign_row.no_digits": "numéro de téléphone invalide (aucun chiffre)",
+        "campaign_row.unknown_language": "langue inconnue (l'enquête propose : {offered})",
+        "campaign_row.long_region": "région de plus de {max} caractères",
         "results.title": "Résultats",
         "results.flow": "Enquête",
         "results.campaign": "Campagne",
@@ -224,6 +295,59 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaigns.count.expired": "Expired without a full answer",
         "campaigns.count.opted_out": "Opted out (STOP)",
         "campaigns.count.skipped": "Already surveyed",
+        # Also what the API and the CLI say: change one and their answers change.
+        "campaign_error.window_format": "the window '{window}' is not like 08:00-19:00",
+        "campaign_error.window_time": "the window '{window}' has a time that does not exist",
+        "campaign_error.window_order": "the window '{window}' must open before it closes, "
+        "e.g. 08:00-19:00",
+        "campaign_error.timezone": "'{name}' is not a time zone name; use one like Africa/Bamako",
+        "campaign_error.name_control": "a campaign name is plain text, without control characters",
+        "campaign_error.name_length": "a campaign needs a name of 1 to {max} characters",
+        "campaign_error.unknown_flow": "there is no flow '{flow}' (known: {known})",
+        "campaign_error.channel": "the channel must be sms or ussd, not '{channel}'",
+        "campaign_error.throttle_range": "the throttle is {low:g} to {high:g} messages a second, "
+        "not {given:g}",
+        "campaign_error.throttle_number": "the throttle is a number of messages a second, e.g. 5",
+        "campaign_error.start_at": "'{text}' is not a time like 2026-03-10T08:00",
+        "campaign_error.range": "{what} must be from {low} to {high}, not {value}",
+        "campaign_error.what.reminders": "reminders",
+        "campaign_error.what.reminder_interval": "the reminder interval (hours)",
+        "campaign_error.what.expiry": "the expiry (hours)",
+        "campaign_error.what.retention": "the retention (days)",
+        "campaign_error.ussd_flow": "a ussd campaign invites households to dial the USSD code, "
+        "which reaches the flow '{ussd_flow}', not '{flow}': use --channel sms for this flow",
+        "campaign_error.no_invitation": "the flow '{flow}' has no '{text}' text to invite "
+        "households with: add one to the flow file",
+        "campaign_error.ambiguous_id": "more than one campaign has an id starting '{prefix}'",
+        "campaign_error.unknown_id": "no campaign has the id '{ident}' (see: campaign list)",
+        "campaign_error.no_contacts": "campaign '{name}' has no contacts yet: import an audience "
+        "first",
+        "campaign_error.pause_not_started": "campaign '{name}' has not started: nothing to pause",
+        "campaign_error.resume_not_started": "campaign '{name}' has not started yet: start it "
+        "rather than resume it",
+        "campaign_error.cancelled": "campaign '{name}' was cancelled and cannot {verb} again: "
+        "create a new one",
+        "campaign_error.verb.start": "start",
+        "campaign_error.verb.pause": "pause",
+        "campaign_error.verb.resume": "resume",
+        "campaign_error.completed": "campaign '{name}' is completed: every contact was invited. "
+        "Create a new campaign to invite them again",
+        "campaign_error.moved": "campaign '{name}' is {status} now: try again if still needed",
+        "campaign_error.closed_import": "campaign '{name}' is {status}: it takes no more "
+        "contacts; create a new campaign",
+        "campaign_error.too_many_rows": "a list holds at most {max} rows: split the file",
+        "campaign_error.csv_empty": "the file is empty: it needs a header row naming a phone "
+        "column",
+        "campaign_error.csv_encoding": "row {row} is not UTF-8 text: save the file as "
+        "'CSV UTF-8' and try again",
+        "campaign_error.csv_unreadable": "row {row} cannot be read as CSV: {problem}",
+        "campaign_error.no_phone_column": "the header row has no phone column: name the column "
+        "of numbers 'phone' (or 'telephone', 'numero')",
+        "campaign_row.no_phone": "no phone number",
+        "campaign_row.not_a_number": "not a phone number ({masked})",
+        "campaign_row.no_digits": "not a phone number (no digits)",
+        "campaign_row.unknown_language": "unknown language (the survey offers {offered})",
+        "campaign_row.long_region": "region longer than {max} characters",
         "results.title": "Results",
         "results.flow": "Survey",
         "results.campaign": "Campaign",
@@ -274,10 +398,32 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True, init=False)
+class Message:
+    """A text to be read in the reader's language: its key and the values that fill it in.
+
+    A value may itself be a ``Message`` (a campaign's status), said in the same language.
+    """
+
+    key: str
+    values: dict[str, Any]
+
+    def __init__(self, key: str, /, **values: Any) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "values", values)
+
+    def in_language(self, language: str) -> str:
+        """The text in ``language``, filled in."""
+        return translate(language, self.key, **self.values)
+
+
 def translate(language: str, key: str, **values: Any) -> str:
     """The text ``key`` in ``language`` (French, then the key, when missing), filled in."""
     text = TEXTS.get(language, {}).get(key) or TEXTS[DEFAULT_LANGUAGE].get(key) or key
-    return text.format(**values) if values else text
+    if not values:
+        return text
+    said = {k: v.in_language(language) if isinstance(v, Message) else v for k, v in values.items()}
+    return text.format(**said)
 
 
 def missing_keys() -> dict[str, list[str]]:
