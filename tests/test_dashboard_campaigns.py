@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from gateway import campaign_audience, campaigns, dashboard_campaigns
+from gateway.campaigns import next_send_time, parse_window
 from gateway.i18n import TEXTS
+from gateway.models import Campaign
 from gateway.runtime import Runtime
 from tests.phone import SmsPhone
 from tests.staff import (
@@ -32,6 +35,7 @@ from tests.staff import (
     sign_in,
     text_of,
 )
+from tests.windows import OPEN_FOR, open_window
 
 
 @pytest.fixture
@@ -54,19 +58,44 @@ AUDIENCE = (
 
 
 def upload(client: FlaskClient, csv_text: str, **fields: str) -> TestResponse:
-    """Post the new-campaign form with a CSV file, as a browser does."""
+    """Post the new-campaign form with a CSV file, as a browser does; it may send at once."""
     page = client.get("/dashboard/campaigns/new").get_data(as_text=True)
+    window = open_window()
     data: dict[str, object] = {
         "csrf_token": csrf_token(page),
         "name": "Mopti, mars",
         "flow": "return_intention",
         "channel": "sms",
-        "window": "00:00-23:59",
+        "window": window.window,
+        "timezone": window.timezone,
         "throttle": "50",
         "audience": (io.BytesIO(csv_text.encode()), "audience.csv"),
     }
     data.update(fields)
     return client.post("/dashboard/campaigns/new", data=data, content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize(
+    "now",
+    [f"2026-03-10T{hhmm}:30+00:00" for hhmm in ("00:00", "08:15", "12:00", "23:28", "23:29")]
+    + [f"2026-03-10T{hhmm}+00:00" for hhmm in ("23:58:59", "23:59:00", "23:59:59")],
+)
+def test_the_tests_campaign_window_is_open_whatever_the_hour(now: str) -> None:
+    start = datetime.fromisoformat(now)
+    window = open_window(start)
+    opens, closes = parse_window(window.window)
+    campaign = Campaign(window_start=opens, window_end=closes, timezone=window.timezone)
+
+    for moment in (start, start + OPEN_FOR):
+        assert next_send_time(campaign, moment) == moment
+
+
+def test_the_tests_campaign_window_is_the_usual_one_most_of_the_day() -> None:
+    noon = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    late = noon + timedelta(hours=11, minutes=45)
+
+    assert open_window(noon).timezone == "Africa/Bamako"
+    assert open_window(late).timezone != "Africa/Bamako"
 
 
 def press(client: FlaskClient, campaign_page: str, action: str) -> TestResponse:

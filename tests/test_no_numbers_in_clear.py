@@ -22,6 +22,7 @@ from gateway.auth import create_token
 from gateway.models import Base, Role
 from gateway.runtime import Runtime
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
+from tests.windows import open_window
 
 AUDIENCE = [f"+2237654{3000 + i:04d}" for i in range(20)]
 USSD_HOUSEHOLD = "+22376549999"
@@ -102,11 +103,13 @@ def test_a_whole_campaign_leaves_no_number_in_clear(
     csv_text = "telephone;langue;region\n" + "".join(
         f"{csv_cell(i, n)};fr;Mopti\n" for i, n in enumerate(AUDIENCE)
     )
+    window = open_window()
     form = {
         "name": "Mopti, mars",
         "flow": "return_intention",
         "channel": "sms",
-        "window": "00:00-23:59",
+        "window": window.window,
+        "timezone": window.timezone,
         "throttle": "50",
         "audience": (io.BytesIO(csv_text.encode()), "liste.csv"),
     }
