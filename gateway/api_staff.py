@@ -201,7 +201,7 @@ def users_list() -> Any:
 def users_create(data: dict[str, Any]) -> Any:
     """Add a dashboard user."""
     with _staff_errors(), write_session() as session:
-        return create_user(session, actor=current_actor(), **data)
+        return create_user(session, actor=current_actor(), hasher=runtime().password_hasher, **data)
 
 
 # -- tokens ---------------------------------------------------------------------------------

@@ -5,7 +5,10 @@ Two kinds of staff credential exist:
 - **API tokens** (``Authorization: Bearer <secret>``) for scripts and the API. The secret is
   ``secrets.token_urlsafe(32)``, shown once when made; only its SHA-256 is stored. A token is
   found by its hash, so no secret is ever compared byte by byte.
-- **Passwords** of dashboard users, hashed with argon2id. The dashboard's session login is
+- **Passwords** of dashboard users, hashed with argon2id at the cost the settings name
+  (``GATEWAY_PASSWORD_HASH_PROFILE``); the hasher is built once, by :func:`password_hasher`,
+  and passed in. A hash keeps its own parameters, so one made at another cost still verifies,
+  and is remade at the current cost when its user signs in. The dashboard's session login is
   built on :func:`authenticate_user`.
 
 Roles are hierarchical (``viewer`` < ``manager`` < ``admin``): a view guarded with
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, NoReturn, TypeVar, cast
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, request
 from flask_smorest import Blueprint, abort
@@ -34,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit import NamedActor, audit
 from gateway.models import ApiToken, Role, User, utcnow
+from gateway.settings import PasswordHashProfile
 
 __all__ = [
     "BEARER_SCHEME",
@@ -48,6 +52,7 @@ __all__ = [
     "find_token",
     "hash_password",
     "hash_token",
+    "password_hasher",
     "require_role",
     "revoke_token",
     "verify_password",
@@ -72,8 +77,11 @@ _MIN_ID_PREFIX = 6
 TOKEN_ATTEMPTS = 20
 TOKEN_WINDOW_S = 60
 
-# argon2id with the library's defaults (RFC 9106's second recommended profile, 64 MiB).
-_hasher = PasswordHasher()
+_HASH_PROFILES: dict[PasswordHashProfile, Parameters] = {
+    PasswordHashProfile.RFC_9106_LOW_MEMORY: profiles.RFC_9106_LOW_MEMORY,
+    PasswordHashProfile.RFC_9106_HIGH_MEMORY: profiles.RFC_9106_HIGH_MEMORY,
+    PasswordHashProfile.CHEAPEST: profiles.CHEAPEST,
+}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -218,15 +226,20 @@ def list_tokens(session: Session) -> list[ApiToken]:
 # -- users and passwords --------------------------------------------------------------------
 
 
-def hash_password(password: str) -> str:
+def password_hasher(profile: PasswordHashProfile) -> PasswordHasher:
+    """The argon2id hasher of a cost profile; it verifies hashes made under any profile."""
+    return PasswordHasher.from_parameters(_HASH_PROFILES[profile])
+
+
+def hash_password(password: str, *, hasher: PasswordHasher) -> str:
     """An argon2id hash of the password (salted; the parameters are stored in the hash)."""
-    return _hasher.hash(password)
+    return hasher.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
-    """True when the password matches the hash."""
+def verify_password(password_hash: str, password: str, *, hasher: PasswordHasher) -> bool:
+    """True when the password matches the hash, whatever parameters it was made with."""
     try:
-        return _hasher.verify(password_hash, password)
+        return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -245,9 +258,15 @@ def check_password_rules(password: str) -> None:
 
 
 def create_user(
-    session: Session, *, username: str, password: str, role: Role, actor: NamedActor | str
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    actor: NamedActor | str,
+    hasher: PasswordHasher,
 ) -> User:
-    """Add a dashboard user with this password and role."""
+    """Add a dashboard user with this password and role, its hash made by ``hasher``."""
     username = normalise_username(username)
     if not USERNAME.fullmatch(username):
         raise StaffError(
@@ -257,7 +276,8 @@ def create_user(
     check_password_rules(password)
     if session.scalars(select(User.id).where(User.username == username)).first() is not None:
         raise StaffError(f"the username '{username}' is taken", status=409)
-    user = User(username=username, password_hash=hash_password(password), role=role, active=True)
+    password_hash = hash_password(password, hasher=hasher)
+    user = User(username=username, password_hash=password_hash, role=role, active=True)
     session.add(user)
     session.flush()
     audit(session, actor, "user.create", "user", user.id, f"username={username} role={role}")
@@ -269,19 +289,20 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(16))
-
-
 def authenticate_user(
-    session: Session, username: str, password: str, *, now: datetime | None = None
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    hasher: PasswordHasher,
+    now: datetime | None = None,
 ) -> User | None:
     """The active user with this username and password, or None; for the dashboard's login.
 
-    On success, notes ``last_login_at``, upgrades the hash if the parameters changed and writes
-    a ``login`` audit event; the caller commits. Failure takes as long for an unknown user as
-    for a wrong password, so the timing does not tell which usernames exist.
+    On success, notes ``last_login_at``, remakes the hash with ``hasher`` if it was made with
+    other parameters and writes a ``login`` audit event; the caller commits. Failure takes as
+    long for an unknown user as for a wrong password, so the timing does not tell which
+    usernames exist.
     """
     if len(password) > MAX_PASSWORD_LENGTH:
         return None
@@ -289,12 +310,13 @@ def authenticate_user(
         select(User).where(User.username == normalise_username(username))
     ).first()
     if user is None or not user.active:
-        verify_password(_dummy_hash(), password)
+        # As long as checking a real user's password: one hash at the current cost.
+        hash_password(password, hasher=hasher)
         return None
-    if not verify_password(user.password_hash, password):
+    if not verify_password(user.password_hash, password, hasher=hasher):
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password, hasher=hasher)
     user.last_login_at = now or utcnow()
     session.flush()
     audit(session, Actor.for_user(user), "login", "user", user.id)

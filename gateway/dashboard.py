@@ -210,7 +210,7 @@ def sign_in(username: str, password: str) -> Staff | Literal["refused", "throttl
     if failures is not None and int(failures) >= LOGIN_ATTEMPTS:
         return "throttled"
     with rt.sessions.begin() as db:
-        user = authenticate_user(db, username, password)
+        user = authenticate_user(db, username, password, hasher=rt.password_hasher)
         staff = None if user is None else Staff(user.id, user.username, Role(user.role))
     if staff is None:
         with rt.redis.pipeline() as pipe:

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
+from argon2 import PasswordHasher
 from redis import Redis
 from rq import Queue
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import Flow, load_flows
+from gateway.auth import password_hasher
 from gateway.crypto import NumberCipher, pseudonymise
 from gateway.db import make_engine, make_sessionmaker
 from gateway.enumerators import ENUMERATOR_FLOW
@@ -51,6 +53,7 @@ class Runtime:
     flows: dict[str, Flow]
     cipher: NumberCipher
     services: Services
+    password_hasher: PasswordHasher
 
     @classmethod
     def build(cls, settings: Settings, *, client: Redis | None = None) -> Runtime:
@@ -88,6 +91,7 @@ class Runtime:
             flows=flows,
             cipher=cipher,
             services=services,
+            password_hasher=password_hasher(settings.password_hash_profile),
         )
 
     @property

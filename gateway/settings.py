@@ -18,6 +18,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -25,6 +26,17 @@ from cryptography.fernet import Fernet
 from gateway.errors import ConfigError
 
 PRODUCTION = "production"
+
+
+class PasswordHashProfile(StrEnum):
+    """What an argon2id password hash costs: the profiles of ``argon2.profiles``."""
+
+    # RFC 9106's second recommendation (64 MiB, 3 passes): argon2-cffi's default.
+    RFC_9106_LOW_MEMORY = "rfc9106-low-memory"
+    # RFC 9106's first recommendation (2 GiB, 1 pass): for a server with memory to spare.
+    RFC_9106_HIGH_MEMORY = "rfc9106-high-memory"
+    # Next to no cost, so that test suites sign in quickly; refused in production.
+    CHEAPEST = "cheapest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,7 @@ class Settings:
     webhook_networks: tuple[str, ...] = ()
     trusted_proxies: int = 0
     ussd_session_ttl: int = 600
+    password_hash_profile: PasswordHashProfile = PasswordHashProfile.RFC_9106_LOW_MEMORY
     max_request_bytes: int = 16 * 1024
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -90,6 +103,7 @@ class Settings:
         keys_raw = get("GATEWAY_ENCRYPTION_KEYS") or get("GATEWAY_ENCRYPTION_KEY")
         database_url = get("DATABASE_URL")
         redis_url = get("REDIS_URL")
+        hash_profile = _password_hash_profile(get("GATEWAY_PASSWORD_HASH_PROFILE"))
 
         if mode == PRODUCTION:
             missing = [
@@ -116,6 +130,12 @@ class Settings:
                 },
                 database_url or "",
             )
+            if hash_profile is PasswordHashProfile.CHEAPEST:
+                raise ConfigError(
+                    f"GATEWAY_PASSWORD_HASH_PROFILE={hash_profile} is for tests: production "
+                    f"needs {PasswordHashProfile.RFC_9106_LOW_MEMORY} (the default) or "
+                    f"{PasswordHashProfile.RFC_9106_HIGH_MEMORY}"
+                )
         if not secret_key or not session_key or not keys_raw:
             generated = _dev_secrets(var_dir)
             secret_key = secret_key or generated["secret_key"]
@@ -167,6 +187,7 @@ class Settings:
             webhook_networks=_networks(get("GATEWAY_WEBHOOK_NETWORKS") or ""),
             trusted_proxies=trusted_proxies,
             ussd_session_ttl=session_ttl,
+            password_hash_profile=hash_profile,
         )
 
 
@@ -193,6 +214,20 @@ def _refuse_weak_production(named_secrets: Mapping[str, str], database_url: str)
         )
     if database_url.startswith("sqlite"):
         raise ConfigError("DATABASE_URL is SQLite: production needs PostgreSQL (postgresql://...)")
+
+
+def _password_hash_profile(raw: str | None) -> PasswordHashProfile:
+    """The profile named by GATEWAY_PASSWORD_HASH_PROFILE, RFC 9106's low-memory one if none."""
+    if raw is None:
+        return PasswordHashProfile.RFC_9106_LOW_MEMORY
+    try:
+        return PasswordHashProfile(raw.strip().lower())
+    except ValueError as exc:
+        raise ConfigError(
+            f"GATEWAY_PASSWORD_HASH_PROFILE: {raw!r} is not a profile (one of: "
+            + ", ".join(PasswordHashProfile)
+            + ")"
+        ) from exc
 
 
 def _networks(raw: str) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from gateway.auth import (
     create_user,
     list_tokens,
     list_users,
+    password_hasher,
     revoke_token,
 )
 from gateway.cli_errors import BadSetup, CommandError
@@ -57,11 +58,17 @@ def users_create(username: str, role: str, password_stdin: bool) -> None:
         password = click.prompt(
             "Password", hide_input=True, confirmation_prompt="Repeat the password"
         )
+    hasher = password_hasher(Settings.from_env().password_hash_profile)
     with _staff_errors():
         check_password_rules(password)
         with _sessions(User) as sessions, sessions.begin() as session:
             user = create_user(
-                session, username=username, password=password, role=Role(role), actor=CLI_ACTOR
+                session,
+                username=username,
+                password=password,
+                role=Role(role),
+                actor=CLI_ACTOR,
+                hasher=hasher,
             )
     click.echo(f"User {user.username} created, role {user.role}.")
 

@@ -98,9 +98,17 @@ def db_session(db_engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    """Development settings with their own var folder and the database under test."""
+    """Development settings with their own var folder and the database under test.
+
+    Passwords are hashed at the cheapest cost: the real one takes a good part of a second a
+    hash, and the tests sign in hundreds of times.
+    """
     return Settings.from_env(
-        {"GATEWAY_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": database_url}
+        {
+            "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+            "DATABASE_URL": database_url,
+            "GATEWAY_PASSWORD_HASH_PROFILE": "cheapest",
+        }
     )
 
 

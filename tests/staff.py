@@ -8,13 +8,10 @@ from collections.abc import Callable
 from html import unescape
 from typing import Any
 
-import pytest
-from argon2 import PasswordHasher
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from gateway import auth
 from gateway.auth import create_user
 from gateway.models import AuditEvent, Role
 from gateway.runtime import Runtime
@@ -32,7 +29,14 @@ def make_staff(runtime: Runtime) -> None:
     """One account per role, named after it (``viewer``, ``manager``, ``admin``)."""
     with runtime.sessions.begin() as session:
         for name, role in ROLES.items():
-            create_user(session, username=name, password=PASSWORD, role=role, actor="cli")
+            create_user(
+                session,
+                username=name,
+                password=PASSWORD,
+                role=role,
+                actor="cli",
+                hasher=runtime.password_hasher,
+            )
 
 
 def csrf_token(html: str) -> str:
@@ -49,11 +53,6 @@ def sign_in(client: Any, username: str, password: str = PASSWORD) -> Any:
         "/dashboard/login",
         data={"username": username, "password": password, "csrf_token": csrf_token(page)},
     )
-
-
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2id with tiny costs: the real ones take half a second a hash, per sign-in."""
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def audit_actions(runtime: Runtime) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from gateway.dashboard_campaigns import UPLOAD_MAX_BYTES
 from gateway.models import Base, Campaign, CampaignContact, Role
 from gateway.runtime import Runtime
 from tests.phone import Phone
-from tests.staff import cheap_password_hashing, csrf_token, make_staff, sign_in
+from tests.staff import csrf_token, make_staff, sign_in
 
 INJECTIONS = (
     "' OR '1'='1",
@@ -38,11 +38,6 @@ INJECTIONS = (
 NUL = "a\x00b"
 NUMBER = "+22376123456"
 PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
 
 
 @pytest.fixture

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
+from argon2 import PasswordHasher
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,11 +23,12 @@ from gateway.auth import (
     create_user,
     find_token,
     hash_token,
+    password_hasher,
     revoke_token,
     verify_token,
 )
 from gateway.models import ApiToken, AuditEvent, Role, User
-from gateway.settings import Settings
+from gateway.settings import PasswordHashProfile, Settings
 from gateway.staff_commands import tokens, users
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -105,27 +109,60 @@ def test_two_live_tokens_may_not_share_a_name(db_session: Session) -> None:
 # -- users and passwords --------------------------------------------------------------------
 
 
-def test_a_user_signs_in_with_the_right_password_only(db_session: Session) -> None:
-    user = create_user(
-        db_session, username=" Awa.Traore ", password=PASSWORD, role=Role.MANAGER, actor="cli"
-    )
+@pytest.fixture
+def hasher(settings: Settings) -> PasswordHasher:
+    """The password hasher the tests' settings name (the cheapest profile)."""
+    return password_hasher(settings.password_hash_profile)
+
+
+@pytest.fixture
+def new_user(db_session: Session, hasher: PasswordHasher) -> Callable[..., User]:
+    """``create_user`` on the test database, as the CLI calls it."""
+    return partial(create_user, db_session, actor="cli", hasher=hasher)
+
+
+def test_a_user_signs_in_with_the_right_password_only(
+    db_session: Session, hasher: PasswordHasher, new_user: Callable[..., User]
+) -> None:
+    user = new_user(username=" Awa.Traore ", password=PASSWORD, role=Role.MANAGER)
     db_session.commit()
     assert user.username == "awa.traore" and user.active
     assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
 
-    assert authenticate_user(db_session, "awa.traore", PASSWORD + "!") is None
-    assert authenticate_user(db_session, "nobody", PASSWORD) is None
-    signed_in = authenticate_user(db_session, "AWA.TRAORE", PASSWORD, now=T0)
+    assert authenticate_user(db_session, "awa.traore", PASSWORD + "!", hasher=hasher) is None
+    assert authenticate_user(db_session, "nobody", PASSWORD, hasher=hasher) is None
+    signed_in = authenticate_user(db_session, "AWA.TRAORE", PASSWORD, hasher=hasher, now=T0)
     assert signed_in is not None and signed_in.id == user.id
     assert signed_in.last_login_at == T0
     db_session.commit()
 
     user.active = False
     db_session.commit()
-    assert authenticate_user(db_session, "awa.traore", PASSWORD) is None
+    assert authenticate_user(db_session, "awa.traore", PASSWORD, hasher=hasher) is None
 
     events = [(e.actor, e.action) for e in db_session.scalars(select(AuditEvent))]
     assert events == [("cli", "user.create"), ("user:awa.traore", "login")]
+
+
+def test_a_password_hashed_at_another_cost_signs_in_and_is_rehashed_at_the_current_cost(
+    db_session: Session, new_user: Callable[..., User]
+) -> None:
+    user = new_user(username="awa", password=PASSWORD, role=Role.VIEWER)
+    db_session.commit()
+    cheap_hash = user.password_hash
+    assert cheap_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    # The deployment now hashes at RFC 9106's low-memory cost (the production default).
+    current = password_hasher(PasswordHashProfile.RFC_9106_LOW_MEMORY)
+
+    assert authenticate_user(db_session, "awa", PASSWORD + "!", hasher=current) is None
+    assert user.password_hash == cheap_hash  # a wrong password changes nothing
+    assert authenticate_user(db_session, "awa", PASSWORD, hasher=current) is not None
+    db_session.commit()
+
+    upgraded = user.password_hash
+    assert upgraded.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert authenticate_user(db_session, "awa", PASSWORD, hasher=current) is not None
+    assert user.password_hash == upgraded  # remade once, not at every sign-in
 
 
 @pytest.mark.parametrize(
@@ -138,16 +175,16 @@ def test_a_user_signs_in_with_the_right_password_only(db_session: Session) -> No
     ],
 )
 def test_weak_passwords_and_odd_usernames_are_refused(
-    db_session: Session, username: str, password: str, problem: str
+    new_user: Callable[..., User], username: str, password: str, problem: str
 ) -> None:
     with pytest.raises(StaffError, match=problem):
-        create_user(db_session, username=username, password=password, role=Role.VIEWER, actor="x")
+        new_user(username=username, password=password, role=Role.VIEWER)
 
 
-def test_a_username_is_given_once(db_session: Session) -> None:
-    create_user(db_session, username="awa", password=PASSWORD, role=Role.VIEWER, actor="cli")
+def test_a_username_is_given_once(new_user: Callable[..., User]) -> None:
+    new_user(username="awa", password=PASSWORD, role=Role.VIEWER)
     with pytest.raises(StaffError, match="taken") as taken:
-        create_user(db_session, username="AWA", password=PASSWORD, role=Role.ADMIN, actor="cli")
+        new_user(username="AWA", password=PASSWORD, role=Role.ADMIN)
     assert taken.value.status == 409
 
 
@@ -180,7 +217,13 @@ def command(settings: Settings, group: object, *args: str, stdin: str | None = N
         for name in os.environ
         if name.startswith(("GATEWAY_", "AT_")) or name in ("REDIS_URL", "DATABASE_URL")
     }
-    env.update({"GATEWAY_VAR_DIR": str(settings.var_dir), "DATABASE_URL": settings.database_url})
+    env.update(
+        {
+            "GATEWAY_VAR_DIR": str(settings.var_dir),
+            "DATABASE_URL": settings.database_url,
+            "GATEWAY_PASSWORD_HASH_PROFILE": settings.password_hash_profile,
+        }
+    )
     return CliRunner().invoke(group, list(args), input=stdin, env=env)  # type: ignore[arg-type]
 
 
@@ -190,7 +233,7 @@ def stored(settings: Settings, session: Session) -> tuple[list[User], list[ApiTo
 
 
 def test_users_create_and_list_from_the_command_line(
-    settings: Settings, db_session: Session
+    settings: Settings, db_session: Session, hasher: PasswordHasher
 ) -> None:
     prompted = command(
         settings, users, "create", "Awa", "--role", "admin", stdin=f"{PASSWORD}\n{PASSWORD}\n"
@@ -225,7 +268,9 @@ def test_users_create_and_list_from_the_command_line(
 
     users_stored, _ = stored(settings, db_session)
     assert {u.username for u in users_stored} == {"awa", "moussa"}
-    assert authenticate_user(db_session, "moussa", PASSWORD) is not None
+    # Hashed at the cost GATEWAY_PASSWORD_HASH_PROFILE names (the tests' cheapest).
+    assert all(u.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$") for u in users_stored)
+    assert authenticate_user(db_session, "moussa", PASSWORD, hasher=hasher) is not None
     events = [(e.actor, e.action) for e in db_session.scalars(select(AuditEvent))]
     assert events[:2] == [("cli", "user.create"), ("cli", "user.create")]
 

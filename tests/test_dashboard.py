@@ -44,7 +44,6 @@ from tests.staff import (
     PASSWORD,
     assert_light_page,
     audit_actions,
-    cheap_password_hashing,
     complete_surveys,
     csrf_token,
     make_staff,
@@ -63,11 +62,6 @@ PAGES = {
     "/dashboard/enumerators/": "manager",
 }
 RANK = ["viewer", "manager", "admin"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from gateway.models import Role
 from gateway.runtime import Runtime
-from tests.staff import cheap_password_hashing, csrf_token, make_staff, sign_in
+from tests.staff import csrf_token, make_staff, sign_in
 
 ID = "00000000-0000-4000-8000-000000000000"
 # (method, rule) -> least role, or None for public (the simulator is open in development).
@@ -68,10 +68,7 @@ def test_every_route_is_in_the_table(app: Flask) -> None:
 
 
 @pytest.mark.parametrize("caller", ["nobody", *(r.value for r in ORDER)])
-def test_each_route_checks_its_role(
-    app: Flask, runtime: Runtime, caller: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cheap_password_hashing(monkeypatch)
+def test_each_route_checks_its_role(app: Flask, runtime: Runtime, caller: str) -> None:
     make_staff(runtime)
     for (method, rule), least in ROUTES.items():
         client: FlaskClient = app.test_client()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ConfigError
-from gateway.settings import Settings
+from gateway.settings import PasswordHashProfile, Settings
 
 STRONG = {
     "GATEWAY_ENV": "production",
@@ -24,6 +24,9 @@ STRONG = {
 def test_production_starts_with_strong_settings() -> None:
     settings = Settings.from_env(STRONG)
     assert settings.is_production and settings.redis_url == "redis://cache:6379/0"
+    assert settings.password_hash_profile is PasswordHashProfile.RFC_9106_LOW_MEMORY
+    high = Settings.from_env({**STRONG, "GATEWAY_PASSWORD_HASH_PROFILE": "rfc9106-high-memory"})
+    assert high.password_hash_profile is PasswordHashProfile.RFC_9106_HIGH_MEMORY
 
 
 @pytest.mark.parametrize(
@@ -41,6 +44,8 @@ def test_production_starts_with_strong_settings() -> None:
         ("GATEWAY_WEBHOOK_TOKEN", "my-secret-webhook-token-for-at-callbacks", "WEBHOOK_TOKEN"),
         ("DATABASE_URL", "sqlite:///var/gateway.db", "production needs PostgreSQL"),
         ("GATEWAY_ENCRYPTION_KEYS", "not-a-fernet-key", "not a Fernet key"),
+        ("GATEWAY_PASSWORD_HASH_PROFILE", "cheapest", "GATEWAY_PASSWORD_HASH_PROFILE=cheapest"),
+        ("GATEWAY_PASSWORD_HASH_PROFILE", "fast", "GATEWAY_PASSWORD_HASH_PROFILE: 'fast'"),
     ],
 )
 def test_production_refuses_and_names_the_setting(name: str, value: str, message: str) -> None:

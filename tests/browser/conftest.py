@@ -13,8 +13,6 @@ from typing import Any, NoReturn
 
 import pytest
 
-from tests.staff import cheap_password_hashing
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -79,8 +77,3 @@ def page(browser: Any) -> Iterator[Any]:
     finally:
         context.close()
     assert not errors, f"script errors on the page: {errors}"
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
