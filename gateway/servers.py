@@ -7,6 +7,7 @@ another process (usually ``run``) already has it running.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from dataclasses import replace
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
     from gateway.redis_client import EmbeddedRedis
 
 log = logging.getLogger(__name__)
+
+# How often (s) a worker looks for jobs abandoned by a worker that died (killed, power cut) and
+# hands them back to RQ's retries. RQ's default, ten minutes, would leave a campaign's fan-out
+# or a household's confirmation stalled that long after a crash; the look costs a few reads.
+MAINTENANCE_INTERVAL_S = 60
 
 
 @click.command()
@@ -128,7 +134,15 @@ def worker() -> None:
     from workers.maintenance import schedule_daily_purge
 
     schedule_daily_purge(runtime.queue, after=utc_now())
-    rq_worker = rq.Worker([make_queue(runtime.redis)], connection=runtime.redis)
+    rq_worker = rq.Worker(
+        [make_queue(runtime.redis)],
+        connection=runtime.redis,
+        maintenance_interval=MAINTENANCE_INTERVAL_S,
+    )
+    # The worker forks a work horse per job. Objects frozen here are left out of the horses'
+    # garbage collections, which would otherwise touch (and so copy) most of the parent's
+    # memory in each horse: a job starts faster and the horse stays smaller.
+    gc.freeze()
     try:
         rq_worker.work(with_scheduler=True, logging_level=settings.log_level)
     finally:
