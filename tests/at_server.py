@@ -90,6 +90,12 @@ class FakeATServer:
         with self._lock:
             return list(self._received)
 
+    @property
+    def received_count(self) -> int:
+        """How many requests have been received so far."""
+        with self._lock:
+            return len(self._received)
+
     def respond_with(self, *answers: Answer) -> None:
         """Answer the next requests in this order; the last answer then repeats."""
         unknown = [a for a in answers if a not in ANSWERS]

@@ -32,6 +32,20 @@ from gateway.settings import Settings
 PEAK_BUDGET_MB = 50
 
 
+def bench_number(i: int) -> str:
+    """The ``i``-th number of a bench audience (Malian mobile numbers, all distinct)."""
+    return f"+2237{6000000 + i:07d}"
+
+
+def write_audience(path: Path, rows: int) -> Path:
+    """Write a CSV audience of ``rows`` distinct numbers, as staff would upload it."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("phone,language,region\n")
+        for i in range(rows):
+            out.write(f"{bench_number(i)},fr,Mopti\n")
+    return path
+
+
 def main() -> int:
     """Run the import once; exit status 1 when the peak memory is over budget."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -46,11 +60,7 @@ def main() -> int:
         client = start_embedded(settings)
         rt = Runtime.build(settings, client=client)
         try:
-            path = var / "audience.csv"
-            with path.open("w", encoding="utf-8", newline="") as out:
-                out.write("phone,language,region\n")
-                for i in range(args.rows):
-                    out.write(f"+2237{6000000 + i:07d},fr,Mopti\n")
+            path = write_audience(var / "audience.csv", args.rows)
             spec = CampaignSpec(name="bench", flow=settings.ussd_flow, channel="sms")
             with rt.sessions.begin() as session:
                 campaign_id = create_campaign(
