@@ -131,9 +131,10 @@ def worker() -> None:
             "and prints them"
         )
     from gateway.runtime import utc_now
-    from workers.maintenance import schedule_daily_purge
+    from workers.maintenance import schedule_daily_purge, schedule_sweep
 
     schedule_daily_purge(runtime.queue, after=utc_now())
+    schedule_sweep(runtime.queue, after=utc_now())
     rq_worker = rq.Worker(
         [make_queue(runtime.redis)],
         connection=runtime.redis,

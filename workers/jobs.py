@@ -111,7 +111,9 @@ def send_message(message_id: str) -> None:
     ctx = current()
     rt = ctx.runtime
     with rt.sessions.begin() as session:
-        message = session.get(Message, message_id)
+        # Locked until the claim commits: two jobs of one message (a retry of a job thought
+        # dead, a sweep) cannot both find it queued.
+        message = session.get(Message, message_id, with_for_update=True)
         if message is None or message.status not in _SENDABLE:
             return  # already sent, failed for good, or erased
         if message.status is MessageStatus.SENDING:

@@ -1,4 +1,12 @@
-"""The daily purge: stored numbers and message bodies past their retention period go."""
+"""Housekeeping jobs that plan their own next run.
+
+- **The daily purge**: stored numbers and message bodies past their retention period go.
+- **The message sweep**, every few minutes: a message left behind by a worker that died at
+  the wrong moment is sent, or marked for a check, instead of waiting forever. RQ itself
+  retries the jobs a dead worker abandoned; the sweep catches the rest: a confirmation stored
+  by a job that died before queueing its send, a send claimed by a job that is gone, a send
+  whose retries have run out.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +14,12 @@ import logging
 from datetime import UTC, datetime, time, timedelta
 
 from rq import Queue
+from rq.job import JobStatus
+from sqlalchemy import select
 
 from gateway.audit import audit
+from gateway.models import Message, MessageStatus
+from gateway.queue import SEND_RETRY
 from gateway.retention import purge
 from gateway.runtime import utc_now
 from workers.context import current
@@ -16,6 +28,15 @@ log = logging.getLogger(__name__)
 
 PURGE_JOB_ID = "purge-daily"
 PURGE_AT = time(2, 0)  # UTC: a quiet hour in West Africa
+SWEEP_JOB_ID = "sweep-messages"
+SWEEP_EVERY = timedelta(minutes=5)
+# A message untouched this long is not on its way: every live send moves it within seconds.
+STUCK_AFTER = timedelta(minutes=15)
+# Longer than all of a send's retries together: past this, a failing message has been given up.
+GIVEN_UP_AFTER = timedelta(seconds=sum(SEND_RETRY.intervals)) + STUCK_AFTER
+SWEEP_BATCH = 500
+GAVE_UP = "not sent: AT could not be reached after {attempts} attempt(s); last error: {error}"
+_LIVE_JOB = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED)
 
 
 def daily_purge() -> None:
@@ -35,5 +56,57 @@ def schedule_daily_purge(queue: Queue, *, after: datetime) -> datetime:
         moment += timedelta(days=1)
     queue.enqueue_at(
         moment, "workers.maintenance.daily_purge", job_id=PURGE_JOB_ID, description="daily purge"
+    )
+    return moment
+
+
+def sweep_messages() -> None:
+    """Send, or settle, the messages no job will move any more; then plan the next sweep."""
+    rt = current().runtime
+    now = utc_now()
+    requeued = given_up = 0
+    with rt.sessions() as session:
+        stuck = session.execute(
+            select(Message.id, Message.status, Message.attempts, Message.updated_at)
+            .where(
+                Message.status.in_((MessageStatus.QUEUED, MessageStatus.SENDING)),
+                Message.updated_at < now - STUCK_AFTER,
+            )
+            .order_by(Message.updated_at)
+            .limit(SWEEP_BATCH)
+        ).all()
+    for message_id, status, attempts, updated_at in stuck:
+        job = rt.queue.fetch_job(f"send-{message_id}")
+        if job is not None and job.get_status() in _LIVE_JOB:
+            continue  # RQ still has it, perhaps waiting out a retry's backoff
+        if status is MessageStatus.QUEUED and attempts > 0:
+            if updated_at >= now - GIVEN_UP_AFTER:
+                continue  # between retries of the job that sent it from another key
+            given_up += _give_up(message_id)
+            continue
+        # Never tried (its send was never queued), or claimed by a job that is gone: the
+        # send job sends the one, and marks the other for a check.
+        rt.jobs.send_message(message_id)
+        requeued += 1
+    if requeued or given_up:
+        log.warning("message sweep: %d re-queued, %d given up", requeued, given_up)
+    schedule_sweep(rt.queue, after=now)
+
+
+def _give_up(message_id: str) -> int:
+    with current().runtime.sessions.begin() as session:
+        message = session.get(Message, message_id, with_for_update=True)
+        if message is None or message.status is not MessageStatus.QUEUED:
+            return 0
+        message.status = MessageStatus.FAILED
+        message.error = GAVE_UP.format(attempts=message.attempts, error=message.error or "")[:500]
+        return 1
+
+
+def schedule_sweep(queue: Queue, *, after: datetime) -> datetime:
+    """Plan the next message sweep (one job, whoever plans it)."""
+    moment = after + SWEEP_EVERY
+    queue.enqueue_at(
+        moment, "workers.maintenance.sweep_messages", job_id=SWEEP_JOB_ID, description="sweep"
     )
     return moment
