@@ -13,6 +13,7 @@ QUEUE_NAME = "gateway"
 
 # Backoff for work that waits on the database or on AT: quick first retries, then patient ones.
 SYNC_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
+ERASURE_FAILURE_TTL_S = 24 * 3600
 SEND_RETRY = Retry(max=6, interval=[10, 30, 120, 600, 1800, 3600])
 
 
@@ -73,6 +74,10 @@ class RqJobQueue:
             phone_token,
             body,
             retry=SEND_RETRY,
+            # The job holds the (encrypted) number of someone who asked to be forgotten: it
+            # goes once done, not after RQ's usual minutes, and a failed one after a day.
+            result_ttl=0,
+            failure_ttl=ERASURE_FAILURE_TTL_S,
             description="erase a respondent",
         )
 

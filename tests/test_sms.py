@@ -228,6 +228,13 @@ def test_delete_leaves_no_trace_of_the_respondent(
         messages = session.scalars(select(Message)).all()
         assert {m.respondent_id for m in messages} == {remaining[0].respondent_id}
     assert [k for k in runtime.redis.scan_iter(f"sg:*{pseudonym}*")] == []
+    # Nor does RQ keep the erasure job, which carried the (encrypted) number.
+    jobs = [
+        Job.fetch(key.decode().removeprefix("rq:job:"), connection=runtime.redis)
+        for key in runtime.redis.scan_iter("rq:job:*")
+        if b":" not in key.removeprefix(b"rq:job:")
+    ]
+    assert jobs and "workers.sms.erase_respondent" not in {job.func_name for job in jobs}
     # Starting again works, as for a new respondent.
     assert phone.send("ENQUETE")[0].startswith("OIM/DNDS: sondage volontaire")
 
