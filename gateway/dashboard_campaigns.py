@@ -177,7 +177,8 @@ def campaign_page(rt: Runtime, ident: str) -> tuple[Campaign, Progress]:
 def parse_spec(form: dict[str, str]) -> CampaignSpec:
     """The campaign asked for in the form; CampaignError for a value that cannot be read."""
     try:
-        throttle = float(form.get("throttle") or DEFAULT_THROTTLE)
+        # A French user types 0,5 for a half.
+        throttle = float((form.get("throttle") or str(DEFAULT_THROTTLE)).replace(",", "."))
     except ValueError:
         raise CampaignError(Message("campaign_error.throttle_number")) from None
     start_text = form.get("start_at", "").strip()

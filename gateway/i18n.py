@@ -114,8 +114,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaign_error.unknown_flow": "l'enquête « {flow} » n'existe pas (enquêtes connues : "
         "{known})",
         "campaign_error.channel": "le canal doit être sms ou ussd, et non « {channel} »",
-        "campaign_error.throttle_range": "le débit doit être entre {low:g} et {high:g} messages "
-        "par seconde, et non {given:g}",
+        "campaign_error.throttle_range": "le débit doit être entre {low} et {high} messages "
+        "par seconde, et non {given}",
         "campaign_error.throttle_number": "le débit est un nombre de messages par seconde, par "
         "exemple 5",
         "campaign_error.start_at": "« {text} » n'est pas une date et une heure comme "
@@ -305,8 +305,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaign_error.name_length": "a campaign needs a name of 1 to {max} characters",
         "campaign_error.unknown_flow": "there is no flow '{flow}' (known: {known})",
         "campaign_error.channel": "the channel must be sms or ussd, not '{channel}'",
-        "campaign_error.throttle_range": "the throttle is {low:g} to {high:g} messages a second, "
-        "not {given:g}",
+        "campaign_error.throttle_range": "the throttle is {low} to {high} messages a second, "
+        "not {given}",
         "campaign_error.throttle_number": "the throttle is a number of messages a second, e.g. 5",
         "campaign_error.start_at": "'{text}' is not a time like 2026-03-10T08:00",
         "campaign_error.range": "{what} must be from {low} to {high}, not {value}",
@@ -417,13 +417,28 @@ class Message:
         return translate(language, self.key, **self.values)
 
 
+# Languages that write 0,5 for a half.
+DECIMAL_COMMA = frozenset({"fr"})
+
+
 def translate(language: str, key: str, **values: Any) -> str:
     """The text ``key`` in ``language`` (French, then the key, when missing), filled in."""
     text = TEXTS.get(language, {}).get(key) or TEXTS[DEFAULT_LANGUAGE].get(key) or key
     if not values:
         return text
-    said = {k: v.in_language(language) if isinstance(v, Message) else v for k, v in values.items()}
+    said = {k: _said(v, language) for k, v in values.items()}
     return text.format(**said)
+
+
+def _said(value: Any, language: str) -> Any:
+    """A value as the reader writes it: a Message in their language, a decimal with their
+    separator (0,5 in French)."""
+    if isinstance(value, Message):
+        return value.in_language(language)
+    if isinstance(value, float):
+        written = format(value, "g")
+        return written.replace(".", ",") if language in DECIMAL_COMMA else written
+    return value
 
 
 def missing_keys() -> dict[str, list[str]]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from gateway import campaign_audience, campaigns, dashboard_campaigns
@@ -174,7 +175,7 @@ REFUSALS = {
     "fr": {
         "window": "La campagne n'a pas été créée : le créneau d'envoi « 19:00-08:00 » doit "
         "commencer avant de se terminer, par exemple 08:00-19:00",
-        "throttle": "La campagne n'a pas été créée : le débit doit être entre 0.1 et 50 messages "
+        "throttle": "La campagne n'a pas été créée : le débit doit être entre 0,1 et 50 messages "
         "par seconde, et non 100",
         "csv": "La campagne n'a pas été créée : la ligne d'en-tête n'a pas de colonne de "
         "numéros : nommez-la « phone » (ou « telephone », « numero »)",
@@ -414,3 +415,17 @@ def test_exports_download_through_the_session_and_are_audited(
         assert len(lines) == 2 + 1 + (fmt == "hxl")
         assert "+2237612" not in body.decode("utf-8")
     assert ("user:viewer", "export") in audit_actions(runtime)
+
+
+def test_a_throttle_written_with_a_decimal_comma_is_read_as_french_users_mean_it(
+    client: FlaskClient, runtime: Runtime, staff: None
+) -> None:
+    sign_in(client, "manager")
+
+    created = upload(client, AUDIENCE, throttle="0,5")
+    refused = text_of(upload(client, AUDIENCE, throttle="0,05"))
+
+    assert created.status_code == 302
+    with runtime.sessions() as session:
+        assert session.scalars(select(Campaign.throttle)).all() == [0.5]
+    assert "le débit doit être entre 0,1 et 50 messages par seconde, et non 0,05" in refused
