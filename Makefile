@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-campaigns clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+# A campaign of 100,000 numbers: the import, then the fan-out through real workers killed
+# midway (about two hours on 2 cores). Add ARGS="--database-url postgresql://..." for PostgreSQL.
+bench-campaigns: $(STAMP)
+	$(BIN)/python -m tests.bench_campaigns $(ARGS)
+	$(BIN)/python -m tests.bench_fan_out $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

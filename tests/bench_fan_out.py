@@ -282,6 +282,10 @@ def run_campaign(
     worker_env: dict[str, str],
 ) -> bool:
     n = args.contacts
+    with rt.sessions() as session:
+        if session.scalar(select(func.count()).select_from(Message)):
+            print("the database already has messages: give an empty one, to count only ours")
+            return False
     window = open_window(open_for=RUN_AT_MOST)
     spec = CampaignSpec(
         name="bench",
