@@ -13,6 +13,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from rq import Queue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.models import Campaign, CampaignStatus
 from gateway.queue import SYNC_RETRY
@@ -57,6 +59,21 @@ class CampaignJobs:
                 retry=SYNC_RETRY,
                 description=f"stop the reminders of campaign {campaign.id}",
             )
+
+    def resume_running(self, session: Session) -> list[str]:
+        """Give each running campaign a fan-out job, unless one already waits; the ids of
+        those that got one. For a worker starting up.
+
+        A worker killed mid-batch leaves its campaign with no job queued until RQ hands the
+        abandoned job back, once that job's timeout has passed (minutes); a worker coming
+        back picks the campaign up at once instead. A chain of jobs still going is not
+        doubled: the new job or the chain's next one finds the other marked as waiting, and
+        one chain goes on.
+        """
+        running = session.scalars(
+            select(Campaign.id).where(Campaign.status == CampaignStatus.RUNNING)
+        ).all()
+        return [campaign_id for campaign_id in running if self.fan_out(campaign_id)]
 
     def fan_out(self, campaign_id: str, at: datetime | None = None) -> bool:
         """Queue the campaign's next batch of invitations, now or at ``at``.

@@ -7,7 +7,6 @@ another process (usually ``run``) already has it running.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 from dataclasses import replace
@@ -24,8 +23,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # How often (s) a worker looks for jobs abandoned by a worker that died (killed, power cut) and
-# hands them back to RQ's retries. RQ's default, ten minutes, would leave a campaign's fan-out
-# or a household's confirmation stalled that long after a crash; the look costs a few reads.
+# hands them back to RQ's retries (once past their timeout). RQ's default, ten minutes, would
+# leave a campaign's fan-out or a household's confirmation stalled that long after a crash.
 MAINTENANCE_INTERVAL_S = 60
 
 
@@ -130,20 +129,25 @@ def worker() -> None:
             "SMS are NOT sent: no AT_USERNAME/AT_API_KEY, so the console sender only records "
             "and prints them"
         )
+    from gateway.campaign_queue import CampaignJobs
     from gateway.runtime import utc_now
     from workers.maintenance import schedule_daily_purge, schedule_sweep
 
     schedule_daily_purge(runtime.queue, after=utc_now())
     schedule_sweep(runtime.queue, after=utc_now())
-    rq_worker = rq.Worker(
+    with runtime.sessions() as session:
+        resumed = CampaignJobs(runtime.queue).resume_running(session)
+    if resumed:
+        log.info("fan-out resumed for %d running campaign(s)", len(resumed))
+    # Jobs run in this process, one after another, not in a work horse forked per job: the
+    # jobs are our own, short and trusted, and a fork per job halves throughput (copying the
+    # parent's memory as the horse touches it) and opens a new database connection for every
+    # message where this process keeps a pool. A job over its timeout is still stopped.
+    rq_worker = rq.SimpleWorker(
         [make_queue(runtime.redis)],
         connection=runtime.redis,
         maintenance_interval=MAINTENANCE_INTERVAL_S,
     )
-    # The worker forks a work horse per job. Objects frozen here are left out of the horses'
-    # garbage collections, which would otherwise touch (and so copy) most of the parent's
-    # memory in each horse: a job starts faster and the horse stays smaller.
-    gc.freeze()
     try:
         rq_worker.work(with_scheduler=True, logging_level=settings.log_level)
     finally:

@@ -28,7 +28,7 @@ from gateway.auth import create_token
 from gateway.campaign_audience import ImportReport, InvalidRow, csv_rows, import_audience, json_rows
 from gateway.campaign_commands import campaign
 from gateway.campaign_progress import Progress, progress
-from gateway.campaign_queue import CampaignJobs
+from gateway.campaign_queue import CampaignJobs, pending_key
 from gateway.campaigns import (
     CampaignError,
     CampaignSpec,
@@ -410,6 +410,34 @@ def test_a_worker_killed_mid_batch_loses_and_repeats_nothing(runtime: Runtime) -
         True
     ] * 8
     assert the_campaign(runtime, campaign_id).status is CampaignStatus.COMPLETED
+
+
+def test_a_worker_starting_up_resumes_a_campaign_whose_fan_out_died_with_its_worker(
+    runtime: Runtime,
+) -> None:
+    campaign_id, _ = new_campaign(runtime, numbers(5))
+    waiting_id, _ = new_campaign(runtime, numbers(3, first=20))
+    clock = FakeClock(MORNING)
+    change(runtime, start_campaign, campaign_id)
+    # The worker running the campaign's only fan-out job is killed: the job had started (so
+    # is no longer marked as waiting) and is gone from the queue; RQ will hand it back only
+    # once its timeout has passed.
+    runtime.queue.empty()
+    runtime.redis.delete(pending_key(campaign_id))
+    with runtime.sessions.begin() as session:
+        start_campaign(session, waiting_id, actor=CLI_ACTOR)
+    CampaignJobs(runtime.queue).fan_out(waiting_id)  # this one's job still waits
+
+    with runtime.sessions() as session:
+        resumed = CampaignJobs(runtime.queue).resume_running(session)
+        again = CampaignJobs(runtime.queue).resume_running(session)
+    work(runtime, clock)
+
+    assert resumed == [campaign_id] and again == []
+    sent = invitations(runtime)
+    assert len(sent) == 8 and set(sent.values()) == {1}
+    assert the_campaign(runtime, campaign_id).status is CampaignStatus.COMPLETED
+    assert the_campaign(runtime, waiting_id).status is CampaignStatus.COMPLETED
 
 
 def contacts_of(runtime: Runtime, campaign_id: str) -> list[CampaignContact]:
