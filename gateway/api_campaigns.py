@@ -20,6 +20,7 @@ from flask_smorest import abort
 from gateway.api import ApiBlueprint, read_session, runtime, write_session
 from gateway.auth import Role, current_actor, require_role
 from gateway.campaign_audience import ImportReport, csv_rows, import_audience, json_rows
+from gateway.campaign_models import Campaign, CampaignChannel, CampaignStatus
 from gateway.campaign_progress import contact_counts, progress
 from gateway.campaign_queue import CampaignJobs
 from gateway.campaigns import (
@@ -36,7 +37,6 @@ from gateway.campaigns import (
     resume_campaign,
     start_campaign,
 )
-from gateway.models import Campaign, CampaignChannel, CampaignStatus
 from gateway.runtime import utc_now
 
 blp = ApiBlueprint("campaigns", __name__, description="Campaigns: surveys sent to a list")

@@ -36,8 +36,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import NamedActor, audit
-from gateway.models import ApiToken, Role, User, utcnow
+from gateway.models import utcnow
 from gateway.settings import PasswordHashProfile
+from gateway.staff_models import ApiToken, Role, User
 
 __all__ = [
     "BEARER_SCHEME",

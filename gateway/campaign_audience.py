@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 
 from flows import Flow
 from gateway.audit import NamedActor, audit
+from gateway.campaign_models import Campaign, CampaignContact, CampaignStatus, ContactStatus
 from gateway.campaigns import CampaignError, status_text
 from gateway.i18n import Message
-from gateway.models import Campaign, CampaignContact, CampaignStatus, ContactStatus, OptOut
+from gateway.models import OptOut
 from gateway.runtime import Runtime
 from handlers.phone import mask_phone, normalise_phone
 

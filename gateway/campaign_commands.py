@@ -26,6 +26,7 @@ from gateway.campaign_audience import (
     import_audience,
     json_rows,
 )
+from gateway.campaign_models import Campaign
 from gateway.campaign_progress import contact_counts, progress
 from gateway.campaign_queue import CampaignJobs
 from gateway.campaigns import (
@@ -44,7 +45,7 @@ from gateway.campaigns import (
 )
 from gateway.cli_errors import BadSetup, CommandError, migrated_runtime
 from gateway.export import iso_utc
-from gateway.models import Campaign, utcnow
+from gateway.models import utcnow
 from gateway.runtime import Runtime
 
 SHORT_ID = 8

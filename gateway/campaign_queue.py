@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from rq import Queue
 
-from gateway.models import Campaign, CampaignStatus
+from gateway.campaign_models import Campaign, CampaignStatus
 from gateway.queue import SYNC_RETRY
 
 # A pending mark outlives the time its job waits by this much, in case the job is lost.

@@ -24,15 +24,15 @@ from sqlalchemy.orm import Session
 
 from flows import Flow
 from gateway.audit import NamedActor, audit
-from gateway.i18n import Message
-from gateway.models import (
+from gateway.campaign_models import (
     Campaign,
     CampaignChannel,
     CampaignContact,
     CampaignStatus,
     ContactStatus,
-    utcnow,
 )
+from gateway.i18n import Message
+from gateway.models import utcnow
 
 DEFAULT_WINDOW = "08:00-19:00"
 DEFAULT_TIMEZONE = "Africa/Bamako"

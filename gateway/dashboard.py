@@ -39,8 +39,8 @@ from werkzeug.exceptions import HTTPException
 from gateway import csrf
 from gateway.auth import Actor, authenticate_user, normalise_username
 from gateway.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
-from gateway.models import Role, User
 from gateway.runtime import Runtime
+from gateway.staff_models import Role, User
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

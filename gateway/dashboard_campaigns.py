@@ -19,6 +19,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from gateway.campaign_audience import ImportReport, InvalidRow, csv_rows, import_audience
+from gateway.campaign_models import Campaign, CampaignStatus
 from gateway.campaign_progress import Progress, contact_counts, progress
 from gateway.campaign_queue import CampaignJobs
 from gateway.campaigns import (
@@ -47,8 +48,9 @@ from gateway.dashboard import (
 )
 from gateway.enumerators import ENUMERATOR_FLOW
 from gateway.i18n import Message, translate
-from gateway.models import Campaign, CampaignStatus, Role, utcnow
+from gateway.models import utcnow
 from gateway.runtime import Runtime
+from gateway.staff_models import Role
 
 Action = Literal["start", "pause", "resume", "cancel"]
 # The buttons each status offers, in the order shown.

@@ -28,10 +28,10 @@ from gateway.export import (
     export_filename,
     write_export,
 )
-from gateway.models import Role
 from gateway.results import HeadlineReport, has_headline_report, headline_report
 from gateway.runtime import Runtime, utc_now
 from gateway.selection import SubmissionFilter, parse_filter
+from gateway.staff_models import Role
 
 # Exports up to this size stay in memory; bigger ones go to a temporary file while they go out.
 SPOOL_IN_MEMORY = 4 * 1024 * 1024

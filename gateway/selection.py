@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, select
 
-from gateway.models import CampaignContact, Submission
+from gateway.campaign_models import CampaignContact
+from gateway.models import Submission
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,8 @@ from gateway.auth import (
 from gateway.cli_errors import BadSetup, CommandError
 from gateway.db import make_engine, make_sessionmaker
 from gateway.export import iso_utc
-from gateway.models import ApiToken, Role, User
 from gateway.settings import Settings
+from gateway.staff_models import ApiToken, Role, User
 
 ROLE_CHOICE = click.Choice([role.value for role in Role])
 SHORT_ID = 8

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from gateway.auth import create_user
-from gateway.models import AuditEvent, Role
 from gateway.runtime import Runtime
+from gateway.staff_models import AuditEvent, Role
 from tests.phone import FULL_SURVEY_RETURN, Phone
 
 PASSWORD = "correct horse battery"

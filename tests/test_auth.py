@@ -27,9 +27,9 @@ from gateway.auth import (
     revoke_token,
     verify_token,
 )
-from gateway.models import ApiToken, AuditEvent, Role, User
 from gateway.settings import PasswordHashProfile, Settings
 from gateway.staff_commands import tokens, users
+from gateway.staff_models import ApiToken, AuditEvent, Role, User
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
