@@ -221,8 +221,8 @@ def report(
     only so that a small one cannot be worked out from the total is shown as x.
     """
     from gateway.db import make_sessionmaker
+    from gateway.headline_report import has_headline_report, headline_report
     from gateway.report_text import report_text
-    from gateway.results import has_headline_report, headline_report
 
     settings = Settings.from_env()
     flow = _known_flow(settings, flow_id)

@@ -1,6 +1,6 @@
 """Dashboard: a flow's headline results as bar charts, and its exports.
 
-The report is ``gateway.results.headline_report``: small cells are suppressed there, before
+The report is ``gateway.headline_report.headline_report``: small cells are suppressed there, before
 anything is drawn, so neither the charts nor the tables can show them. Exports (CSV, XLSX, HXL)
 are row-level, pseudonymised data; each download is written to the audit log.
 """
@@ -28,7 +28,7 @@ from gateway.export import (
     export_filename,
     write_export,
 )
-from gateway.results import HeadlineReport, has_headline_report, headline_report
+from gateway.headline_report import HeadlineReport, has_headline_report, headline_report
 from gateway.runtime import Runtime, utc_now
 from gateway.selection import SubmissionFilter, parse_filter
 from gateway.staff_models import Role
