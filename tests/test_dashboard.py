@@ -29,11 +29,12 @@ from gateway.campaign_progress import Progress
 from gateway.crypto import pseudonymise
 from gateway.dashboard_campaigns import ACTIONS
 from gateway.db import upgrade
-from gateway.i18n import TEXTS, missing_keys
+from gateway.i18n import missing_keys
 from gateway.models import Enumerator, EnumeratorStatus, Message
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.staff_models import Role
+from gateway.staff_texts import TEXTS
 from tests.phone import Phone, SmsPhone
 from tests.staff import (
     PASSWORD,
