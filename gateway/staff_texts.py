@@ -90,7 +90,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaigns.count.expired": "Expirées sans réponse complète",
         "campaigns.count.opted_out": "Désinscrits (STOP)",
         "campaigns.count.skipped": "Déjà enquêtés",
-        # Why a campaign request is refused (gateway.campaigns, gateway.campaign_audience).
+        # Why a campaign request is refused (gateway.campaigns, gateway.campaign_lifecycle,
+        # gateway.campaign_audience).
         "campaign_error.window_format": "le créneau d'envoi « {window} » n'est pas de la forme "
         "08:00-19:00",
         "campaign_error.window_time": "le créneau d'envoi « {window} » contient une heure qui "
