@@ -239,7 +239,8 @@ def outbox(to: str | None, limit: int) -> None:
     """List outbound SMS, newest first, with numbers masked."""
     from gateway.crypto import pseudonymise
     from gateway.db import make_sessionmaker
-    from gateway.export import iso_utc, outbox_rows
+    from gateway.export import iso_utc
+    from gateway.outbox_listing import outbox_rows
     from handlers.phone import normalise_phone
 
     settings = Settings.from_env()
