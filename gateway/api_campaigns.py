@@ -1,10 +1,11 @@
 """Campaigns API: create a campaign with its audience, follow it, start, pause, resume, cancel.
 
-Viewers read; managers change. It goes through ``gateway.campaigns`` as ``survey-gateway
-campaign`` does: one transaction with its audit event, then the workers are asked to act. A
-campaign is created with its audience, either as JSON (``contacts``: a list of ``{"phone",
-"language"?, "region"?}``) or as a multipart form whose ``audience`` file is a CSV; the file is
-read row by row, never whole. Numbers are never answered back: rows are named by number.
+Viewers read; managers change. It goes through ``gateway.campaigns`` and
+``gateway.campaign_lifecycle`` as ``survey-gateway campaign`` does: one transaction with its
+audit event, then the workers are asked to act. A campaign is created with its audience, either
+as JSON (``contacts``: a list of ``{"phone", "language"?, "region"?}``) or as a multipart form
+whose ``audience`` file is a CSV; the file is read row by row, never whole. Numbers are never
+answered back: rows are named by number.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from flask_smorest import abort
 from gateway.api import ApiBlueprint, read_session, runtime, write_session
 from gateway.auth import Role, current_actor, require_role
 from gateway.campaign_audience import ImportReport, csv_rows, import_audience, json_rows
+from gateway.campaign_lifecycle import (
+    cancel_campaign,
+    pause_campaign,
+    resume_campaign,
+    start_campaign,
+)
+from gateway.campaign_models import Campaign, CampaignChannel, CampaignStatus
 from gateway.campaign_progress import contact_counts, progress
 from gateway.campaign_queue import CampaignJobs
 from gateway.campaigns import (
@@ -28,15 +36,10 @@ from gateway.campaigns import (
     DEFAULT_WINDOW,
     CampaignError,
     CampaignSpec,
-    cancel_campaign,
     create_campaign,
     find_campaign,
     list_campaigns,
-    pause_campaign,
-    resume_campaign,
-    start_campaign,
 )
-from gateway.models import Campaign, CampaignChannel, CampaignStatus
 from gateway.runtime import utc_now
 
 blp = ApiBlueprint("campaigns", __name__, description="Campaigns: surveys sent to a list")

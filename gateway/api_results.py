@@ -26,14 +26,8 @@ from gateway.export import (
     export_chunks,
     export_filename,
 )
-from gateway.results import (
-    PER_PAGE_DEFAULT,
-    PER_PAGE_MAX,
-    count_submissions,
-    has_headline_report,
-    headline_report,
-    list_submissions,
-)
+from gateway.headline_report import has_headline_report, headline_report
+from gateway.results import PER_PAGE_DEFAULT, PER_PAGE_MAX, count_submissions, list_submissions
 from gateway.runtime import utc_now
 from gateway.selection import SubmissionFilter, parse_filter
 from gateway.suppression import DEFAULT_K, MIN_K

@@ -20,17 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from gateway.api import ApiBlueprint, read_session, runtime, write_session
 from gateway.audit import audit, audit_page
 from gateway.auth import (
-    MAX_PASSWORD_LENGTH,
-    MIN_PASSWORD_LENGTH,
     TOKEN_NAME,
-    USERNAME,
     Role,
     StaffError,
     create_token,
-    create_user,
     current_actor,
     list_tokens,
-    list_users,
     require_role,
     revoke_token,
 )
@@ -45,6 +40,13 @@ from gateway.enumerators import (
     revoke,
 )
 from gateway.models import EnumeratorStatus
+from gateway.users import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    USERNAME,
+    create_user,
+    list_users,
+)
 
 staff_blp = ApiBlueprint(
     "staff", __name__, description="Who is calling, users, API tokens, audit log"

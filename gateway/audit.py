@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.logs import mask_numbers
-from gateway.models import AuditEvent, utcnow
+from gateway.models import utcnow
+from gateway.staff_models import AuditEvent
 
 CLI_ACTOR = "cli"
 # Column widths of audit_events, so an overlong value is cut here, not refused by PostgreSQL.

@@ -28,9 +28,11 @@ from sqlalchemy.orm import Session
 
 from flows import Flow
 from gateway.audit import NamedActor, audit
-from gateway.campaigns import CampaignError, status_text
+from gateway.campaign_lifecycle import status_text
+from gateway.campaign_models import Campaign, CampaignContact, CampaignStatus, ContactStatus
+from gateway.campaigns import CampaignError
 from gateway.i18n import Message
-from gateway.models import Campaign, CampaignContact, CampaignStatus, ContactStatus, OptOut
+from gateway.models import OptOut
 from gateway.runtime import Runtime
 from handlers.phone import mask_phone, normalise_phone
 

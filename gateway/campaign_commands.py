@@ -26,6 +26,13 @@ from gateway.campaign_audience import (
     import_audience,
     json_rows,
 )
+from gateway.campaign_lifecycle import (
+    cancel_campaign,
+    pause_campaign,
+    resume_campaign,
+    start_campaign,
+)
+from gateway.campaign_models import Campaign
 from gateway.campaign_progress import contact_counts, progress
 from gateway.campaign_queue import CampaignJobs
 from gateway.campaigns import (
@@ -34,17 +41,13 @@ from gateway.campaigns import (
     DEFAULT_WINDOW,
     CampaignError,
     CampaignSpec,
-    cancel_campaign,
     create_campaign,
     find_campaign,
     list_campaigns,
-    pause_campaign,
-    resume_campaign,
-    start_campaign,
 )
 from gateway.cli_errors import BadSetup, CommandError, migrated_runtime
 from gateway.export import iso_utc
-from gateway.models import Campaign, utcnow
+from gateway.models import utcnow
 from gateway.runtime import Runtime
 
 SHORT_ID = 8

@@ -15,16 +15,8 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.models import (
-    Campaign,
-    CampaignContact,
-    ContactStatus,
-    Message,
-    MessageStatus,
-    OptOut,
-    Submission,
-    SubmissionStatus,
-)
+from gateway.campaign_models import Campaign, CampaignContact, ContactStatus
+from gateway.models import Message, MessageStatus, OptOut, Submission, SubmissionStatus
 
 # What the network reports as not reaching the handset, besides our own failures.
 UNDELIVERED = (MessageStatus.FAILED, MessageStatus.REJECTED, MessageStatus.EXPIRED)

@@ -16,7 +16,7 @@ from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Campaign, CampaignStatus
+from gateway.campaign_models import Campaign, CampaignStatus
 from gateway.queue import SYNC_RETRY
 
 # A pending mark outlives the time its job waits by this much, in case the job is lost.

@@ -1,9 +1,10 @@
 """Campaigns: staff invite a list of numbers to a survey, paced and within daily hours.
 
-The domain, on a SQLAlchemy session: check and create a campaign, find one, move it between
-states (draft → running ⇄ paused → completed, or cancelled), and work out when its next
-invitation may go. The audience import is in ``gateway.campaign_audience``, the counts in
-``gateway.campaign_progress``, the sending in ``workers.campaigns``.
+The domain, on a SQLAlchemy session: check and create a campaign, find one, work out when its
+next invitation may go, and note which run an invitation led to. Moving a campaign between
+states is in ``gateway.campaign_lifecycle``, the audience import in
+``gateway.campaign_audience``, the counts in ``gateway.campaign_progress``, the sending in
+``workers.campaigns``.
 
 Functions that change rows write their audit event in the same session and leave committing
 to the caller; once committed, the caller hands the campaign to
@@ -13,26 +14,25 @@ to the caller; once committed, the caller hands the campaign to
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Literal, cast
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from flows import Flow
 from gateway.audit import NamedActor, audit
-from gateway.i18n import Message
-from gateway.models import (
+from gateway.campaign_models import (
     Campaign,
     CampaignChannel,
     CampaignContact,
     CampaignStatus,
     ContactStatus,
-    utcnow,
 )
+from gateway.i18n import Message
 
 DEFAULT_WINDOW = "08:00-19:00"
 DEFAULT_TIMEZONE = "Africa/Bamako"
@@ -47,8 +47,6 @@ MAX_NAME = 100
 INVITATION_TEXT = "invitation_ussd"
 _MIN_ID_PREFIX = 6
 _WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
-# Statuses in which a campaign still has invitations to send, or may again.
-_OPEN = (CampaignStatus.DRAFT, CampaignStatus.RUNNING, CampaignStatus.PAUSED)
 
 
 class CampaignError(Exception):
@@ -238,125 +236,6 @@ def find_campaign(session: Session, ident: str) -> Campaign:
 def list_campaigns(session: Session) -> list[Campaign]:
     """Every campaign, newest first."""
     return list(session.scalars(select(Campaign).order_by(Campaign.created_at.desc())))
-
-
-# -- state changes --------------------------------------------------------------------------
-
-
-def start_campaign(
-    session: Session, ident: str, *, actor: NamedActor | str, now: datetime | None = None
-) -> Campaign:
-    """Start a draft (or a paused campaign): invitations go from ``start_at`` on, in hours."""
-    campaign = find_campaign(session, ident)
-    if campaign.status is CampaignStatus.RUNNING:
-        return campaign
-    _refuse_closed(campaign, Message("campaign_error.verb.start"))
-    if campaign.status is CampaignStatus.DRAFT and not _has_contacts(session, campaign):
-        raise CampaignError(Message("campaign_error.no_contacts", name=campaign.name), 409)
-    values: dict[str, Any] = {"status": CampaignStatus.RUNNING}
-    if campaign.started_at is None:
-        values["started_at"] = now or utcnow()
-    return _move(session, campaign, _OPEN, values, actor, "campaign.start")
-
-
-def pause_campaign(session: Session, ident: str, *, actor: NamedActor | str) -> Campaign:
-    """Stop sending invitations until resumed; runs already started go on."""
-    campaign = find_campaign(session, ident)
-    if campaign.status is CampaignStatus.PAUSED:
-        return campaign
-    _refuse_closed(campaign, Message("campaign_error.verb.pause"))
-    if campaign.status is CampaignStatus.DRAFT:
-        raise CampaignError(Message("campaign_error.pause_not_started", name=campaign.name), 409)
-    values = {"status": CampaignStatus.PAUSED}
-    return _move(session, campaign, (CampaignStatus.RUNNING,), values, actor, "campaign.pause")
-
-
-def resume_campaign(session: Session, ident: str, *, actor: NamedActor | str) -> Campaign:
-    """Send the remaining invitations of a paused campaign."""
-    campaign = find_campaign(session, ident)
-    if campaign.status is CampaignStatus.RUNNING:
-        return campaign
-    _refuse_closed(campaign, Message("campaign_error.verb.resume"))
-    if campaign.status is CampaignStatus.DRAFT:
-        raise CampaignError(Message("campaign_error.resume_not_started", name=campaign.name), 409)
-    values = {"status": CampaignStatus.RUNNING}
-    return _move(session, campaign, (CampaignStatus.PAUSED,), values, actor, "campaign.resume")
-
-
-def cancel_campaign(
-    session: Session, ident: str, *, actor: NamedActor | str, now: datetime | None = None
-) -> Campaign:
-    """Send no more invitations or reminders, for good; answers already given are kept.
-
-    A completed campaign may be cancelled too: its invitations are all out, but its runs'
-    reminders go on for days, and this stops them.
-    """
-    campaign = find_campaign(session, ident)
-    if campaign.status is CampaignStatus.CANCELLED:
-        return campaign
-    values: dict[str, Any] = {"status": CampaignStatus.CANCELLED}
-    if campaign.finished_at is None:
-        values["finished_at"] = now or utcnow()
-    allowed = (*_OPEN, CampaignStatus.COMPLETED)
-    return _move(session, campaign, allowed, values, actor, "campaign.cancel")
-
-
-def complete_campaign(session: Session, campaign_id: str, now: datetime) -> bool:
-    """Mark a running campaign completed (nothing left to invite); False if it was not running.
-
-    Conditional, so that staff pausing or cancelling at the same moment is not overwritten.
-    """
-    result = session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.RUNNING)
-        .values(status=CampaignStatus.COMPLETED, finished_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(cast(CursorResult[Any], result).rowcount)
-
-
-def _refuse_closed(campaign: Campaign, verb: Message) -> None:
-    if campaign.status is CampaignStatus.CANCELLED:
-        raise CampaignError(Message("campaign_error.cancelled", name=campaign.name, verb=verb), 409)
-    if campaign.status is CampaignStatus.COMPLETED:
-        raise CampaignError(Message("campaign_error.completed", name=campaign.name), 409)
-
-
-def _move(
-    session: Session,
-    campaign: Campaign,
-    allowed: Sequence[CampaignStatus],
-    values: Mapping[str, Any],
-    actor: NamedActor | str,
-    action: str,
-) -> Campaign:
-    """Apply ``values`` if the campaign is still in an ``allowed`` status (the fan-out may have
-    completed it meanwhile), audit it, and return the campaign as it now is."""
-    before = campaign.status
-    result = session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign.id, Campaign.status.in_(allowed))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(campaign)
-    if not cast(CursorResult[Any], result).rowcount:
-        moved = Message("campaign_error.moved", name=campaign.name, status=status_text(campaign))
-        raise CampaignError(moved, 409)
-    audit(session, actor, action, "campaign", campaign.id, f"{before} -> {campaign.status}")
-    return campaign
-
-
-def status_text(campaign: Campaign) -> Message:
-    """The campaign's status, to be said in the reader's language ("cancelled", "annulée")."""
-    return Message(f"campaigns.state.{campaign.status.value}")
-
-
-def _has_contacts(session: Session, campaign: Campaign) -> bool:
-    found = session.scalars(
-        select(CampaignContact.id).where(CampaignContact.campaign_id == campaign.id).limit(1)
-    ).first()
-    return found is not None
 
 
 # -- timing ---------------------------------------------------------------------------------

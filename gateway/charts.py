@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Literal
 
-from gateway.results import ReportTable
+from gateway.headline_report import ReportTable
 
 WIDTH = 480
 ROW_HEIGHT = 22

@@ -37,10 +37,11 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from gateway import csrf
-from gateway.auth import Actor, authenticate_user, normalise_username
+from gateway.auth import Actor
 from gateway.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
-from gateway.models import Role, User
 from gateway.runtime import Runtime
+from gateway.staff_models import Role, User
+from gateway.users import authenticate_user, normalise_username
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

@@ -19,6 +19,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from gateway.campaign_audience import ImportReport, InvalidRow, csv_rows, import_audience
+from gateway.campaign_lifecycle import (
+    cancel_campaign,
+    pause_campaign,
+    resume_campaign,
+    start_campaign,
+)
+from gateway.campaign_models import Campaign, CampaignStatus
 from gateway.campaign_progress import Progress, contact_counts, progress
 from gateway.campaign_queue import CampaignJobs
 from gateway.campaigns import (
@@ -27,13 +34,9 @@ from gateway.campaigns import (
     DEFAULT_WINDOW,
     CampaignError,
     CampaignSpec,
-    cancel_campaign,
     create_campaign,
     find_campaign,
     list_campaigns,
-    pause_campaign,
-    resume_campaign,
-    start_campaign,
 )
 from gateway.dashboard import (
     Staff,
@@ -47,8 +50,9 @@ from gateway.dashboard import (
 )
 from gateway.enumerators import ENUMERATOR_FLOW
 from gateway.i18n import Message, translate
-from gateway.models import Campaign, CampaignStatus, Role, utcnow
+from gateway.models import utcnow
 from gateway.runtime import Runtime
+from gateway.staff_models import Role
 
 Action = Literal["start", "pause", "resume", "cancel"]
 # The buttons each status offers, in the order shown.

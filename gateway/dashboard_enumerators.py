@@ -24,8 +24,9 @@ from gateway.enumerators import (
     redis_marker,
     reject,
 )
-from gateway.models import Enumerator, EnumeratorStatus, Role
+from gateway.models import Enumerator, EnumeratorStatus
 from gateway.runtime import Runtime
+from gateway.staff_models import Role
 
 Decision = Literal["approve", "reject"]
 # Rows on one page: the page must stay small on a slow link; the oldest wait longest.

@@ -1,6 +1,6 @@
 """Dashboard: a flow's headline results as bar charts, and its exports.
 
-The report is ``gateway.results.headline_report``: small cells are suppressed there, before
+The report is ``gateway.headline_report.headline_report``: small cells are suppressed there, before
 anything is drawn, so neither the charts nor the tables can show them. Exports (CSV, XLSX, HXL)
 are row-level, pseudonymised data; each download is written to the audit log.
 """
@@ -28,10 +28,10 @@ from gateway.export import (
     export_filename,
     write_export,
 )
-from gateway.models import Role
-from gateway.results import HeadlineReport, has_headline_report, headline_report
+from gateway.headline_report import HeadlineReport, has_headline_report, headline_report
 from gateway.runtime import Runtime, utc_now
 from gateway.selection import SubmissionFilter, parse_filter
+from gateway.staff_models import Role
 
 # Exports up to this size stay in memory; bigger ones go to a temporary file while they go out.
 SPOOL_IN_MEMORY = 4 * 1024 * 1024

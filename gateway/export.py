@@ -1,8 +1,10 @@
-"""The read side for people: exports of submissions (CSV, XLSX, HXL) and the outbox listing.
+"""Exports of submissions for people: CSV, XLSX and HXL.
 
-Nothing here ever reads a phone number: respondents appear by pseudonym, numbers only masked.
-Every format has the same columns (``EXPORT_COLUMNS`` then one per question key) and streams:
-rows come from the database in batches and go out as they come.
+Nothing here ever reads a phone number: respondents appear by pseudonym. Every format has the
+same columns (``EXPORT_COLUMNS`` then one per question key) and streams: rows come from the
+database in batches and go out as they come. ``iso_utc`` and ``export_status`` serve the
+listings too (``gateway.results``, the CLI); the outbox listing is in
+``gateway.outbox_listing``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import itertools
 import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import IO, Any, Literal, TextIO, cast
 
@@ -25,7 +26,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from flows.model import Flow
-from gateway.models import Answer, Message, MessageStatus, Submission, SubmissionStatus
+from gateway.models import Answer, Submission, SubmissionStatus
 from gateway.selection import EVERYTHING, SubmissionFilter
 
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -82,19 +83,6 @@ META_HXL: dict[str, str] = {
     "completed_at": "#date+end",
 }
 _HXL_ATTRIBUTE = re.compile(r"[a-z][a-z0-9_]*")
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """One outbound message as shown to staff: masked number, never the real one."""
-
-    created_at: datetime
-    to_masked: str
-    kind: str
-    status: MessageStatus
-    body: str
-    provider_id: str | None
-    error: str | None
 
 
 def iso_utc(value: datetime | None) -> str:
@@ -382,31 +370,3 @@ def _rows(
             iso_utc(first.completed_at),
             *(answers.get(key) or "" for key in keys),
         ]
-
-
-def outbox_rows(session: Session, respondent_id: str | None, limit: int) -> list[OutboxRow]:
-    """Return the latest outbound messages, newest first, for one respondent or for all."""
-    stmt = select(
-        Message.created_at,
-        Message.to_masked,
-        Message.kind,
-        Message.status,
-        Message.body,
-        Message.provider_id,
-        Message.error,
-    )
-    if respondent_id is not None:
-        stmt = stmt.where(Message.respondent_id == respondent_id)
-    stmt = stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
-    return [
-        OutboxRow(
-            created_at=row.created_at,
-            to_masked=row.to_masked,
-            kind=row.kind,
-            status=row.status,
-            body=row.body,
-            provider_id=row.provider_id,
-            error=row.error,
-        )
-        for row in session.execute(stmt)
-    ]

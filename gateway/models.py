@@ -1,4 +1,10 @@
-"""The gateway's tables, as SQLAlchemy models.
+"""The gateway's tables, as SQLAlchemy models: their base, and the survey and outbox tables.
+
+Here: the declarative base and the column types every table uses, then respondents, their
+submissions and answers, the outbox (``messages``), opt-outs and enumerators. The campaign
+tables are in ``gateway.campaign_models``, the staff tables (users, API tokens, audit log) in
+``gateway.staff_models``; ``Base.metadata`` holds every table once those are imported too
+(``gateway/migrations/env.py`` imports them).
 
 The schema itself is made by the migrations in ``gateway/migrations``; a test checks that the
 two agree. A respondent appears here only as a pseudonym; a phone number appears only in
@@ -9,25 +15,20 @@ two agree. A respondent appears here only as a pseudonym; a phone number appears
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
-    Boolean,
     DateTime,
     Dialect,
     Enum,
-    Float,
     ForeignKey,
-    Index,
     Integer,
     MetaData,
     String,
     Text,
-    Time,
     TypeDecorator,
     UniqueConstraint,
-    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -128,6 +129,19 @@ _FINAL_MESSAGE_STATUSES = frozenset(
 )
 
 
+def enum_column(enum: type[StrEnum], name: str, *, length: int) -> Enum:
+    """The column type of a status: its values as text, checked by a CHECK constraint."""
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=_enum_values,
+        validate_strings=True,
+    )
+
+
 def _enum_values(enum: type[StrEnum]) -> list[str]:
     # Store "started", not the member name "STARTED": the values are what people query.
     return [member.value for member in enum]
@@ -162,15 +176,7 @@ class Submission(Base):
     channel: Mapped[str] = mapped_column(String(8))
     language: Mapped[str] = mapped_column(String(8))
     status: Mapped[SubmissionStatus] = mapped_column(
-        Enum(
-            SubmissionStatus,
-            name="submission_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=_enum_values,
-            validate_strings=True,
-        ),
+        enum_column(SubmissionStatus, "submission_status", length=16),
         default=SubmissionStatus.STARTED,
     )
     reference: Mapped[str | None] = mapped_column(String(12), index=True)
@@ -222,15 +228,7 @@ class Message(Base):
     to_masked: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[MessageStatus] = mapped_column(
-        Enum(
-            MessageStatus,
-            name="message_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=_enum_values,
-            validate_strings=True,
-        ),
+        enum_column(MessageStatus, "message_status", length=16),
         default=MessageStatus.QUEUED,
     )
     # AT's messageId; indexed because delivery reports find their message by it.
@@ -278,15 +276,7 @@ class Enumerator(Base):
     region: Mapped[str] = mapped_column(String(32))
     site: Mapped[str] = mapped_column(String(40))
     status: Mapped[EnumeratorStatus] = mapped_column(
-        Enum(
-            EnumeratorStatus,
-            name="enumerator_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=_enum_values,
-            validate_strings=True,
-        ),
+        enum_column(EnumeratorStatus, "enumerator_status", length=16),
         default=EnumeratorStatus.PENDING,
     )
     # Given on first approval and kept for good, even once revoked: submissions name it.
@@ -304,228 +294,3 @@ class OptOut(Base):
 
     respondent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     opted_out_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class Role(StrEnum):
-    """What a staff member or API token may do; each role may do all the roles below it do.
-
-    ``viewer`` reads results, ``manager`` also decides on enumerators and runs campaigns,
-    ``admin`` also manages staff accounts, API tokens and reads the audit log.
-    """
-
-    VIEWER = "viewer"
-    MANAGER = "manager"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        """The role's place in the hierarchy: viewer 0, manager 1, admin 2."""
-        return _ROLE_ORDER.index(self)
-
-    def includes(self, required: Role) -> bool:
-        """True when this role may do what ``required`` may (admin includes manager)."""
-        return self.rank >= required.rank
-
-
-_ROLE_ORDER = (Role.VIEWER, Role.MANAGER, Role.ADMIN)
-
-
-def _role_column() -> Enum:
-    # One definition for both tables; the CHECK is named after the table (ck_<table>_staff_role).
-    return Enum(
-        Role,
-        name="staff_role",
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=_enum_values,
-        validate_strings=True,
-    )
-
-
-class User(Base):
-    """A staff member who signs in to the dashboard; the password is kept as an argon2 hash."""
-
-    __tablename__ = "users"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(_role_column())
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class ApiToken(Base):
-    """A bearer token for the API; only the SHA-256 of its secret is kept."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(64))
-    # Hex SHA-256 of the secret: the secret is high-entropy, so a slow hash would add nothing,
-    # and an exact-match lookup on the hash compares no secret byte by byte.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[Role] = mapped_column(_role_column())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Who made it, as the audit log names actors ("user:alice", "token:deploy", "cli").
-    created_by: Mapped[str | None] = mapped_column(String(80))
-
-
-class AuditEvent(Base):
-    """One thing a staff member, token or the CLI did; rows are only ever added.
-
-    ``detail`` is free text for people, never a phone number (``gateway.audit`` masks any).
-    """
-
-    __tablename__ = "audit_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(80), index=True)
-    action: Mapped[str] = mapped_column(String(64), index=True)
-    object_type: Mapped[str] = mapped_column(String(32))
-    object_id: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[str | None] = mapped_column(Text)
-
-
-@event.listens_for(AuditEvent, "before_update")
-@event.listens_for(AuditEvent, "before_delete")
-def _audit_is_append_only(*_args: object) -> None:
-    # A log its subjects can rewrite proves nothing; ORM code may add rows, never change them.
-    raise ValueError("audit events are append-only: they are never changed or deleted")
-
-
-class CampaignChannel(StrEnum):
-    """How a campaign reaches its contacts.
-
-    ``sms``: the invitation is the survey's first question, and the survey runs by SMS.
-    ``ussd``: the invitation is an SMS asking the household to dial the USSD code.
-    """
-
-    SMS = "sms"
-    USSD = "ussd"
-
-
-class CampaignStatus(StrEnum):
-    """Where a campaign stands; only a ``running`` campaign sends invitations."""
-
-    DRAFT = "draft"
-    RUNNING = "running"
-    PAUSED = "paused"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"  # every contact was invited (or skipped); their runs go on
-
-
-class ContactStatus(StrEnum):
-    """What became of one contact's invitation."""
-
-    QUEUED = "queued"
-    # Claimed by the fan-out: the invitation may have gone. A fan-out that finds a contact here
-    # (its worker died) sends again under the same key, which sends nothing twice.
-    SENDING = "sending"
-    SENT = "sent"  # handed to the outbox (the message's own status says whether it arrived)
-    FAILED = "failed"  # no invitation could be made (e.g. the number cannot be decrypted)
-    OPTED_OUT = "opted_out"  # sent STOP before the invitation was due
-    SKIPPED = "skipped"  # had already completed the survey
-
-
-class Campaign(Base):
-    """A survey staff send to a list of numbers, paced and within daily hours."""
-
-    __tablename__ = "campaigns"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(100))
-    flow: Mapped[str] = mapped_column(String(64))
-    channel: Mapped[CampaignChannel] = mapped_column(
-        Enum(
-            CampaignChannel,
-            name="campaign_channel",
-            native_enum=False,
-            create_constraint=True,
-            length=8,
-            values_callable=_enum_values,
-            validate_strings=True,
-        )
-    )
-    status: Mapped[CampaignStatus] = mapped_column(
-        Enum(
-            CampaignStatus,
-            name="campaign_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=_enum_values,
-            validate_strings=True,
-        ),
-        default=CampaignStatus.DRAFT,
-    )
-    # No invitation before this moment; None: as soon as the campaign is started.
-    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Invitations go out only between these local times of ``timezone`` (an IANA zone name).
-    window_start: Mapped[time] = mapped_column(Time())
-    window_end: Mapped[time] = mapped_column(Time())
-    timezone: Mapped[str] = mapped_column(String(64))
-    # Invitations per second, across all workers.
-    throttle: Mapped[float] = mapped_column(Float())
-    # Reminders of each unanswered question of the campaign's runs (they override the flow's).
-    reminder_count: Mapped[int] = mapped_column(Integer)
-    reminder_interval_hours: Mapped[int] = mapped_column(Integer)
-    # How long a run started by an invitation may be answered (overrides the flow's expiry).
-    expiry_hours: Mapped[int] = mapped_column(Integer)
-    retention_days: Mapped[int | None] = mapped_column(Integer)
-    # Who made it, as the audit log names actors ("user:alice", "token:deploy", "cli").
-    created_by: Mapped[str] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class CampaignContact(Base):
-    """One number of a campaign's audience: encrypted, masked for display, and its invitation.
-
-    ``row_number`` is where the number was in the imported list (the CSV header is row 1), so
-    staff can find it in their file. ``run_id`` is the survey run the invitation led to: the
-    run it started (SMS), or the first run the household started after it (USSD).
-    """
-
-    __tablename__ = "campaign_contacts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    campaign_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("campaigns.id", ondelete="CASCADE")
-    )
-    row_number: Mapped[int] = mapped_column(Integer)
-    respondent_id: Mapped[str] = mapped_column(String(64), index=True)
-    phone_encrypted: Mapped[str] = mapped_column(Text)
-    phone_masked: Mapped[str] = mapped_column(String(20))
-    language: Mapped[str | None] = mapped_column(String(8))
-    region: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[ContactStatus] = mapped_column(
-        Enum(
-            ContactStatus,
-            name="contact_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=_enum_values,
-            validate_strings=True,
-        ),
-        default=ContactStatus.QUEUED,
-    )
-    # The invitation in the outbox. No foreign key: the row is written by a job after this one,
-    # and erasing a respondent's messages must not need this table.
-    message_id: Mapped[str | None] = mapped_column(String(36))
-    run_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    __table_args__ = (
-        # One invitation per person per campaign: a number listed twice is dropped at import.
-        UniqueConstraint("campaign_id", "respondent_id"),
-        # The fan-out takes the next queued contacts of a campaign, in list order.
-        Index("ix_campaign_contacts_campaign_id_status_id", "campaign_id", "status", "id"),
-    )

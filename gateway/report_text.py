@@ -7,7 +7,7 @@ as ``<5`` (fewer than k households) or ``x`` (hidden so a small cell cannot be w
 from __future__ import annotations
 
 from gateway.export import iso_utc
-from gateway.results import HeadlineReport, ReportTable
+from gateway.headline_report import HeadlineReport, ReportTable
 
 _WORDS: dict[str, dict[str, str]] = {
     "fr": {

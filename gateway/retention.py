@@ -15,15 +15,9 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from gateway.campaign_models import Campaign, CampaignContact
 from gateway.crypto import NumberCipher
-from gateway.models import (
-    Campaign,
-    CampaignContact,
-    Enumerator,
-    EnumeratorStatus,
-    Message,
-    MessageStatus,
-)
+from gateway.models import Enumerator, EnumeratorStatus, Message, MessageStatus
 from gateway.session_store import RedisSessionStore
 
 PURGED = ""

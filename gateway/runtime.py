@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import Flow, load_flows
-from gateway.auth import password_hasher
 from gateway.crypto import NumberCipher, pseudonymise
 from gateway.db import make_engine, make_sessionmaker
 from gateway.enumerators import ENUMERATOR_FLOW
@@ -26,6 +25,7 @@ from gateway.queue import RqJobQueue, make_queue
 from gateway.redis_client import connect
 from gateway.session_store import RedisSessionStore
 from gateway.settings import Settings
+from gateway.users import password_hasher
 from handlers.ports import Services
 
 

@@ -1,9 +1,10 @@
 """Which submissions a listing, report or export covers: a period and, optionally, a campaign.
 
-Shared by ``gateway.export``, ``gateway.results``, the CLI and the API, so that "March" or
-"campaign 12" means the same rows everywhere. Periods are on ``started_at`` and half-open:
-``since`` is included, ``until`` is not. People type days: a day given for ``until`` means the
-end of that day (UTC), so ``--since 2025-03-01 --until 2025-03-31`` is the whole of March.
+Shared by ``gateway.export``, ``gateway.results``, ``gateway.headline_report``, the CLI and
+the API, so that "March" or "campaign 12" means the same rows everywhere. Periods are on
+``started_at`` and half-open: ``since`` is included, ``until`` is not. People type days: a day
+given for ``until`` means the end of that day (UTC), so ``--since 2025-03-01 --until
+2025-03-31`` is the whole of March.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, select
 
-from gateway.models import CampaignContact, Submission
+from gateway.campaign_models import CampaignContact
+from gateway.models import Submission
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,10 @@ from sqlalchemy import select
 
 from gateway import sms_webhooks, webhooks
 from gateway.dashboard import current_user, is_development, runtime, staff_blueprint
-from gateway.models import Message, Role
+from gateway.models import Message
 from gateway.runtime import Runtime
 from gateway.simulator import SIMULATOR_NETWORK, SIMULATOR_PHONE, SIMULATOR_SHORTCODE
+from gateway.staff_models import Role
 from handlers.phone import mask_phone, normalise_phone
 
 # Messages per answer: a poll on a slow link brings little; the page asks again.

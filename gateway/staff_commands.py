@@ -17,21 +17,13 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import CLI_ACTOR
-from gateway.auth import (
-    StaffError,
-    check_password_rules,
-    create_token,
-    create_user,
-    list_tokens,
-    list_users,
-    password_hasher,
-    revoke_token,
-)
+from gateway.auth import StaffError, create_token, list_tokens, revoke_token
 from gateway.cli_errors import BadSetup, CommandError
 from gateway.db import make_engine, make_sessionmaker
 from gateway.export import iso_utc
-from gateway.models import ApiToken, Role, User
 from gateway.settings import Settings
+from gateway.staff_models import ApiToken, Role, User
+from gateway.users import check_password_rules, create_user, list_users, password_hasher
 
 ROLE_CHOICE = click.Choice([role.value for role in Role])
 SHORT_ID = 8

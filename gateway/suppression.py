@@ -1,6 +1,6 @@
 """Small-cell suppression: which counts of households a published table may show.
 
-The rule, as the headline report (``gateway.results``) applies it to each of its tables. A
+The rule, as the headline report (``gateway.headline_report``) applies it to each of its tables. A
 table counts households by one answer; its total is the households that gave that answer.
 With ``k`` (5 unless raised; never lower, so no caller can switch the protection off):
 

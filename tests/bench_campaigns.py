@@ -22,9 +22,9 @@ from pathlib import Path
 
 from gateway.audit import CLI_ACTOR
 from gateway.campaign_audience import csv_rows, import_audience
+from gateway.campaign_models import Campaign
 from gateway.campaigns import CampaignSpec, create_campaign
 from gateway.db import upgrade
-from gateway.models import Campaign
 from gateway.redis_client import start_embedded
 from gateway.runtime import Runtime
 from gateway.settings import Settings

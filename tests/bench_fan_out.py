@@ -40,17 +40,12 @@ from sqlalchemy import func, select
 
 from gateway.audit import CLI_ACTOR
 from gateway.campaign_audience import csv_rows, import_audience
+from gateway.campaign_lifecycle import start_campaign
+from gateway.campaign_models import Campaign, CampaignContact, CampaignStatus, ContactStatus
 from gateway.campaign_queue import CampaignJobs
-from gateway.campaigns import CampaignSpec, create_campaign, start_campaign
+from gateway.campaigns import CampaignSpec, create_campaign
 from gateway.db import upgrade
-from gateway.models import (
-    Campaign,
-    CampaignContact,
-    CampaignStatus,
-    ContactStatus,
-    Message,
-    MessageStatus,
-)
+from gateway.models import Message, MessageStatus
 from gateway.redis_client import start_embedded, url_of
 from gateway.runtime import Runtime
 from gateway.settings import Settings

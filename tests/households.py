@@ -13,8 +13,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
+from gateway.campaign_models import Campaign, CampaignChannel, CampaignContact
 from gateway.crypto import pseudonymise
-from gateway.models import Campaign, CampaignChannel, CampaignContact
 from gateway.persistence import RunSnapshot, sync_submission
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

@@ -21,9 +21,11 @@ from werkzeug.test import TestResponse
 from gateway import auth
 from gateway.api_campaigns import MAX_CSV_BYTES, MAX_JSON_BYTES
 from gateway.auth import create_token, revoke_token
+from gateway.campaign_models import Campaign, CampaignContact
 from gateway.dashboard_campaigns import UPLOAD_MAX_BYTES
-from gateway.models import Base, Campaign, CampaignContact, Role
+from gateway.models import Base
 from gateway.runtime import Runtime
+from gateway.staff_models import Role
 from tests.phone import Phone
 from tests.staff import csrf_token, make_staff, sign_in
 

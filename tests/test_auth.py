@@ -18,18 +18,16 @@ from gateway.audit import audit, audit_page
 from gateway.auth import (
     Actor,
     StaffError,
-    authenticate_user,
     create_token,
-    create_user,
     find_token,
     hash_token,
-    password_hasher,
     revoke_token,
     verify_token,
 )
-from gateway.models import ApiToken, AuditEvent, Role, User
 from gateway.settings import PasswordHashProfile, Settings
 from gateway.staff_commands import tokens, users
+from gateway.staff_models import ApiToken, AuditEvent, Role, User
+from gateway.users import authenticate_user, create_user, password_hasher
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"

@@ -27,31 +27,22 @@ from gateway.audit import CLI_ACTOR
 from gateway.auth import create_token
 from gateway.campaign_audience import ImportReport, InvalidRow, csv_rows, import_audience, json_rows
 from gateway.campaign_commands import campaign
-from gateway.campaign_progress import Progress, progress
-from gateway.campaign_queue import CampaignJobs, pending_key
-from gateway.campaigns import (
-    CampaignError,
-    CampaignSpec,
+from gateway.campaign_lifecycle import (
     cancel_campaign,
-    create_campaign,
     pause_campaign,
     resume_campaign,
     start_campaign,
 )
-from gateway.models import (
-    AuditEvent,
-    Campaign,
-    CampaignContact,
-    CampaignStatus,
-    ContactStatus,
-    Message,
-    OptOut,
-    Role,
-)
+from gateway.campaign_models import Campaign, CampaignContact, CampaignStatus, ContactStatus
+from gateway.campaign_progress import Progress, progress
+from gateway.campaign_queue import CampaignJobs, pending_key
+from gateway.campaigns import CampaignError, CampaignSpec, create_campaign
+from gateway.models import Message, OptOut
 from gateway.rate_limit import RateLimiter
 from gateway.redis_client import url_of
 from gateway.runtime import Runtime
 from gateway.sender import AfricasTalkingSender, ConsoleSender, Sender
+from gateway.staff_models import AuditEvent, Role
 from tests.at_server import FakeATServer
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from workers.context import WorkerContext, install

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from gateway.charts import Bar, bar_chart, report_chart
-from gateway.results import ReportRow, ReportTable
+from gateway.headline_report import ReportRow, ReportTable
 
 SVG = "{http://www.w3.org/2000/svg}"
 

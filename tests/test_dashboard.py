@@ -24,21 +24,17 @@ from werkzeug.test import TestResponse
 
 from gateway import dashboard as dashboard_module
 from gateway.app import create_app
+from gateway.campaign_models import CampaignChannel, CampaignStatus
 from gateway.campaign_progress import Progress
 from gateway.crypto import pseudonymise
 from gateway.dashboard_campaigns import ACTIONS
 from gateway.db import upgrade
-from gateway.i18n import TEXTS, missing_keys
-from gateway.models import (
-    CampaignChannel,
-    CampaignStatus,
-    Enumerator,
-    EnumeratorStatus,
-    Message,
-    Role,
-)
+from gateway.i18n import missing_keys
+from gateway.models import Enumerator, EnumeratorStatus, Message
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.staff_models import Role
+from gateway.staff_texts import TEXTS
 from tests.phone import Phone, SmsPhone
 from tests.staff import (
     PASSWORD,
@@ -156,7 +152,7 @@ def test_sign_out_ends_the_session(client: FlaskClient, staff: None) -> None:
 def test_a_deactivated_account_is_signed_out_at_once(
     client: FlaskClient, runtime: Runtime, staff: None
 ) -> None:
-    from gateway.models import User
+    from gateway.staff_models import User
 
     sign_in(client, "manager")
     with runtime.sessions.begin() as session:

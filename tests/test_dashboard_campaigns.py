@@ -21,10 +21,10 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from gateway import campaign_audience, campaigns, dashboard_campaigns
+from gateway.campaign_models import Campaign
 from gateway.campaigns import next_send_time, parse_window
-from gateway.i18n import TEXTS
-from gateway.models import Campaign
 from gateway.runtime import Runtime
+from gateway.staff_texts import TEXTS
 from tests.phone import SmsPhone
 from tests.staff import (
     assert_light_page,

@@ -23,7 +23,6 @@ from gateway.enumerator_commands import enumerators
 from gateway.export import export_csv
 from gateway.models import (
     Answer,
-    AuditEvent,
     Enumerator,
     EnumeratorStatus,
     Message,
@@ -34,6 +33,7 @@ from gateway.models import (
 from gateway.redis_client import url_of
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.staff_models import AuditEvent
 from handlers.ports import Channel, RunRecord
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 

@@ -24,17 +24,16 @@ from flows.loader import build_flow
 from gateway.cli import cli
 from gateway.crypto import NumberCipher, pseudonymise
 from gateway.export import (
-    OutboxRow,
     export_chunks,
     export_csv,
     export_filename,
     export_hxl,
     export_xlsx,
     hxl_hashtags,
-    outbox_rows,
     write_export,
 )
 from gateway.models import MessageStatus
+from gateway.outbox_listing import OutboxRow, outbox_rows
 from gateway.persistence import RunSnapshot, create_message, sync_submission
 from gateway.selection import SubmissionFilter, parse_filter
 from tests.households import add, answers, campaign, snapshot

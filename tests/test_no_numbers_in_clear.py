@@ -19,8 +19,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from gateway.auth import create_token
-from gateway.models import Base, Role
+from gateway.models import Base
 from gateway.runtime import Runtime
+from gateway.staff_models import Role
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from tests.windows import open_window
 

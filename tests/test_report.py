@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from flows import Flow, load_flows
 from gateway.cli import cli
+from gateway.headline_report import HeadlineReport, ReportRow, ReportTable, headline_report
 from gateway.persistence import sync_submission
 from gateway.report_text import report_text
-from gateway.results import HeadlineReport, ReportRow, ReportTable, headline_report
 from gateway.suppression import suppress
 from tests.households import FORTY, MALI, T0, add, answers, campaign, snapshot
 

@@ -13,8 +13,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from gateway.auth import create_token
-from gateway.models import AuditEvent, Role
 from gateway.runtime import Runtime, utc_now
+from gateway.staff_models import AuditEvent, Role
 from tests.households import FORTY, add, campaign
 
 FLOW_URL = "/api/v1/flows/return_intention"

@@ -10,17 +10,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from gateway.campaign_audience import import_audience, json_rows
+from gateway.campaign_models import Campaign, CampaignContact
 from gateway.campaigns import CampaignSpec, create_campaign
 from gateway.crypto import NumberCipher
-from gateway.models import (
-    Answer,
-    Campaign,
-    CampaignContact,
-    Enumerator,
-    EnumeratorStatus,
-    Message,
-    Submission,
-)
+from gateway.models import Answer, Enumerator, EnumeratorStatus, Message, Submission
 from gateway.retention import PURGED, purge, rotate_keys
 from gateway.runtime import Runtime, utc_now
 from gateway.session_store import RedisSessionStore

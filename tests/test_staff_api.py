@@ -20,8 +20,9 @@ from openapi_spec_validator import validate
 from sqlalchemy import select
 
 from gateway.auth import create_token, revoke_token
-from gateway.models import ApiToken, AuditEvent, EnumeratorStatus, Message, MessageStatus, Role
+from gateway.models import EnumeratorStatus, Message, MessageStatus
 from gateway.runtime import Runtime
+from gateway.staff_models import ApiToken, AuditEvent, Role
 from tests.test_enumerators import ENUMERATOR, ENUMERATOR_MASKED, register, the_enumerator
 
 # (method, rule) -> (least role, or None for public; status an allowed caller gets when the

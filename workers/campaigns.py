@@ -36,16 +36,17 @@ from rq import get_current_job
 from sqlalchemy import Table, bindparam, select, update
 
 from flows.gsm7 import to_gsm7
-from gateway.campaign_queue import CampaignJobs
-from gateway.campaigns import complete_campaign, invitation_text, next_send_time
-from gateway.models import (
+from gateway.campaign_lifecycle import complete_campaign
+from gateway.campaign_models import (
     Campaign,
     CampaignChannel,
     CampaignContact,
     CampaignStatus,
     ContactStatus,
-    Message,
 )
+from gateway.campaign_queue import CampaignJobs
+from gateway.campaigns import invitation_text, next_send_time
+from gateway.models import Message
 from gateway.rate_limit import RateLimiter
 from gateway.runtime import Runtime
 from handlers.ports import Reply

@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from gateway import campaign_models, staff_models  # noqa: F401  (their tables join Base)
 from gateway.db import make_engine
 from gateway.models import Base
 
