@@ -147,6 +147,10 @@ def worker() -> None:
         [make_queue(runtime.redis)],
         connection=runtime.redis,
         maintenance_interval=MAINTENANCE_INTERVAL_S,
+        # An idle worker waits for a job this long less 15 s before it looks around again;
+        # RQ's default (7 minutes) would hold off the maintenance above, and the restart of
+        # the scheduler a dead worker held, for that long.
+        worker_ttl=MAINTENANCE_INTERVAL_S + 15,
     )
     try:
         rq_worker.work(with_scheduler=True, logging_level=settings.log_level)
