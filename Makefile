@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 
 # A campaign of 100,000 numbers: the import, then the fan-out through real workers killed
-# midway (about two hours on 2 cores). Add ARGS="--database-url postgresql://..." for PostgreSQL.
+# midway (under an hour on 2 cores). Add ARGS="--database-url postgresql://..." for PostgreSQL.
 bench-campaigns: $(STAMP)
 	$(BIN)/python -m tests.bench_campaigns $(ARGS)
 	$(BIN)/python -m tests.bench_fan_out $(ARGS)

@@ -1,10 +1,10 @@
 """Campaign fan-out benchmark: 100,000 invitations, bounded memory, workers killed midway.
 
 What a big campaign does in production, end to end: a list of 100,000 numbers is imported, the
-campaign is started, and real ``survey-gateway worker`` processes (RQ, forking a work horse per
-job) invite everyone over SMS through the real AT SDK, against a local HTTP server answering as
-AT does. Halfway, every worker is killed with SIGKILL (work horses too: no chance to tidy up)
-and new ones are started. At the end it checks, from what the fake AT received:
+campaign is started, and real ``survey-gateway worker`` processes (RQ workers, each with RQ's
+scheduler as a child process) invite everyone over SMS through the real AT SDK, against a local
+HTTP server answering as AT does. Halfway, every worker is killed with SIGKILL (children too: no
+chance to tidy up) and new ones are started. At the end it checks, from what the fake AT received:
 
 - **nothing lost**: every number got its invitation, except any whose send the kill cut short,
   which must be marked ``unknown`` for a check (AT may or may not have it);
@@ -13,7 +13,7 @@ and new ones are started. At the end it checks, from what the fake AT received:
   grow with the list, and barely grows from the first tenth of the campaign to the end;
 - **the throttle**: invitations go out at no more than the campaign's rate.
 
-    python -m tests.bench_fan_out [--contacts 100000] [--workers 2] [--throttle 50]
+    python -m tests.bench_fan_out [--contacts 100000] [--workers 3] [--throttle 50]
                                   [--database-url postgresql://...]
 
 Without ``--database-url``, SQLite in a temporary folder; Redis is embedded. At the highest
@@ -53,7 +53,7 @@ from tests.at_server import FakeATServer
 from tests.bench_campaigns import write_audience
 from tests.windows import open_window
 
-# Peak resident memory of one worker process (the RQ worker or a work horse), in MB. A Python
+# Peak resident memory of one worker process (the RQ worker or its scheduler), in MB. A Python
 # process with this project's libraries loaded takes well under half of it; a worker holding
 # anything per contact would pass it long before 100,000.
 RSS_BUDGET_MB = 250
@@ -72,7 +72,7 @@ class Sampler:
     server: FakeATServer
     redis: Redis
     pids: list[int] = field(default_factory=list)
-    peak_rss: dict[str, float] = field(default_factory=lambda: {"worker": 0.0, "horse": 0.0})
+    peak_rss: dict[str, float] = field(default_factory=lambda: {"worker": 0.0, "child": 0.0})
     early_peak_rss: dict[str, float] = field(default_factory=dict)
     peak_redis_mb: float = 0.0
     received: list[tuple[float, int]] = field(default_factory=list)  # (time, count) samples
@@ -86,7 +86,7 @@ class Sampler:
         for pid in list(self.pids):
             self._note("worker", rss_mb(pid))
             for child in children_of(pid):
-                self._note("horse", rss_mb(child))
+                self._note("child", rss_mb(child))
         used = int(self.redis.info("memory")["used_memory"])
         self.peak_redis_mb = max(self.peak_redis_mb, used / 1024 / 1024)
         self.received.append((time.monotonic(), self.server.received_count))
@@ -127,7 +127,7 @@ def rss_mb(pid: int) -> float:
 
 
 def children_of(pid: int) -> list[int]:
-    """A process's child processes (an RQ worker's work horse)."""
+    """A process's child processes (an RQ worker's scheduler)."""
     try:
         tasks = Path(f"/proc/{pid}/task").iterdir()
         return [
@@ -141,7 +141,7 @@ def children_of(pid: int) -> list[int]:
 
 
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """A real ``survey-gateway worker``, in its own process group so killpg reaches its horse."""
+    """A real ``survey-gateway worker``, in its own process group so killpg reaches its children."""
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "worker"],
@@ -154,7 +154,7 @@ def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]
 
 
 def kill_hard(workers: list[subprocess.Popen[bytes]]) -> None:
-    """SIGKILL every worker and its work horse, as a power cut or the OOM killer would."""
+    """SIGKILL every worker and its children, as a power cut or the OOM killer would."""
     for worker in workers:
         try:
             os.killpg(worker.pid, signal.SIGKILL)
@@ -232,7 +232,7 @@ def main() -> int:
     """Run the campaign once; exit status 1 when a check fails."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--throttle", type=float, default=50.0)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--kill-at", type=float, default=0.5, help="share sent before the kill")
@@ -334,7 +334,7 @@ def run_campaign(
             print(
                 f"  {time.monotonic() - started:5.0f} s: {received} received; peak RSS "
                 f"worker {sampler.peak_rss['worker']:.0f} MB, "
-                f"horse {sampler.peak_rss['horse']:.0f} MB",
+                f"its children {sampler.peak_rss['child']:.0f} MB",
                 flush=True,
             )
     seconds = time.monotonic() - started
@@ -366,8 +366,8 @@ def report_outcome(
         f"{result.unknown_received} of the 'unknown' reached AT; lost: {result.lost}"
     )
     print(
-        f"peak RSS: worker {sampler.peak_rss['worker']:.0f} MB, work horse "
-        f"{sampler.peak_rss['horse']:.0f} MB (budget {RSS_BUDGET_MB} MB); "
+        f"peak RSS: worker {sampler.peak_rss['worker']:.0f} MB, its children "
+        f"{sampler.peak_rss['child']:.0f} MB (budget {RSS_BUDGET_MB} MB); "
         f"after the first tenth {early:.0f} MB (growth budget {RSS_GROWTH_BUDGET_MB} MB)"
     )
     print(f"Redis peak memory {sampler.peak_redis_mb:.0f} MB (runs, reminders, queues)")
