@@ -42,6 +42,8 @@ MAX_SMS_TEXT = 1600
 """Longest inbound text taken: ten concatenated parts; anything longer is not an answer."""
 
 PAUSE_AFTER = 3
+# The flow text the workers send once a completed run is stored, with its reference.
+CONFIRMATION_TEXT = "confirmation"
 """Invalid answers in a row after which the run pauses instead of asking again."""
 
 
@@ -314,7 +316,10 @@ class _Conversation:
         flow = self.flows[state.flow_id]
         screen = step.screen
         if isinstance(screen, RunEnded):
-            if screen.text:
+            # A completed survey's thanks would come twice over SMS: the workers' confirmation
+            # (with the reference) says it too, and each SMS costs the programme.
+            confirmed = screen.ending == "completed" and CONFIRMATION_TEXT in flow.texts
+            if screen.text and not confirmed:
                 self._reply(f"end_{screen.ending}", screen.text)
             return
         rejected = any(isinstance(e, InputRejected) for e in step.events)

@@ -22,11 +22,12 @@ from gateway.models import Message, MessageStatus, Submission, SubmissionStatus
 from gateway.persistence import RunSnapshot, create_message, sync_submission
 from gateway.sender import SendStatus
 from handlers.ports import RunRecord
+from handlers.sms import CONFIRMATION_TEXT
 from workers.context import current
 
 log = logging.getLogger(__name__)
 
-CONFIRMATION = "confirmation"
+CONFIRMATION = CONFIRMATION_TEXT
 # The confirmation of a STOP is the one message an opted-out number still gets.
 SENT_WHEN_OPTED_OUT = frozenset({"opt_out"})
 # An expired run stays "started" in the database: the export derives "expired" from expires_at.
