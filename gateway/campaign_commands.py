@@ -9,7 +9,7 @@ Numbers are never printed: rows of the file are named by row number.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +49,7 @@ from gateway.cli_errors import BadSetup, CommandError, migrated_runtime
 from gateway.export import iso_utc
 from gateway.models import utcnow
 from gateway.runtime import Runtime
+from gateway.terminal import printable, text_table
 
 SHORT_ID = 8
 
@@ -199,10 +200,10 @@ def list_command() -> None:
                 str(total),
                 str(sent),
                 iso_utc(row.created_at),
-                _printable(row.name),
+                printable(row.name),
             )
         )
-    click.echo(_table(table))
+    click.echo(text_table(table))
 
 
 def describe(found: Campaign) -> str:
@@ -210,7 +211,7 @@ def describe(found: Campaign) -> str:
     window = f"{found.window_start:%H:%M}-{found.window_end:%H:%M} {found.timezone}"
     start = f", from {iso_utc(found.start_at)}" if found.start_at else ""
     return (
-        f'"{_printable(found.name)}", {found.flow} by {found.channel}, {window}, '
+        f'"{printable(found.name)}", {found.flow} by {found.channel}, {window}, '
         f"{found.throttle:g}/s{start}"
     )
 
@@ -269,15 +270,3 @@ def _errors() -> Iterator[None]:
         yield
     except CampaignError as exc:
         raise CommandError(str(exc)) from None
-
-
-def _printable(text: str) -> str:
-    return " ".join("".join(c if c.isprintable() else "?" for c in text).split())
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )

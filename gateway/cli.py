@@ -34,6 +34,7 @@ from gateway.settings import Settings
 from gateway.simulator import simulate
 from gateway.staff_commands import tokens, users
 from gateway.supervisor import run
+from gateway.terminal import plural
 
 __all__ = ["BadSetup", "CommandError", "cli", "main"]
 
@@ -112,16 +113,12 @@ def flows_check(directory: Path | None) -> None:
     if problems:
         for problem in problems:
             click.echo(problem)
-        raise CommandError(f"{_plural(len(problems), 'problem')} in the flow files")
+        raise CommandError(f"{plural(len(problems), 'problem')} in the flow files")
     # Warnings, not problems: a long SMS still arrives, it only costs more parts.
     for flow in loaded.values():
         for warning in sms_warnings(flow):
             click.echo(f"warning: {warning}")
-    click.echo(f"{_plural(len(loaded), 'flow')} OK: {', '.join(sorted(loaded))}")
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    click.echo(f"{plural(len(loaded), 'flow')} OK: {', '.join(sorted(loaded))}")
 
 
 # -- keys -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TextIO, cast
@@ -26,6 +26,7 @@ from gateway.cli_errors import BadSetup
 from gateway.selection import SubmissionFilter, parse_filter
 from gateway.settings import Settings
 from gateway.supervisor import hide_password
+from gateway.terminal import plural, text_table
 
 OUTBOX_LIMIT = 20
 
@@ -80,13 +81,13 @@ def export(
                 count = write_export(
                     session, flow, export_format, out, utc_now(), selection=selection
                 )
-            click.echo(f"{_plural(count, 'submission')} exported.", err=True)
+            click.echo(f"{plural(count, 'submission')} exported.", err=True)
         else:
             with _open_for(fmt, output) as out:
                 count = write_export(
                     session, flow, export_format, out, utc_now(), selection=selection
                 )
-            click.echo(f"{_plural(count, 'submission')} written to {output}.", err=True)
+            click.echo(f"{plural(count, 'submission')} written to {output}.", err=True)
 
 
 @click.command()
@@ -170,10 +171,6 @@ def _campaign_of(session: Session, selection: SubmissionFilter) -> SubmissionFil
     except CampaignError as exc:
         raise BadSetup(str(exc)) from None
     return dataclasses.replace(selection, campaign_id=found.id)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @contextmanager
@@ -272,14 +269,4 @@ def outbox(to: str | None, limit: int) -> None:
         )
         for row in rows
     ]
-    click.echo(_table(table))
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns two spaces apart; the last column is not padded."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-    return "\n".join(lines)
+    click.echo(text_table(table))

@@ -27,6 +27,7 @@ from gateway.enumerators import (
 from gateway.export import iso_utc
 from gateway.models import Enumerator, EnumeratorStatus
 from gateway.runtime import Runtime
+from gateway.terminal import printable
 
 HEADER = ("ID", "STATUS", "CODE", "PHONE", "REGION", "SITE", "NAME", "REGISTERED (UTC)")
 SHORT_ID = 8
@@ -122,8 +123,8 @@ def table(rows: Sequence[Enumerator]) -> str:
             row.code or "-",
             row.phone_masked,
             row.region,
-            _printable(row.site),
-            _printable(row.full_name),
+            printable(row.site),
+            printable(row.full_name),
             iso_utc(row.created_at),
         )
         for row in rows
@@ -133,11 +134,6 @@ def table(rows: Sequence[Enumerator]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in cells
     )
-
-
-def _printable(text: str) -> str:
-    # Names come from anyone's SMS: no control characters may reach the supervisor's terminal.
-    return " ".join("".join(c if c.isprintable() else "?" for c in text).split())
 
 
 def _runtime() -> AbstractContextManager[Runtime]:

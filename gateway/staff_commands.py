@@ -9,7 +9,7 @@ stored anywhere, only its hash.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
@@ -23,6 +23,7 @@ from gateway.db import make_engine, make_sessionmaker
 from gateway.export import iso_utc
 from gateway.settings import Settings
 from gateway.staff_models import ApiToken, Role, User
+from gateway.terminal import printable, text_table
 from gateway.users import check_password_rules, create_user, list_users, password_hasher
 
 ROLE_CHOICE = click.Choice([role.value for role in Role])
@@ -75,7 +76,7 @@ def users_list() -> None:
         return
     header = ("USERNAME", "ROLE", "ACTIVE", "CREATED (UTC)", "LAST LOGIN (UTC)")
     click.echo(
-        _table(
+        text_table(
             [header]
             + [
                 (
@@ -123,12 +124,12 @@ def tokens_list() -> None:
         return
     header = ("ID", "NAME", "ROLE", "STATUS", "CREATED (UTC)", "LAST USED (UTC)", "CREATED BY")
     click.echo(
-        _table(
+        text_table(
             [header]
             + [
                 (
                     token.id[:SHORT_ID],
-                    _printable(token.name),
+                    printable(token.name),
                     str(token.role),
                     "active"
                     if token.revoked_at is None
@@ -150,20 +151,6 @@ def tokens_revoke(ident: str) -> None:
     with _staff_errors(), _sessions(ApiToken) as sessions, sessions.begin() as session:
         token = revoke_token(session, ident, actor=CLI_ACTOR)
     click.echo(f"Token '{token.name}' ({token.id[:SHORT_ID]}) is revoked.")
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns two spaces apart."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
-def _printable(text: str) -> str:
-    # Token names came from someone's request: no control character reaches the terminal.
-    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 @contextmanager
