@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import NamedActor, audit
+from gateway.lookup import rows_by_id
 from gateway.models import utcnow
 from gateway.staff_models import ApiToken, Role, User
 
@@ -52,7 +53,6 @@ BEARER_SCHEME = "bearerAuth"
 # spares a database write on every request of a busy script.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:-]{0,63}")
-_MIN_ID_PREFIX = 6
 # Unknown bearer secrets from one client address: past TOKEN_ATTEMPTS within TOKEN_WINDOW_S of
 # the first, every bearer request from that address is answered 429 until the window ends,
 # even one with a good token (telling it apart would tell a guesser the guess was right). A
@@ -146,17 +146,11 @@ def create_token(
 def find_token(session: Session, ident: str) -> ApiToken:
     """The token with this id, or the one token whose id starts with it (6 characters or more)."""
     ident = ident.strip().lower()
-    token = session.get(ApiToken, ident)
-    if token is not None:
-        return token
-    if len(ident) >= _MIN_ID_PREFIX and re.fullmatch(r"[0-9a-f-]+", ident):
-        matches = list(
-            session.scalars(select(ApiToken).where(ApiToken.id.startswith(ident)).limit(2))
-        )
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise StaffError(f"more than one token has an id starting '{ident}'", status=409)
+    matches = rows_by_id(session, ApiToken, ident)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise StaffError(f"more than one token has an id starting '{ident}'", status=409)
     raise StaffError(f"no token has the id '{ident}'", status=404)
 
 

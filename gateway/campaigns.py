@@ -33,6 +33,7 @@ from gateway.campaign_models import (
     ContactStatus,
 )
 from gateway.i18n import Message
+from gateway.lookup import rows_by_id
 
 DEFAULT_WINDOW = "08:00-19:00"
 DEFAULT_TIMEZONE = "Africa/Bamako"
@@ -45,7 +46,6 @@ MAX_RETENTION_DAYS = 10 * 365
 MAX_NAME = 100
 # The flow text of a USSD campaign's invitation; "{code}" is filled with the USSD code.
 INVITATION_TEXT = "invitation_ussd"
-_MIN_ID_PREFIX = 6
 _WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 
 
@@ -219,17 +219,11 @@ def _check_range(what: Message, value: int, low: int, high: int) -> None:
 def find_campaign(session: Session, ident: str) -> Campaign:
     """The campaign with this id, or the one whose id starts with it (6 characters or more)."""
     ident = ident.strip().lower()
-    campaign = session.get(Campaign, ident)
-    if campaign is not None:
-        return campaign
-    if len(ident) >= _MIN_ID_PREFIX and re.fullmatch(r"[0-9a-f-]+", ident):
-        matches = list(
-            session.scalars(select(Campaign).where(Campaign.id.startswith(ident)).limit(2))
-        )
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise CampaignError(Message("campaign_error.ambiguous_id", prefix=ident), 409)
+    matches = rows_by_id(session, Campaign, ident)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise CampaignError(Message("campaign_error.ambiguous_id", prefix=ident), 409)
     raise CampaignError(Message("campaign_error.unknown_id", ident=ident[:40]), 404)
 
 

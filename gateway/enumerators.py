@@ -12,7 +12,6 @@ redis_marker(enumerator))``): these functions know only SQL.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from flows import Flow
 from gateway.crypto import REFERENCE_ALPHABET, NumberCipher
+from gateway.lookup import rows_by_id
 from gateway.models import Enumerator, EnumeratorStatus, Respondent, Submission, utcnow
 from gateway.persistence import create_message
 from handlers.gsm import ascii_screen
@@ -35,7 +35,6 @@ CODE_PREFIX = "ENQ-"
 CODE_LENGTH = 4
 # Crockford's reading rules, as for references: what a person may type for a look-alike.
 _CODE_READING = str.maketrans({"I": "1", "L": "1", "O": "0"})
-_ID_PREFIX = re.compile(r"[0-9a-f-]{4,36}")
 # Past this many tries the code space is close to full: a person must look, not a loop.
 _CODE_TRIES = 20
 
@@ -115,11 +114,8 @@ def find_enumerator(session: Session, ident: str) -> Enumerator:
         if found is not None:
             return found
     prefix = text.lower()
-    if not _ID_PREFIX.fullmatch(prefix):
-        raise EnumeratorError(f"no enumerator has the code or id '{ident.strip()}'")
-    matches = list(
-        session.scalars(select(Enumerator).where(Enumerator.id.startswith(prefix)).limit(2))
-    )
+    # Shorter prefixes than elsewhere: a supervisor reads these ids off a phone.
+    matches = rows_by_id(session, Enumerator, prefix, min_prefix=4)
     if not matches:
         raise EnumeratorError(f"no enumerator has the code or id '{ident.strip()}'")
     if len(matches) > 1:
