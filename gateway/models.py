@@ -223,6 +223,8 @@ class Message(Base):
         String(36), ForeignKey("submissions.id", ondelete="CASCADE")
     )
     respondent_id: Mapped[str] = mapped_column(String(64), index=True)
+    # The campaign whose invitation or reminder this is: its throttle paces the send.
+    campaign_id: Mapped[str | None] = mapped_column(String(36))
     kind: Mapped[str] = mapped_column(String(32))
     to_encrypted: Mapped[str] = mapped_column(Text)
     to_masked: Mapped[str] = mapped_column(String(20))
