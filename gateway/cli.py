@@ -154,7 +154,7 @@ def keys_rotate() -> None:
     click.echo(
         f"Re-encrypted under the current key: {report.messages} outbox numbers, "
         f"{report.campaign_contacts} campaign numbers, {report.enumerators} enumerator numbers, "
-        f"{report.live_runs} numbers of surveys under way."
+        f"{report.live} numbers in live state (surveys under way, replies waiting)."
     )
 
 

@@ -1,8 +1,15 @@
-"""The RQ queue the web process hands work to, and the retry policy of each kind of job."""
+"""The RQ queue the web process hands work to, and the retry policy of each kind of job.
+
+Jobs carry ids and texts, never a number: RQ keeps a job's arguments in Redis for as long as
+the job waits, is retried, or lies among the failed ones, where neither a key rotation nor an
+erasure would find them. A reply's number waits in the live store instead (``keep_phone``),
+which both reach.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import redis
 from rq import Queue, Retry
@@ -15,6 +22,16 @@ QUEUE_NAME = "gateway"
 SYNC_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
 ERASURE_FAILURE_TTL_S = 24 * 3600
 SEND_RETRY = Retry(max=6, interval=[10, 30, 120, 600, 1800, 3600])
+# A reply that failed for good is kept this long for a look, then goes (RQ's default: a year).
+REPLY_FAILURE_TTL_S = 7 * 24 * 3600
+
+
+class PhoneBook(Protocol):
+    """Where the number a queued reply goes to waits (encrypted), outside the job."""
+
+    def keep_phone(self, respondent: str, token: str) -> None:
+        """Keep the encrypted number replies to ``respondent`` go to."""
+        ...
 
 
 def make_queue(client: redis.Redis) -> Queue:
@@ -25,8 +42,9 @@ def make_queue(client: redis.Redis) -> Queue:
 class RqJobQueue:
     """The handlers' JobQueue, on RQ."""
 
-    def __init__(self, queue: Queue) -> None:
+    def __init__(self, queue: Queue, phones: PhoneBook) -> None:
         self.queue = queue
+        self.phones = phones
 
     def sync_run(self, run_id: str, seq: int) -> None:
         """Ask a worker to copy the run into the database (and confirm it, once ended)."""
@@ -42,15 +60,16 @@ class RqJobQueue:
 
     def send_sms(self, reply: Reply) -> None:
         """Ask a worker to send one SMS (recorded in the outbox first)."""
+        self.phones.keep_phone(reply.respondent, reply.phone_token)
         self.queue.enqueue(
             "workers.sms.send_reply",
             reply.key,
             reply.respondent,
-            reply.phone_token,
             reply.kind,
             reply.body,
             job_id=f"reply-{reply.key}",
             retry=SEND_RETRY,
+            failure_ttl=REPLY_FAILURE_TTL_S,
             description=f"send {reply.kind} reply",
         )
 
@@ -68,14 +87,16 @@ class RqJobQueue:
 
     def erase_respondent(self, respondent: str, phone_token: str, body: str) -> None:
         """Ask a worker to erase the respondent's data, then send ``body`` (not recorded)."""
+        # The number the confirmation goes to waits with the replies' numbers; the job drops
+        # it once done, so replies still queued behind it have nobody to go to.
+        self.phones.keep_phone(respondent, phone_token)
         self.queue.enqueue(
             "workers.sms.erase_respondent",
             respondent,
-            phone_token,
             body,
             retry=SEND_RETRY,
-            # The job holds the (encrypted) number of someone who asked to be forgotten: it
-            # goes once done, not after RQ's usual minutes, and a failed one after a day.
+            # Nothing of the person is in the job, but its pseudonym: gone once done, and a
+            # failed one after a day.
             result_ttl=0,
             failure_ttl=ERASURE_FAILURE_TTL_S,
             description="erase a respondent",
@@ -109,6 +130,17 @@ class RqJobQueue:
             job_id=f"send-{message_id}",
             retry=SEND_RETRY,
             description=f"send message {message_id}",
+        )
+
+    def send_message_at(self, message_id: str, at: datetime, job_id: str) -> None:
+        """Ask a worker to send one outbound message at ``at`` (a send paced by a throttle)."""
+        self.queue.enqueue_at(
+            at,
+            "workers.jobs.send_message",
+            message_id,
+            job_id=job_id,
+            retry=SEND_RETRY,
+            description=f"send message {message_id} (paced)",
         )
 
     def record_delivery(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gateway.campaign_models import Campaign, CampaignContact
 from gateway.crypto import NumberCipher
+from gateway.live_rotation import rotate_live_tokens
 from gateway.models import Enumerator, EnumeratorStatus, Message, MessageStatus
 from gateway.session_store import RedisSessionStore
 
@@ -110,7 +111,7 @@ class RotationReport:
     messages: int
     campaign_contacts: int
     enumerators: int
-    live_runs: int
+    live: int
 
 
 def rotate_keys(session: Session, store: RedisSessionStore, cipher: NumberCipher) -> RotationReport:
@@ -120,15 +121,8 @@ def rotate_keys(session: Session, store: RedisSessionStore, cipher: NumberCipher
         _rotate_column(session, cipher, CampaignContact, "phone_encrypted"),
         _rotate_column(session, cipher, Enumerator, "phone_encrypted"),
     ]
-    live = 0
-    for run_id in store.run_ids():
-        record = store.load_run(run_id)
-        if record is None or not record.phone_token:
-            continue
-        rotated = cipher.rotate(record.phone_token)
-        if rotated != record.phone_token:
-            store.replace_phone_token(run_id, rotated)
-            live += 1
+    # Live state too: runs under way, USSD sessions of enumerators, numbers replies wait for.
+    live = rotate_live_tokens(store.redis, cipher.rotate)
     messages, contacts, enumerators = counts
     return RotationReport(messages, contacts, enumerators, live)
 

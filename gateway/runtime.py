@@ -21,6 +21,7 @@ from gateway.crypto import NumberCipher, pseudonymise
 from gateway.db import make_engine, make_sessionmaker
 from gateway.enumerators import ENUMERATOR_FLOW
 from gateway.errors import ConfigError
+from gateway.live_facts import SqlFacts
 from gateway.queue import RqJobQueue, make_queue
 from gateway.redis_client import connect
 from gateway.session_store import RedisSessionStore
@@ -66,9 +67,12 @@ class Runtime:
             )
         client = client if client is not None else connect(settings)
         queue = make_queue(client)
-        jobs = RqJobQueue(queue)
-        store = RedisSessionStore(client, session_ttl=settings.ussd_session_ttl)
         engine = make_engine(settings.database_url)
+        sessions = make_sessionmaker(engine)
+        store = RedisSessionStore(
+            client, session_ttl=settings.ussd_session_ttl, facts=SqlFacts(sessions)
+        )
+        jobs = RqJobQueue(queue, store)
         cipher = NumberCipher.from_settings(settings)
         services = Services(
             store=store,
@@ -87,7 +91,7 @@ class Runtime:
             jobs=jobs,
             store=store,
             engine=engine,
-            sessions=make_sessionmaker(engine),
+            sessions=sessions,
             flows=flows,
             cipher=cipher,
             services=services,

@@ -129,16 +129,9 @@ def worker() -> None:
             "SMS are NOT sent: no AT_USERNAME/AT_API_KEY, so the console sender only records "
             "and prints them"
         )
-    from gateway.campaign_queue import CampaignJobs
-    from gateway.runtime import utc_now
-    from workers.maintenance import schedule_daily_purge, schedule_sweep
+    from workers.recovery import restore_live_state
 
-    schedule_daily_purge(runtime.queue, after=utc_now())
-    schedule_sweep(runtime.queue, after=utc_now())
-    with runtime.sessions() as session:
-        resumed = CampaignJobs(runtime.queue).resume_running(session)
-    if resumed:
-        log.info("fan-out resumed for %d running campaign(s)", len(resumed))
+    restore_live_state(runtime)
     # Jobs run in this process, one after another, not in a work horse forked per job: the
     # jobs are our own, short and trusted, and a fork per job halves throughput (copying the
     # parent's memory as the horse touches it) and opens a new database connection for every

@@ -9,9 +9,16 @@ Keys (all under ``sg:``):
 - ``enumerator:<respondent>``     the code of an approved enumerator
 - ``runs:<respondent>``           the ids of the respondent's runs (for erasure)
 - ``optout:<respondent>``         set by STOP, removed by START
+- ``optin:<respondent>``          a START the database may not hold yet (a day)
 - ``help:<respondent>``           an unprompted help text went out today
 - ``smsin:<AT id>``               an inbound SMS already taken (AT retries callbacks)
+- ``phone:<respondent>``          the encrypted number queued replies go to (jobs carry ids)
+- ``facts``                       set once the protective facts were copied in whole
 Respondents appear only as pseudonyms; the number a confirmation goes to is encrypted.
+
+``optout``, ``done`` and ``enumerator`` copy facts whose record is the database: a marker
+found is true, but a marker missing is believed only while ``facts`` is set (see
+``gateway.live_facts``); otherwise the store asks the database.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Protocol
 
 import redis
 
@@ -33,14 +41,64 @@ LOCK_WAIT_S = 3
 HELP_EVERY_S = 24 * 3600
 # Outlives every run record it points to (runs are kept their expiry plus a week).
 RUNS_INDEX_TTL = timedelta(days=90)
+# Outlives a reply's wait in the queue; once its outbox row exists the number is stored there.
+PHONE_TTL = timedelta(days=7)
+FACTS_READY_KEY = f"{PREFIX}facts"
+# Far longer than the worker recording a START takes, retries included.
+OPT_IN_SETTLING = timedelta(days=1)
+
+
+def optout_key(respondent: str) -> str:
+    """The key marking an opt-out (STOP)."""
+    return f"{PREFIX}optout:{respondent}"
+
+
+def optin_key(respondent: str) -> str:
+    """The key marking a START the database may not hold yet."""
+    return f"{PREFIX}optin:{respondent}"
+
+
+def done_key(flow_id: str, respondent: str) -> str:
+    """The key marking a completed flow; it holds the run's id."""
+    return f"{PREFIX}done:{flow_id}:{respondent}"
+
+
+def enumerator_key(respondent: str) -> str:
+    """The key holding an approved enumerator's code."""
+    return f"{PREFIX}enumerator:{respondent}"
+
+
+def phone_key(respondent: str) -> str:
+    """The key holding the encrypted number that queued replies to ``respondent`` go to."""
+    return f"{PREFIX}phone:{respondent}"
+
+
+class FactSource(Protocol):
+    """Where the protective facts are on record (the database), for when Redis lost them."""
+
+    def opted_out_among(self, respondents: Sequence[str]) -> set[str]:
+        """Those of ``respondents`` with an opt-out on record."""
+        ...
+
+    def has_completed(self, flow_id: str, respondent: str) -> bool:
+        """Whether the respondent's completion of the flow is on record."""
+        ...
+
+    def enumerator_code(self, respondent: str) -> str | None:
+        """The code of the approved enumerator with this pseudonym, if on record."""
+        ...
 
 
 class RedisSessionStore:
     """The handlers' SessionStore, on Redis."""
 
-    def __init__(self, client: redis.Redis, *, session_ttl: int = 600) -> None:
+    def __init__(
+        self, client: redis.Redis, *, session_ttl: int = 600, facts: FactSource | None = None
+    ) -> None:
         self.redis = client
         self.session_ttl = session_ttl
+        # None only where no database exists (some unit tests): Redis is then all there is.
+        self.facts = facts
 
     @contextmanager
     def lock(self, respondent: str) -> Iterator[None]:
@@ -141,12 +199,25 @@ class RedisSessionStore:
             if current is not None and _text(current) == state.run_id:
                 pipe.delete(active_key)
         if state.status is RunStatus.COMPLETED:
-            pipe.set(f"{PREFIX}done:{state.flow_id}:{record.respondent}", state.run_id)
+            pipe.set(done_key(state.flow_id, record.respondent), state.run_id)
         pipe.execute()
+
+    def facts_whole(self) -> bool:
+        """Whether Redis holds the whole copy of the protective facts (see module docstring)."""
+        return self.facts is None or bool(self.redis.exists(FACTS_READY_KEY))
+
+    def _marker(self, key: str) -> tuple[bytes | str | None, bool]:
+        """A marker's value and whether the facts' copy is whole, in one round trip."""
+        value, ready = self.redis.mget(key, FACTS_READY_KEY)
+        return value, ready is not None or self.facts is None
 
     def has_completed(self, flow_id: str, respondent: str) -> bool:
         """True when the respondent already completed this flow."""
-        return bool(self.redis.exists(f"{PREFIX}done:{flow_id}:{respondent}"))
+        found, trusted = self._marker(done_key(flow_id, respondent))
+        if found is not None or trusted:
+            return found is not None
+        assert self.facts is not None  # trusted otherwise
+        return self.facts.has_completed(flow_id, respondent)
 
     def language(self, respondent: str) -> str | None:
         """The respondent's chosen language, if they chose one."""
@@ -159,26 +230,68 @@ class RedisSessionStore:
 
     def enumerator_code(self, respondent: str) -> str | None:
         """The code of the approved enumerator with this pseudonym, if there is one."""
-        raw = self.redis.get(f"{PREFIX}enumerator:{respondent}")
-        return _text(raw) if raw else None
+        raw, trusted = self._marker(enumerator_key(respondent))
+        if raw is not None or trusted:
+            return _text(raw) if raw else None
+        assert self.facts is not None
+        return self.facts.enumerator_code(respondent)
 
     def is_opted_out(self, respondent: str) -> bool:
         """True when the respondent sent STOP and has not sent START since."""
-        return bool(self.redis.exists(f"{PREFIX}optout:{respondent}"))
+        stop, start, ready = self.redis.mget(
+            optout_key(respondent), optin_key(respondent), FACTS_READY_KEY
+        )
+        if stop is not None or start is not None or ready is not None or self.facts is None:
+            # A START newer than the database's record of the STOP wins over it.
+            return stop is not None
+        return respondent in self.facts.opted_out_among([respondent])
 
     def opted_out_among(self, respondents: Sequence[str]) -> set[str]:
         """Those of ``respondents`` who opted out, asked in one round trip (for long lists)."""
         pipe = self.redis.pipeline(transaction=False)
         for respondent in respondents:
-            pipe.exists(f"{PREFIX}optout:{respondent}")
-        return {r for r, found in zip(respondents, pipe.execute(), strict=True) if found}
+            pipe.exists(optout_key(respondent))
+            pipe.exists(optin_key(respondent))
+        pipe.exists(FACTS_READY_KEY)
+        *found, ready = pipe.execute()
+        stops, starts = found[0::2], found[1::2]
+        opted_out = {r for r, hit in zip(respondents, stops, strict=True) if hit}
+        if ready or self.facts is None:
+            return opted_out
+        started = {r for r, hit in zip(respondents, starts, strict=True) if hit}
+        return opted_out | (self.facts.opted_out_among(respondents) - started)
 
     def set_opted_out(self, respondent: str, opted_out: bool) -> None:
-        """Record STOP (True) or START (False)."""
+        """Record STOP (True) or START (False).
+
+        A START also leaves a mark for a day: until a worker has removed the opt-out from the
+        database, a send that finds it there knows a START is on its way, not lost.
+        """
+        pipe = self.redis.pipeline()
         if opted_out:
-            self.redis.set(f"{PREFIX}optout:{respondent}", "1")
+            pipe.set(optout_key(respondent), "1")
+            pipe.delete(optin_key(respondent))
         else:
-            self.redis.delete(f"{PREFIX}optout:{respondent}")
+            pipe.delete(optout_key(respondent))
+            pipe.set(optin_key(respondent), "1", ex=OPT_IN_SETTLING)
+        pipe.execute()
+
+    def opt_in_pending(self, respondent: str) -> bool:
+        """Whether a START was taken that the database may not hold yet."""
+        return bool(self.redis.exists(optin_key(respondent)))
+
+    def keep_phone(self, respondent: str, token: str) -> None:
+        """Keep the encrypted number queued replies to ``respondent`` will go to."""
+        self.redis.set(phone_key(respondent), token, ex=PHONE_TTL)
+
+    def phone(self, respondent: str) -> str | None:
+        """The encrypted number replies to ``respondent`` go to; None once erased or expired."""
+        raw = self.redis.get(phone_key(respondent))
+        return _text(raw) if raw else None
+
+    def drop_phone(self, respondent: str) -> None:
+        """Forget the number replies go to: queued replies then have nobody to go to."""
+        self.redis.delete(phone_key(respondent))
 
     def claim_help(self, respondent: str) -> bool:
         """True at most once a day per respondent: whether an unprompted help text may go."""
@@ -214,19 +327,9 @@ class RedisSessionStore:
         """The ids of every run kept in live state (for key rotation)."""
         return [_text(k).split(":", 2)[2] for k in self.redis.scan_iter(f"{PREFIX}run:*")]
 
-    def replace_phone_token(self, run_id: str, token: str) -> None:
-        """Store a run's number re-encrypted under another key, keeping its time to live."""
-        key = f"{PREFIX}run:{run_id}"
-        raw = self.redis.get(key)
-        if raw is None:
-            return
-        data = json.loads(raw)
-        data["phone_token"] = token
-        self.redis.set(key, json.dumps(data), keepttl=True)
-
     def set_enumerator(self, respondent: str, code: str | None) -> None:
         """Mark a pseudonym as an approved enumerator (``code``), or no longer (None)."""
-        key = f"{PREFIX}enumerator:{respondent}"
+        key = enumerator_key(respondent)
         if code is None:
             self.redis.delete(key)
         else:

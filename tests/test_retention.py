@@ -147,7 +147,7 @@ def test_key_rotation_reencrypts_everything_and_keeps_pseudonyms(
     with runtime.sessions.begin() as session:
         report = rotate_keys(session, runtime.store, rotated)
 
-    assert (report.messages, report.campaign_contacts, report.live_runs) == (1, 1, 2)
+    assert (report.messages, report.campaign_contacts, report.live) == (1, 1, 2)
     only_new = NumberCipher([new_key])  # the old key is retired
     with runtime.sessions() as session:
         message = session.scalars(select(Message)).one()

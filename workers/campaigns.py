@@ -46,13 +46,14 @@ from gateway.campaign_models import (
 )
 from gateway.campaign_queue import CampaignJobs
 from gateway.campaigns import invitation_text, next_send_time
+from gateway.live_facts import SqlFacts
 from gateway.models import Message
 from gateway.rate_limit import RateLimiter
 from gateway.runtime import Runtime
 from handlers.ports import Reply
 from handlers.sms import start_survey_by_sms
 from workers.context import WorkerContext, current
-from workers.sms import reply_message_id, send_reply
+from workers.sms import record_reply, reply_message_id
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,9 @@ def _invite_all(
     rt, clock = ctx.runtime, ctx.clock
     limiter = RateLimiter(rt.redis, clock)
     rate_key = f"sg:campaign:{campaign.id}:rate"
+    # The database's record of opt-outs, besides Redis' copy (which may have lost some): a
+    # contact who sent STOP is marked so here rather than refused at AT's door.
+    on_record = SqlFacts(rt.sessions).opted_out_among([c.respondent_id for c in contacts])
     started = checked = clock.now()
     for contact in contacts:
         now = clock.now()
@@ -167,7 +171,7 @@ def _invite_all(
             checked = now
             if _status(rt, campaign.id) is not CampaignStatus.RUNNING:
                 return None  # claimed contacts stay claimed, and go first on resume
-        if rt.store.is_opted_out(contact.respondent_id):
+        if contact.respondent_id in on_record or rt.store.is_opted_out(contact.respondent_id):
             marks.add(contact.id, ContactStatus.OPTED_OUT)
             continue
         wait = limiter.try_acquire(rate_key, campaign.throttle)
@@ -334,7 +338,7 @@ def remind_invitation(contact_id: int, number: int) -> None:
         return  # the number was purged (retention) or its key retired: nobody to remind
     key = f"{reply_key(campaign.id, contact_id)}-r{number}"
     reply = _invitation(rt, campaign, contact, key, "reminder")
-    send_reply(reply.key, reply.respondent, reply.phone_token, reply.kind, reply.body)
+    record_reply(reply.key, reply.respondent, reply.phone_token, reply.kind, reply.body)
     if number < campaign.reminder_count:
         later = ctx.clock.now() + timedelta(hours=campaign.reminder_interval_hours)
         CampaignJobs(rt.queue).remind_invitation(

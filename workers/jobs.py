@@ -8,28 +8,38 @@ the job quietly.
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import datetime, timedelta
 from typing import Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flows import RunStatus
 from flows.gsm7 import to_gsm7
+from gateway.campaign_models import Campaign
 from gateway.campaigns import link_run
 from gateway.crypto import reference_code
 from gateway.enumerators import ENUMERATOR_FLOW, register_from_snapshot
 from gateway.errors import PermanentSendError, SendOutcomeUnknown, TransientSendError
-from gateway.models import Message, MessageStatus, Submission, SubmissionStatus
+from gateway.models import Message, MessageStatus, OptOut, Submission, SubmissionStatus
 from gateway.persistence import RunSnapshot, create_message, sync_submission
+from gateway.rate_limit import RateLimiter
 from gateway.sender import SendStatus
 from handlers.ports import RunRecord
 from handlers.sms import CONFIRMATION_TEXT
-from workers.context import current
+from workers.context import WorkerContext, current
 
 log = logging.getLogger(__name__)
 
 CONFIRMATION = CONFIRMATION_TEXT
 # The confirmation of a STOP is the one message an opted-out number still gets.
 SENT_WHEN_OPTED_OUT = frozenset({"opt_out"})
+# The confirmation of a START goes to someone who has just opted back in, before the worker
+# that removes the opt-out from the database may have run.
+SENT_ON_OPT_IN = frozenset({"opt_in"})
+# The longest wait for a campaign's throttle slept within a send; longer, the send is deferred.
+MAX_PACE_SLEEP_S = 2.0
 # An expired run stays "started" in the database: the export derives "expired" from expires_at.
 _SNAPSHOT_STATUS: dict[RunStatus, Literal["active", "completed", "declined"]] = {
     RunStatus.ACTIVE: "active",
@@ -39,6 +49,12 @@ _SNAPSHOT_STATUS: dict[RunStatus, Literal["active", "completed", "declined"]] = 
 SYNC_LOCK_TIMEOUT_S = 60
 _SENDABLE = (MessageStatus.QUEUED, MessageStatus.SENDING)
 INTERRUPTED = "the worker stopped while sending: check with AT whether it went"
+OPTED_OUT = "not sent: the number opted out (STOP)"
+
+
+class OptOutSettling(Exception):
+    """The database still holds an opt-out that Redis says was lifted by START: the worker
+    recording the START has not run yet. RQ retries the send once it has."""
 
 
 def sync_run(run_id: str, seq: int | None = None) -> None:
@@ -124,9 +140,14 @@ def send_message(message_id: str) -> None:
             message.status = MessageStatus.UNKNOWN
             message.error = INTERRUPTED
             return
-        if message.kind not in SENT_WHEN_OPTED_OUT and rt.store.is_opted_out(message.respondent_id):
+        if message.kind not in SENT_WHEN_OPTED_OUT and _opted_out(session, message):
             message.status = MessageStatus.FAILED
-            message.error = "not sent: the number opted out (STOP)"
+            message.error = OPTED_OUT
+            return
+        later = _pace(ctx, session, message)
+        if later is not None:
+            # The campaign's throttle is spent for now: the send waits its turn, unclaimed.
+            rt.jobs.send_message_at(message_id, later, f"send-{message_id}-{uuid.uuid4().hex}")
             return
         # The claim, committed before AT is called: a retry can then tell "never tried"
         # from "tried, outcome lost with the worker".
@@ -158,6 +179,51 @@ def send_message(message_id: str) -> None:
         cost=result.cost,
         error=None,
     )
+
+
+def _opted_out(session: Session, message: Message) -> bool:
+    """Whether the message's number opted out: the database's record first, then Redis.
+
+    Redis alone is never believed here: it may have lost a STOP. It can only add one (a STOP
+    whose worker has not written it to the database yet).
+    """
+    store = current().runtime.store
+    on_record = session.get(OptOut, message.respondent_id) is not None
+    if not on_record:
+        return store.is_opted_out(message.respondent_id)
+    if message.kind in SENT_ON_OPT_IN:
+        return False
+    if store.opt_in_pending(message.respondent_id):
+        raise OptOutSettling(f"message {message.id}: a START is still being recorded")
+    return True
+
+
+def _pace(ctx: WorkerContext, session: Session, message: Message) -> datetime | None:
+    """Take the campaign's throttle grant for this send, right before AT is called.
+
+    Shared by every worker through Redis, so no backlog, restart or number of workers makes
+    AT see more than the throttle. Returns None once granted (a short wait is slept here), or
+    when the send should be tried again because the wait is long.
+    """
+    if message.campaign_id is None:
+        return None
+    throttle = session.scalar(select(Campaign.throttle).where(Campaign.id == message.campaign_id))
+    if throttle is None or throttle <= 0:
+        return None
+    limiter = RateLimiter(ctx.runtime.redis, ctx.clock)
+    key = door_key(message.campaign_id)
+    wait = limiter.try_acquire(key, float(throttle))
+    while wait > 0:
+        if wait > MAX_PACE_SLEEP_S:
+            return ctx.clock.now() + timedelta(seconds=wait)
+        ctx.clock.sleep(wait)
+        wait = limiter.try_acquire(key, float(throttle))
+    return None
+
+
+def door_key(campaign_id: str) -> str:
+    """The rate-limiter key of a campaign's sends to AT."""
+    return f"sg:campaign:{campaign_id}:at-door"
 
 
 def _record(

@@ -1,0 +1,36 @@
+"""Putting back what Redis may have lost: for a worker starting, or finding Redis emptied.
+
+Redis is live state and may come back empty (a new server, a restart without its append-only
+file, FLUSHALL). What the database can rebuild is rebuilt here: the copy of the protective
+facts (opt-outs, completions, enumerator approvals), the housekeeping jobs, and a fan-out job
+for each running campaign. What lived only in Redis is gone: USSD sessions (the caller dials
+again), answers of runs not yet stored, queued replies (see the README's table).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.campaign_queue import CampaignJobs
+from gateway.live_facts import rebuild
+from gateway.runtime import Runtime, utc_now
+from workers.maintenance import PURGE_JOB_ID, SWEEP_JOB_ID, schedule_daily_purge, schedule_sweep
+
+log = logging.getLogger(__name__)
+
+
+def restore_live_state(runtime: Runtime) -> None:
+    """Rebuild from the database whatever live state is missing; safe to call at any time."""
+    copied = rebuild(runtime.redis, runtime.sessions)
+    if copied is not None:
+        log.info("protective facts copied back into Redis: %d", copied)
+    now = utc_now()
+    # Only when missing: planning them again would put off a sweep that is due.
+    if runtime.queue.fetch_job(PURGE_JOB_ID) is None:
+        schedule_daily_purge(runtime.queue, after=now)
+    if runtime.queue.fetch_job(SWEEP_JOB_ID) is None:
+        schedule_sweep(runtime.queue, after=now)
+    with runtime.sessions() as session:
+        resumed = CampaignJobs(runtime.queue).resume_running(session)
+    if resumed:
+        log.info("fan-out resumed for %d running campaign(s)", len(resumed))
