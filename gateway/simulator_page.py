@@ -22,11 +22,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from gateway import sms_webhooks, webhooks
+from gateway.audit import audit
+from gateway.auth import Actor
 from gateway.dashboard import SESSION_LIFETIME, Staff, current_user, runtime, staff_blueprint
 from gateway.models import Message
 from gateway.runtime import Runtime
 from gateway.simulator import SIMULATOR_NETWORK, SIMULATOR_SHORTCODE
-from gateway.simulator_numbers import is_simulator_number, open_simulator_phone
+from gateway.simulator_numbers import draw_simulator_number, is_simulator_number
 from gateway.staff_models import Role
 from handlers.phone import mask_phone, normalise_phone
 
@@ -34,6 +36,11 @@ from handlers.phone import mask_phone, normalise_phone
 MAX_MESSAGES = 20
 
 SESSION_PHONE = "sim_phone"
+AUDIT_ACTION = "simulator.open"
+# Tries at a free number before taking a held one: two people holding the same phone only
+# share a fictional household's answers, so a crowded pool must not stop a training.
+_DRAWS = 20
+_HELD_KEY = "sg:simulator:held:{pseudonym}"
 
 bp = staff_blueprint("simulator", __name__, "/simulator")
 
@@ -67,6 +74,25 @@ def inbox(rt: Runtime, phone: str, after: datetime | None) -> Inbox:
         for row in rows
     ]
     return Inbox(phone_masked=mask_phone(phone), messages=messages)
+
+
+def open_simulator_phone(rt: Runtime, actor: Actor, hold_s: int) -> str:
+    """Hand ``actor`` a simulator number of their own for ``hold_s`` seconds; audited.
+
+    The number is held in Redis so that two people training at once get two phones; the hold
+    is live state only (a lost one risks a shared fictional phone, nothing more). The audit
+    row names the phone by its pseudonym, as its answers are stored, never by its number.
+    """
+    number = draw_simulator_number()
+    pseudonym = rt.services.pseudonymise(number)
+    for _ in range(_DRAWS):
+        if rt.redis.set(_HELD_KEY.format(pseudonym=pseudonym), str(actor), nx=True, ex=hold_s):
+            break
+        number = draw_simulator_number()
+        pseudonym = rt.services.pseudonymise(number)
+    with rt.sessions.begin() as db:
+        audit(db, actor, AUDIT_ACTION, "respondent", pseudonym, "simulator phone")
+    return number
 
 
 def _allowed() -> Staff | ResponseReturnValue:
