@@ -42,6 +42,7 @@ from urllib3.exceptions import ProtocolError
 
 from gateway.errors import PermanentSendError, SendOutcomeUnknown, TransientSendError
 from gateway.settings import Settings
+from gateway.simulator_numbers import is_simulator_number
 from handlers.phone import mask_phone
 
 # AT's per-recipient statusCode values, from its SMS API reference.
@@ -145,16 +146,36 @@ class AfricasTalkingSender:
         return _result_from(answer, to)
 
 
+class SimulatorAware:
+    """Hands messages to ``sender``, except those to a simulator number, which stay here."""
+
+    def __init__(self, sender: Sender) -> None:
+        self._sender = sender
+
+    def send(self, to: str, body: str) -> SendResult:
+        """Record a message to a simulator number; send any other through ``sender``."""
+        if is_simulator_number(to):
+            # A fictional number nobody holds: AT would refuse it or charge for it. The
+            # simulator page reads its replies from the outbox.
+            return SendResult(SendStatus.RECORDED, provider_id=None, cost=None, detail="simulator")
+        return self._sender.send(to, body)
+
+
 def make_sender(settings: Settings) -> Sender:
-    """AT when credentials are set (``settings.sends_sms``), else the console sender."""
+    """AT when credentials are set (``settings.sends_sms``), else the console sender.
+
+    Either way, messages to the phone simulator's numbers never leave the machine.
+    """
     # The repeated checks only narrow the types for mypy; sends_sms is the rule.
     if not (settings.sends_sms and settings.at_username and settings.at_api_key):
         return ConsoleSender()
-    return AfricasTalkingSender(
-        settings.at_username,
-        settings.at_api_key,
-        sender_id=settings.at_sender_id,
-        api_url=settings.at_api_url,
+    return SimulatorAware(
+        AfricasTalkingSender(
+            settings.at_username,
+            settings.at_api_key,
+            sender_id=settings.at_sender_id,
+            api_url=settings.at_api_url,
+        )
     )
 
 

@@ -193,7 +193,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "d'autre ?).",
         "simulator.title": "Simulateur de téléphone",
         "simulator.intro": "Ce téléphone envoie à la passerelle exactement ce qu'envoie "
-        "Africa's Talking. Les réponses sont de vraies données : utilisez un numéro de test.",
+        "Africa's Talking. Les réponses sont enregistrées comme les autres.",
+        "simulator.fiction": "Son numéro est fictif, réservé aux simulateurs : jamais celui "
+        "d'un ménage.",
+        "simulator.new_phone": "Nouveau téléphone",
         "simulator.needs_js": "Le simulateur a besoin de JavaScript.",
         "simulator.number": "Numéro",
         "simulator.idle": "Appuyez sur Appeler pour composer {code}.",
@@ -373,7 +376,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "enumerators.cannot": "This decision is no longer possible (made by someone else?).",
         "simulator.title": "Phone simulator",
         "simulator.intro": "This phone sends the gateway exactly what Africa's Talking sends. "
-        "Answers are real data: use a test number.",
+        "Its answers are stored like any others.",
+        "simulator.fiction": "Its number is fictional, kept for simulators: never a household's.",
+        "simulator.new_phone": "New phone",
         "simulator.needs_js": "The simulator needs JavaScript.",
         "simulator.number": "Number",
         "simulator.idle": "Press Call to dial {code}.",

@@ -1,9 +1,9 @@
 """The staff dashboard and the simulator page, through Flask's test client (no browser).
 
 Signing in, every page by role and signed out, CSRF refusals, page weight and the rule that no
-page carries inline script, the two languages, enumerators and the simulator. Campaigns and
-results are in test_dashboard_campaigns; the browser tests (tests/browser) drive the same
-pages in Chromium.
+page carries inline script, the two languages and enumerators. Campaigns and results are in
+test_dashboard_campaigns, the simulator in test_simulator; the browser tests (tests/browser)
+drive the same pages in Chromium.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from werkzeug.test import TestResponse
 
 from gateway import dashboard as dashboard_module
 from gateway.app import create_app
@@ -28,14 +26,13 @@ from gateway.campaign_models import CampaignChannel, CampaignStatus
 from gateway.campaign_progress import Progress
 from gateway.crypto import pseudonymise
 from gateway.dashboard_campaigns import ACTIONS
-from gateway.db import upgrade
 from gateway.i18n import missing_keys
 from gateway.models import Enumerator, EnumeratorStatus, Message
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.staff_models import Role
 from gateway.staff_texts import TEXTS
-from tests.phone import Phone, SmsPhone
+from tests.phone import Phone
 from tests.staff import (
     PASSWORD,
     assert_light_page,
@@ -49,7 +46,6 @@ from tests.staff import (
 )
 from tests.test_enumerators import ENUMERATOR, register
 
-WEBHOOK_TOKEN = "Wq3v9ZkT0p7XcLr2Hs8YbNe4Ju6Ad1Gm5FoQiKx"
 # Each page and the least role that may see it.
 PAGES = {
     "/dashboard/campaigns/": "viewer",
@@ -220,11 +216,10 @@ def test_each_page_by_role(client: FlaskClient, staff: None, role: str, path: st
         assert "Votre rôle ne permet pas" in html
 
 
-def test_the_login_and_simulator_pages_are_light_too(client: FlaskClient) -> None:
-    for path in ("/dashboard/login", "/simulator"):
-        response = client.get(path)
-        assert response.status_code == 200
-        assert_light_page(response.get_data(as_text=True))
+def test_the_login_page_is_light_too(client: FlaskClient) -> None:
+    response = client.get("/dashboard/login")
+    assert response.status_code == 200
+    assert_light_page(response.get_data(as_text=True))
 
 
 def test_a_post_without_the_csrf_token_is_refused(
@@ -358,115 +353,3 @@ def test_a_viewer_cannot_decide(
 
     assert response.status_code == 403
     assert pending_enumerator(runtime).status is EnumeratorStatus.PENDING
-
-
-# -- simulator ------------------------------------------------------------------------------
-
-
-def test_the_simulator_reads_the_replies_to_one_number(
-    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
-) -> None:
-    phone = SmsPhone(client, runtime, run_jobs, number="+22370000001")
-    phone.send("ENQUETE")
-    SmsPhone(client, runtime, run_jobs, number="+22370000002").send("ENQUETE")
-
-    first = client.get("/simulator/messages?phone=%2B22370000001").get_json()
-
-    assert first["phone"] == "+22370****01"
-    assert [m["body"] for m in first["messages"]] == [phone_replies(runtime)[0]]
-    after = first["messages"][-1]["at"]
-    assert client.get("/simulator/messages", query_string={"phone": "70000001", "after": after})
-    later = client.get(
-        "/simulator/messages", query_string={"phone": "+22370000001", "after": after}
-    ).get_json()
-    assert later["messages"] == []
-    phone.send("1")
-    newer = client.get(
-        "/simulator/messages", query_string={"phone": "+22370000001", "after": after}
-    ).get_json()
-    assert len(newer["messages"]) == 1
-    assert client.get("/simulator/messages?phone=abc").status_code == 400
-    assert client.get("/simulator/messages?phone=70000001&after=yesterday").status_code == 400
-
-
-def phone_replies(runtime: Runtime) -> list[str]:
-    """Bodies of the messages to the simulator's number, oldest first."""
-    with runtime.sessions() as session:
-        rows = session.scalars(select(Message).order_by(Message.created_at)).all()
-        return [m.body for m in rows if runtime.cipher.decrypt(m.to_encrypted) == "+22370000001"]
-
-
-@pytest.fixture
-def production_app(settings: Settings, redis_client: redis.Redis) -> Flask:
-    """The app as in production (the simulator is for managers only there), on the test
-    database: production's own checks of its settings are another test's business."""
-    upgrade(settings.database_url)
-    production = replace(settings, env="production", webhook_token=WEBHOOK_TOKEN)
-    app = create_app(production, client=redis_client)
-    return app
-
-
-def test_in_production_the_simulator_is_for_managers(production_app: Flask) -> None:
-    make_staff(production_app.extensions["gateway"])
-    client = production_app.test_client()
-
-    assert client.get("/simulator").status_code == 302
-    assert client.get("/simulator/messages?phone=70000001").status_code == 403
-    sign_in(client, "viewer")
-    assert client.get("/simulator").status_code == 403
-    assert client.get("/simulator/messages?phone=70000001").status_code == 403
-    client.post("/dashboard/logout", data={"csrf_token": csrf_token(page_of(client))})
-    sign_in(client, "manager")
-    assert client.get("/simulator").status_code == 200
-    assert client.get("/simulator/messages?phone=70000001").get_json()["messages"] == []
-
-
-def test_in_production_the_simulator_keeps_the_webhook_token_secret(
-    production_app: Flask,
-) -> None:
-    make_staff(production_app.extensions["gateway"])
-    client = production_app.test_client()
-    sign_in(client, "manager")
-    html = client.get("/simulator").get_data(as_text=True)
-    assert WEBHOOK_TOKEN not in html
-    assert 'data-ussd-url="/simulator/ussd"' in html and 'data-sms-url="/simulator/sms"' in html
-    csrf = re.search(r'data-csrf="([^"]+)"', html)
-    assert csrf is not None
-    form = Phone(client).form("")
-    form["sessionId"] = "sim-1"
-
-    assert client.post("/ussd", data=form).status_code == 403  # AT's door wants the token
-    assert client.post("/simulator/ussd", data=form).status_code == 400  # no CSRF token
-    screen = client.post("/simulator/ussd", data=form, headers={"X-CSRF-Token": csrf.group(1)})
-
-    assert screen.status_code == 200
-    assert screen.get_data(as_text=True).startswith("CON OIM/DNDS")
-    sms = SmsPhone(client, None, None)
-    sms.client = _WithHeader(client, csrf.group(1), "/simulator/sms")
-    sms.post("ENQUETE")
-    assert sms.last_status == 200
-    client.post("/dashboard/logout", data={"csrf_token": csrf.group(1)})
-    sign_in(client, "viewer")
-    viewer_csrf = csrf_token(page_of(client))
-    refused = client.post("/simulator/ussd", data=form, headers={"X-CSRF-Token": viewer_csrf})
-    assert refused.status_code == 403
-
-
-class _WithHeader:
-    """A client that posts to ``path`` instead, with the CSRF header, as simulator.js does."""
-
-    def __init__(self, client: FlaskClient, csrf: str, path: str) -> None:
-        self.client, self.csrf, self.path = client, csrf, path
-
-    def post(self, path: str, data: dict[str, str]) -> TestResponse:
-        return self.client.post(self.path, data=data, headers={"X-CSRF-Token": self.csrf})
-
-
-def test_the_simulator_page_points_its_script_at_the_at_callbacks(client: FlaskClient) -> None:
-    html = client.get("/simulator").get_data(as_text=True)
-
-    assert 'data-ussd-url="/ussd"' in html and 'data-sms-url="/sms/inbound"' in html
-    assert 'data-service-code="*384*123#"' in html
-    script = client.get("/static/simulator.js")
-    assert script.status_code == 200
-    assert b"XMLHttpRequest" in script.get_data()

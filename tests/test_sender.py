@@ -21,6 +21,7 @@ from gateway.sender import (
     make_sender,
 )
 from gateway.settings import Settings
+from gateway.simulator_numbers import draw_simulator_number
 from handlers.phone import mask_phone
 from tests.at_server import FakeATServer, refused_url
 
@@ -206,3 +207,17 @@ def test_make_sender_with_at_credentials_sends_through_at(at_server: FakeATServe
     [request] = at_server.requests
     assert request.headers["apikey"] == "secret-key"
     assert (request.form["username"], request.form["from"]) == ("survey-org", "SURVEY")
+
+
+def test_messages_to_a_simulator_number_never_reach_at(at_server: FakeATServer) -> None:
+    settings = Settings(
+        at_username="survey-org", at_api_key="secret-key", at_api_url=at_server.url + "/"
+    )
+    sender = make_sender(settings)
+
+    result = sender.send(draw_simulator_number(), BODY)
+
+    assert result.status is SendStatus.RECORDED and result.detail == "simulator"
+    assert at_server.requests == []
+    assert sender.send(NUMBER, BODY).status is SendStatus.SENT
+    assert len(at_server.requests) == 1

@@ -2,9 +2,10 @@
  * The phone simulator: posts to the gateway exactly as Africa's Talking does.
  *
  * USSD: every step posts sessionId, serviceCode, phoneNumber, networkCode and text (all inputs
- * of the session joined by "*") to /ussd, and shows the CON/END screen it answers.
- * SMS: a message is posted to /sms/inbound as AT posts it; replies are read by polling
- * /simulator/messages, since the workers send them later.
+ * of the session joined by "*") to /simulator/ussd, and shows the CON/END screen it answers.
+ * SMS: a message is posted to /simulator/sms as AT posts it to /sms/inbound; replies are read
+ * by polling /simulator/messages, since the workers send them later. The number is always the
+ * simulator number the gateway handed to this page.
  *
  * Plain ES5 and XMLHttpRequest: staff use old browsers. Text is only ever set with textContent.
  */
@@ -23,6 +24,7 @@
     serviceCode: root.getAttribute("data-service-code"),
     shortcode: root.getAttribute("data-shortcode"),
     network: root.getAttribute("data-network"),
+    phone: root.getAttribute("data-phone"),
     textError: root.getAttribute("data-text-error"),
     textEnded: root.getAttribute("data-text-ended"),
     textIdle: root.getAttribute("data-text-idle"),
@@ -37,7 +39,8 @@
   }
 
   function phone() {
-    return byId("sim-phone").value.replace(/\s+/g, "");
+    // The session's simulator number: the gateway refuses any other.
+    return config.phone;
   }
 
   function randomId(prefix) {
@@ -63,7 +66,7 @@
     xhr.open(method, url, true);
     if (body !== null) {
       xhr.setRequestHeader("Content-Type", "application/x-www-form-urlencoded");
-      // Only the simulator's own doors read it (they are staff pages); AT's callbacks ignore it.
+      // The simulator's doors are staff pages: every POST carries the CSRF token.
       xhr.setRequestHeader("X-CSRF-Token", config.csrf);
     }
     xhr.onreadystatechange = function () {

@@ -1,18 +1,16 @@
-"""The dashboard and the simulator in a real browser (Chromium), served over real HTTP.
+"""The dashboard in a real browser (Chromium), served over real HTTP.
 
 A manager signs in, uploads a list and starts an SMS campaign; the workers invite, households
-answer by SMS, and the campaign page and the results chart follow. Then someone takes the
-survey on the simulator page, by USSD and by SMS. Jobs run in this process (``run_jobs``).
+answer by SMS, and the campaign page and the results chart follow. Jobs run in this process
+(``run_jobs``). The simulator page has its own file, test_simulator.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
-from playwright.sync_api import expect
 
 from gateway.runtime import Runtime
 from tests.phone import FULL_SURVEY_RETURN, SmsPhone
@@ -105,49 +103,3 @@ def test_a_manager_runs_an_sms_campaign_and_reads_the_results(
         page.click("text=CSV")
     lines = download.value.path().read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 + 5 and lines[0].startswith("submission_id,")
-
-
-def test_the_survey_on_the_simulator_by_ussd(page: Any, live_server: str) -> None:
-    page.goto(f"{live_server}/simulator")
-    screen = page.locator("#ussd-screen")
-
-    page.click("#ussd-dial")
-    # Locator assertions, not wait_for_function: evaluating a string would break our CSP.
-    expect(screen).to_have_text(re.compile(r"^OIM/DNDS"))
-    assert "1. J'accepte" in screen.inner_text()
-    page.click(".key[data-key='1']")  # on the keypad
-    before = screen.inner_text()
-    page.click("#ussd-send")
-    # Each answer only once the previous screen has come: the page ignores typing meanwhile.
-    expect(screen).not_to_have_text(before)
-    for answer in FULL_SURVEY_RETURN[1:]:
-        before = screen.inner_text()
-        page.fill("#ussd-input", answer)
-        page.press("#ussd-input", "Enter")
-        expect(screen).not_to_have_text(before)
-
-    assert re.match(r"Merci\. Vos reponses sont enregistrees", screen.inner_text())
-    assert "(session terminée)" in screen.inner_text()
-    assert page.is_disabled("#ussd-input") and page.is_enabled("#ussd-dial")
-
-
-def test_the_simulator_by_sms_shows_replies_as_they_arrive(
-    page: Any, live_server: str, run_jobs: Callable[..., int]
-) -> None:
-    page.goto(f"{live_server}/simulator")
-    page.fill("#sim-phone", "+22370000042")
-    page.click("#mode-sms")
-    assert page.is_visible("#sms-pane") and not page.is_visible("#ussd-pane")
-
-    page.fill("#sms-input", "ENQUETE")
-    page.press("#sms-input", "Enter")
-    page.wait_for_selector(".bubble.mine")
-    # The post reaches the gateway, then the workers reply: run them until the reply shows.
-    for _ in range(50):
-        run_jobs()
-        if page.query_selector(".bubble.theirs") is not None:
-            break
-        page.wait_for_timeout(100)
-
-    reply = page.wait_for_selector(".bubble.theirs")
-    assert reply is not None and reply.inner_text().startswith("OIM/DNDS")
