@@ -1,0 +1,105 @@
+"""A campaign's throttle holds where it matters: at AT's door, whatever piles up before it.
+
+The fan-out paces the invitations it queues, but queued sends can pile up behind a busy worker
+(a fan-out batch, an AT outage with its retries) and several workers then drain them at once.
+Each send takes the campaign's grant right before AT is called, through Redis, so AT never
+sees more than the throttle in any second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import select
+
+from gateway.campaign_lifecycle import start_campaign
+from gateway.models import Message, MessageStatus
+from gateway.runtime import Runtime
+from gateway.sender import AfricasTalkingSender, SendResult
+from tests.at_server import FakeATServer
+from tests.test_campaigns import MORNING, FakeClock, change, new_campaign, numbers
+from workers.campaigns import fan_out
+from workers.context import WorkerContext, install
+
+THROTTLE = 5
+
+
+class ClockedSender:
+    """The real AT sender, noting when each request leaves for AT."""
+
+    def __init__(self, inner: AfricasTalkingSender) -> None:
+        self.inner = inner
+        self.times: list[float] = []
+        self._lock = threading.Lock()
+
+    def send(self, to: str, body: str) -> SendResult:
+        with self._lock:
+            self.times.append(time.monotonic())
+        return self.inner.send(to, body)
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most requests in any one-second window (sliding, not by clock second)."""
+    ordered = sorted(times)
+    return max(sum(1 for t in ordered[i:] if t < start + 1.0) for i, start in enumerate(ordered))
+
+
+def test_a_backlog_drained_by_three_workers_reaches_at_no_faster_than_the_throttle(
+    runtime: Runtime, at_server: FakeATServer
+) -> None:
+    campaign_id, _ = new_campaign(runtime, numbers(24), channel="ussd", throttle=THROTTLE)
+    change(runtime, start_campaign, campaign_id)
+    # A fan-out batch queues every invitation while no worker sends (all busy elsewhere):
+    # it runs in fake time, so the backlog is there at once.
+    install(
+        WorkerContext(
+            runtime=runtime, sender=ClockedSender(_at(at_server)), clock=FakeClock(MORNING)
+        )
+    )
+    fan_out(campaign_id)
+    backlog = [j for j in runtime.queue.get_jobs() if j.func_name == "workers.sms.send_reply"]
+    assert len(backlog) == 24
+
+    sender = ClockedSender(_at(at_server))
+    install(WorkerContext(runtime=runtime, sender=sender))  # the real clock from here
+    lanes = [backlog[i::3] for i in range(3)]
+    workers = [threading.Thread(target=lambda js=js: [j.perform() for j in js]) for js in lanes]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    assert len(sender.times) == 24 == at_server.received_count
+    assert busiest_second(sender.times) <= THROTTLE
+
+
+def _at(at_server: FakeATServer) -> AfricasTalkingSender:
+    return AfricasTalkingSender("sandbox", "k", api_url=at_server.url)
+
+
+def test_a_send_whose_turn_is_far_off_waits_unclaimed_in_rqs_schedule(
+    runtime: Runtime, at_server: FakeATServer
+) -> None:
+    campaign_id, _ = new_campaign(runtime, numbers(2), channel="ussd", throttle=0.2)
+    change(runtime, start_campaign, campaign_id)
+    clock = FakeClock(MORNING)
+    install(WorkerContext(runtime=runtime, sender=_at(at_server), clock=clock))
+    fan_out(campaign_id)  # one invitation now, the next five seconds later
+    clock.sleep(5.1)
+    fan_out(campaign_id)
+    first, second = [j for j in runtime.queue.get_jobs() if j.func_name == "workers.sms.send_reply"]
+    first.perform()
+    second.perform()  # one every five seconds: the second's turn is five seconds off
+
+    assert at_server.received_count == 1
+    with runtime.sessions() as session:
+        waiting = session.scalars(
+            select(Message).where(Message.status == MessageStatus.QUEUED)
+        ).one()
+    scheduled = ScheduledJobRegistry(queue=runtime.queue)
+    later = [runtime.queue.fetch_job(i) for i in scheduled.get_job_ids()]
+    assert [(j.func_name, j.args) for j in later if j and j.func_name.endswith("send_message")] == [
+        ("workers.jobs.send_message", (waiting.id,))
+    ]
