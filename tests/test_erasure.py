@@ -1,0 +1,72 @@
+"""EFFACER erases a respondent everywhere: database rows of every kind, and live state.
+
+Each assertion names one place a number or an answer could survive an erasure.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from gateway.campaign_models import CampaignContact
+from gateway.models import Enumerator, Message, Submission
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from tests.phone import Phone, SmsPhone
+from tests.test_campaigns import new_campaign
+from tests.test_enumerators import ENUMERATOR, approved_code, register
+
+ERASED_FR = "Vos réponses et votre numéro ont été effacés."
+
+
+def test_erasure_takes_campaign_entries_enumerator_rows_and_live_runs(
+    client: FlaskClient, runtime: Runtime, settings: Settings, run_jobs: Callable[..., int]
+) -> None:
+    register(runtime, run_jobs)  # the enumerator registered by SMS...
+    approved_code(runtime, settings)
+    new_campaign(runtime, [ENUMERATOR, "+22376000001"])  # ...is on a campaign list...
+    phone = Phone(client, number=ENUMERATOR)
+    SmsPhone(client, runtime, run_jobs, number=ENUMERATOR).send("ENQUETE")  # ...and answering
+    pseudonym = runtime.services.pseudonymise(ENUMERATOR)
+    assert runtime.redis.keys(f"sg:active:*:{pseudonym}")
+
+    SmsPhone(client, runtime, run_jobs, number=ENUMERATOR).send("EFFACER")
+
+    with runtime.sessions() as session:
+        assert session.scalars(select(Enumerator)).all() == []
+        contacts = session.scalars(select(CampaignContact)).all()
+        assert [c.respondent_id for c in contacts] == [
+            runtime.services.pseudonymise("+22376000001")
+        ]
+        assert (
+            session.scalars(select(Submission).where(Submission.respondent_id == pseudonym)).all()
+            == []
+        )
+        assert (
+            session.scalars(select(Message).where(Message.respondent_id == pseudonym)).all() == []
+        )
+    run_records = [
+        k for k in runtime.redis.scan_iter("sg:run:*") if pseudonym.encode() in runtime.redis.get(k)
+    ]
+    assert run_records == []
+    # No longer an enumerator: dialling in is a household's first screen.
+    assert phone.dial().startswith("CON OIM/DNDS: sondage volontaire")
+
+
+def test_an_opted_out_number_that_asks_for_erasure_is_erased_but_not_texted(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], outbox_stream: io.StringIO
+) -> None:
+    phone = SmsPhone(client, runtime, run_jobs, number="+22376123456")
+    phone.send("ENQUETE")
+    phone.send("STOP")
+    printed_before = outbox_stream.getvalue()
+
+    phone.send("EFFACER")
+
+    assert ERASED_FR not in outbox_stream.getvalue()
+    assert outbox_stream.getvalue() == printed_before  # nothing at all went to the number
+    with runtime.sessions() as session:
+        assert session.scalars(select(Submission)).all() == []
