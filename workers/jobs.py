@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from flows import RunStatus
@@ -154,8 +154,17 @@ def send_message(message_id: str) -> None:
             rt.jobs.send_message_at(message_id, later, f"send-{message_id}-{uuid.uuid4().hex}")
             return
         # The claim, committed before AT is called: a retry can then tell "never tried"
-        # from "tried, outcome lost with the worker".
-        message.status = MessageStatus.SENDING
+        # from "tried, outcome lost with the worker". A compare-and-set, because the row lock
+        # above is PostgreSQL's alone: SQLite reads outside any transaction, so a second job
+        # can find the message queued while the first is claiming it.
+        claim = (
+            update(Message)
+            .where(Message.id == message_id, Message.status == MessageStatus.QUEUED)
+            .values(status=MessageStatus.SENDING)
+            .execution_options(synchronize_session=False)
+        )
+        if _updated(session, claim) != 1:
+            return  # another job claimed it first
         to = rt.cipher.decrypt(message.to_encrypted)
         body = message.body
     try:
@@ -223,6 +232,12 @@ def _pace(ctx: WorkerContext, session: Session, message: Message) -> datetime | 
         ctx.clock.sleep(wait)
         wait = limiter.try_acquire(key, rate)
     return None
+
+
+def _updated(session: Session, statement: Any) -> int:
+    """Run an UPDATE; how many rows it changed."""
+    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+    return result.rowcount
 
 
 def door_key(campaign_id: str) -> str:
