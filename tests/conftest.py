@@ -34,6 +34,7 @@ from gateway.runtime import Runtime
 from gateway.sender import ConsoleSender, Sender
 from gateway.settings import Settings
 from tests.at_server import at_server  # noqa: F401  (fixture)
+from tests.killable_redis import killable_redis  # noqa: F401  (fixture)
 from workers.context import WorkerContext, install
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")

@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime, time, timedelta
 
 from rq import Queue
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from gateway.audit import audit
@@ -36,17 +36,25 @@ STUCK_AFTER = timedelta(minutes=15)
 GIVEN_UP_AFTER = timedelta(seconds=sum(SEND_RETRY.intervals)) + STUCK_AFTER
 SWEEP_BATCH = 500
 GAVE_UP = "not sent: AT could not be reached after {attempts} attempt(s); last error: {error}"
+# The next run is planned under the running job's own id, so when the run ends RQ stores its
+# outcome over the planned job and gives the key the result's time to live (500 s by default,
+# a year for a failure): the planned run would vanish. Kept instead; the one key is reused.
+KEEP_PLANNED = -1
 _LIVE_JOB = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED)
 
 
 def daily_purge() -> None:
-    """Purge once, then plan the next run for tomorrow."""
+    """Plan tomorrow's run, then purge once.
+
+    Planned first: a purge that fails (the database away at 02:00) is recorded by RQ as a
+    failure, and retention purges still go on the next night.
+    """
     rt = current().runtime
+    schedule_daily_purge(rt.queue, after=utc_now())
     with rt.sessions.begin() as session:
         report = purge(session, utc_now(), rt.settings.retention_days)
         audit(session, "worker", "purge", "retention", None, "; ".join(report.lines()))
     log.info("retention purge: %s", "; ".join(report.lines()))
-    schedule_daily_purge(rt.queue, after=utc_now())
 
 
 def schedule_daily_purge(queue: Queue, *, after: datetime) -> datetime:
@@ -54,9 +62,14 @@ def schedule_daily_purge(queue: Queue, *, after: datetime) -> datetime:
     moment = datetime.combine(after.date(), PURGE_AT, tzinfo=UTC)
     if moment <= after:
         moment += timedelta(days=1)
-    queue.enqueue_at(
-        moment, "workers.maintenance.daily_purge", job_id=PURGE_JOB_ID, description="daily purge"
+    job = queue.enqueue_at(
+        moment,
+        "workers.maintenance.daily_purge",
+        job_id=PURGE_JOB_ID,
+        description="daily purge",
+        result_ttl=KEEP_PLANNED,
     )
+    _keep(queue, job)
     return moment
 
 
@@ -64,6 +77,8 @@ def sweep_messages() -> None:
     """Send, or settle, the messages no job will move any more; then plan the next sweep."""
     rt = current().runtime
     now = utc_now()
+    # Planned first, for the same reason as the purge: a failed sweep must not be the last.
+    schedule_sweep(rt.queue, after=now)
     requeued = given_up = 0
     with rt.sessions() as session:
         stuck = session.execute(
@@ -90,7 +105,6 @@ def sweep_messages() -> None:
         requeued += 1
     if requeued or given_up:
         log.warning("message sweep: %d re-queued, %d given up", requeued, given_up)
-    schedule_sweep(rt.queue, after=now)
 
 
 def _give_up(message_id: str) -> int:
@@ -106,7 +120,17 @@ def _give_up(message_id: str) -> int:
 def schedule_sweep(queue: Queue, *, after: datetime) -> datetime:
     """Plan the next message sweep (one job, whoever plans it)."""
     moment = after + SWEEP_EVERY
-    queue.enqueue_at(
-        moment, "workers.maintenance.sweep_messages", job_id=SWEEP_JOB_ID, description="sweep"
+    job = queue.enqueue_at(
+        moment,
+        "workers.maintenance.sweep_messages",
+        job_id=SWEEP_JOB_ID,
+        description="sweep",
+        result_ttl=KEEP_PLANNED,
     )
+    _keep(queue, job)
     return moment
+
+
+def _keep(queue: Queue, job: Job) -> None:
+    """Take back any time to live a failed run left on the planned job's key."""
+    queue.connection.persist(job.key)
