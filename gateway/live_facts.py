@@ -120,7 +120,6 @@ def rebuild(client: redis.Redis, sessions: sessionmaker[Session]) -> int | None:
             )
             copied += _write(client, ((enumerator_key(r), str(c)) for r, c in approved if c))
         client.set(FACTS_READY_KEY, "1")
-        log.info("live facts copied from the database into Redis: %d", copied)
         return copied
     finally:
         try:
