@@ -3,7 +3,8 @@
 AT posts every step of a session to the same callback with ``text`` holding all inputs so far,
 joined by ``*``. The new input is what ``text`` added since the previous request of the same
 session: splitting on ``*`` would break a free-text answer that contains one. A request whose
-``text`` equals the previous one is AT re-sending it: it gets the same screen and changes nothing.
+``text`` equals the previous one is AT re-sending it, and one that does not extend it is an
+earlier request arriving late: both get the current screen and change nothing.
 
 Reserved inputs on every question: ``98`` shows the next page of a long menu, ``0`` goes back one
 question, and on the very first screen ``9`` (``99`` when the first question has nine options or
@@ -113,7 +114,12 @@ def handle_ussd(request: UssdRequest, flow: Flow, services: Services) -> str:
             session = conversation.begin()
         else:
             typed = new_input(session.last_text, text)
-            session = session if typed is None else conversation.step(session, typed)
+            if typed is None:
+                # Not the step after the last one: AT delivering an earlier request late. The
+                # stored text only grows, or the next real step would be read against a
+                # rewound text; the caller sees the current screen again.
+                return session.reply
+            session = conversation.step(session, typed)
         session = replace(session, last_text=masked(request.text, session.hidden))
         store.save_session(session)
         return session.reply
