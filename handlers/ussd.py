@@ -111,6 +111,10 @@ def handle_ussd(request: UssdRequest, flow: Flow, services: Services) -> str:
         if session is None:
             # An unknown session with text already typed (our record expired, or a direct dial
             # like *384*123*1#) starts afresh: the caller sees the first screen, not an error.
+            # What was typed may hold a household's number (an enumerator's session whose
+            # record expired): none of it is kept in clear.
+            if request.text:
+                conversation.hidden = (0, len(request.text))
             session = conversation.begin()
         else:
             typed = new_input(session.last_text, text)
