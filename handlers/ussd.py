@@ -38,6 +38,7 @@ from flows import (
 from handlers.phone import normalise_phone
 from handlers.ports import Channel, Household, RunRecord, Services, UssdMode, UssdSession
 from handlers.screens import BACK, MORE, Page, end, paged
+from handlers.typed_text import without_controls
 
 MAX_TEXT = 2000
 """Longest ``text`` accepted: a whole survey typed on a handset is far shorter."""
@@ -85,7 +86,9 @@ def parse_ussd(form: Mapping[str, str], default_region: str) -> UssdRequest | Ba
         service_code=form.get("serviceCode", "")[:32],
         phone=phone,
         network_code=form.get("networkCode", "")[:16],
-        text=text,
+        # Cleaned the same way on every request of a session, so each text still extends the
+        # previous one.
+        text=without_controls(text),
     )
 
 

@@ -210,6 +210,27 @@ def test_an_enumerator_registers_by_sms_and_gets_the_code_by_sms(
     ]
 
 
+def test_a_registration_whose_name_holds_control_characters_is_stored(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    phone = SmsPhone(client, runtime, run_jobs, number=ENUMERATOR)
+
+    assert phone.send("inscription") == ["Votre nom complet?"]
+    # A NUL (how a badly decoded GSM "@" can arrive) and a terminal escape: PostgreSQL refuses
+    # the first in text, and neither belongs in a name.
+    phone.send("Awa\x00 Traore\x1b")
+    phone.send("mopti")
+    assert phone.send("Sevare\r\n") == ["Merci. Votre inscription sera validée par un superviseur."]
+
+    enumerator = the_enumerator(runtime)
+    assert enumerator.status is EnumeratorStatus.PENDING
+    assert (enumerator.full_name, enumerator.region, enumerator.site) == (
+        "Awa Traore",
+        "mopti",
+        "Sevare",
+    )
+
+
 def test_the_same_run_registers_once_and_a_new_one_updates_a_pending_registration(
     runtime: Runtime, run_jobs: Callable[..., int]
 ) -> None:

@@ -213,6 +213,14 @@ def test_a_late_replay_of_an_earlier_step_changes_nothing(
     assert phone.send("6").startswith("CON Que souhaite faire votre menage?")
 
 
+def test_control_characters_in_the_text_are_dropped(client: FlaskClient) -> None:
+    phone = Phone(client)
+    phone.dial()
+
+    assert phone.send("1\x00").startswith("CON Region ou vit votre menage maintenant?")
+    assert phone.send("\x1b11").startswith("CON De quelle region votre menage est-il parti?")
+
+
 def test_a_dropped_session_resumes_or_restarts_on_the_next_dial(client: FlaskClient) -> None:
     phone = Phone(client)
     phone.dial()
