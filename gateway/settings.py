@@ -22,6 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from phonenumbers import SUPPORTED_REGIONS
 
 from gateway.errors import ConfigError
 
@@ -176,8 +177,8 @@ class Settings:
             ussd_code=get("GATEWAY_USSD_CODE", "*384*123#") or "*384*123#",
             ussd_flow=get("GATEWAY_USSD_FLOW", "return_intention") or "return_intention",
             flows_dir=Path(flows_dir).resolve() if flows_dir else None,
-            log_level=(get("GATEWAY_LOG_LEVEL", "INFO") or "INFO").upper(),
-            phone_region=(get("GATEWAY_PHONE_REGION", "ML") or "ML").upper(),
+            log_level=_log_level(get("GATEWAY_LOG_LEVEL")),
+            phone_region=_phone_region(get("GATEWAY_PHONE_REGION")),
             at_username=get("AT_USERNAME"),
             at_api_key=get("AT_API_KEY"),
             at_sender_id=get("AT_SENDER_ID"),
@@ -250,6 +251,34 @@ def _password_hash_profile(raw: str | None) -> PasswordHashProfile:
             + ", ".join(PasswordHashProfile)
             + ")"
         ) from exc
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(raw: str | None) -> str:
+    """The level named by GATEWAY_LOG_LEVEL (any case), INFO if none."""
+    level = (raw or "INFO").strip().upper()
+    if level not in LOG_LEVELS:
+        # Checked here, or logging, gunicorn and RQ would each fail on it in their own way.
+        raise ConfigError(
+            f"GATEWAY_LOG_LEVEL: {raw!r} is not a level (one of: {', '.join(LOG_LEVELS)})"
+        )
+    return level
+
+
+def _phone_region(raw: str | None) -> str:
+    """The region named by GATEWAY_PHONE_REGION (ISO 3166 code, any case), ML if none."""
+    region = (raw or "ML").strip().upper()
+    if region not in SUPPORTED_REGIONS:
+        # An unknown region reads no local number at all: every household would be refused.
+        raise ConfigError(
+            f"GATEWAY_PHONE_REGION: {raw!r} is not a region phone numbers can be read for: give "
+            "the two-letter country code of where people dial from, e.g. ML for Mali (one of: "
+            + ", ".join(sorted(SUPPORTED_REGIONS))
+            + ")"
+        )
+    return region
 
 
 def _networks(raw: str) -> tuple[str, ...]:
