@@ -45,14 +45,25 @@ def mask_log_text(text: str) -> str:
 
 
 class MaskNumbersFilter(logging.Filter):
-    """Rewrites each record's message so no phone number or token is written out."""
+    """Rewrites each record's message, traceback and stack so no phone number or token is
+    written out, whatever formatter the handler has (gunicorn's own, for one)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask_log_text(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            # Formatted here, once: a formatter uses the text it finds instead of its own.
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_log_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_log_text(record.stack_info)
         return True
+
+
+_TRACEBACKS = logging.Formatter()
 
 
 class MaskingFormatter(logging.Formatter):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway.logs import log_handler
+from gateway.logs import MaskNumbersFilter, log_handler
 from tests.test_cli import REPO, cli_env, free_port, poll
 
 NUMBER = "22376123456"
@@ -80,6 +80,30 @@ def test_a_traceback_shows_no_number(logged: tuple[logging.Logger, io.StringIO])
     text = out.getvalue()
     assert "Traceback (most recent call last)" in text
     assert "ValueError: no route to +22376****56" in text
+    assert "76123456" not in text
+
+
+def test_a_traceback_through_a_handler_of_its_own_shows_no_number() -> None:
+    # As gunicorn logs: its handler and formatter, our filter on its logger.
+    out = io.StringIO()
+    logger = logging.getLogger("tests.logs.own_handler")
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.addFilter(MaskNumbersFilter())
+    logger.propagate = False
+    try:
+        try:
+            raise ConnectionError(f"peer {NUMBER} went away")
+        except ConnectionError:
+            logger.exception("error handling request")
+        logger.warning("here", stack_info=True)  # from the line with +22376123456 on it
+    finally:
+        logger.removeHandler(handler)
+
+    text = out.getvalue()
+    assert "ConnectionError: peer +22376****56 went away" in text
+    assert "Stack (most recent call last)" in text
     assert "76123456" not in text
 
 
