@@ -13,7 +13,8 @@ more) switches to the flow's other language.
 An approved enumerator (the caller's pseudonym has an enumerator code) first sees a menu: survey
 a household, whose number they type, or see their code. The household's run then goes exactly
 as if the household had dialled, except that it is marked with the enumerator's code. The typed
-number is kept only encrypted: the stored session text has it masked.
+number is kept only encrypted: the stored session text has it masked, and so has all the text
+of a session whose first request we see already has text typed (it may hold a number).
 """
 
 from __future__ import annotations
