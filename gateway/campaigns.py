@@ -34,6 +34,7 @@ from gateway.campaign_models import (
 )
 from gateway.i18n import Message
 from gateway.lookup import rows_by_id
+from gateway.models import utcnow
 
 DEFAULT_WINDOW = "08:00-19:00"
 DEFAULT_TIMEZONE = "Africa/Bamako"
@@ -44,6 +45,11 @@ MAX_REMINDER_INTERVAL_HOURS = 7 * 24
 MAX_EXPIRY_HOURS = 30 * 24
 MAX_RETENTION_DAYS = 10 * 365
 MAX_NAME = 100
+# A start further ahead is a typing slip (2062 for 2026), and near the end of the calendar
+# the fan-out could not work out a single opening.
+MAX_START_AHEAD = timedelta(days=365)
+# When a campaign stored before starts were bounded can send: never, in any calendar we have.
+NEVER = datetime.max.replace(tzinfo=UTC)
 # The flow text of a USSD campaign's invitation; "{code}" is filled with the USSD code.
 INVITATION_TEXT = "invitation_ussd"
 _WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
@@ -118,11 +124,12 @@ def create_campaign(
     *,
     ussd_flow: str,
     actor: NamedActor | str,
+    now: datetime | None = None,
 ) -> Campaign:
     """Check ``spec`` and add the campaign, as a draft without contacts.
 
     ``ussd_flow`` is the flow a household reaches by dialling the USSD code: the only one a
-    ``ussd`` campaign can invite to.
+    ``ussd`` campaign can invite to. ``start_at`` may be at most a year after ``now``.
     """
     name = " ".join(spec.name.split())
     if any(ord(c) < 32 for c in spec.name):
@@ -156,6 +163,14 @@ def create_campaign(
     start_at = spec.start_at
     if start_at is not None and start_at.utcoffset() is None:
         start_at = start_at.replace(tzinfo=tz)
+    if start_at is not None and start_at > (now or utcnow()) + MAX_START_AHEAD:
+        raise CampaignError(
+            Message(
+                "campaign_error.start_too_late",
+                start=start_at.replace(tzinfo=None).isoformat(timespec="minutes"),
+                days=MAX_START_AHEAD.days,
+            )
+        )
     reminders = flow.reminder_count if spec.reminder_count is None else spec.reminder_count
     interval = spec.reminder_interval_hours
     if interval is None:
@@ -243,11 +258,16 @@ def next_send_time(campaign: Campaign, now: datetime) -> datetime:
     """
     earliest = max(now, campaign.start_at) if campaign.start_at is not None else now
     tz = zone(campaign.timezone)
-    local = earliest.astimezone(tz)
-    if campaign.window_start <= local.time() < campaign.window_end:
-        return earliest
-    day = local.date() if local.time() < campaign.window_start else local.date() + timedelta(1)
-    return datetime.combine(day, campaign.window_start, tzinfo=tz).astimezone(UTC)
+    try:
+        local = earliest.astimezone(tz)
+        if campaign.window_start <= local.time() < campaign.window_end:
+            return earliest
+        day = local.date() if local.time() < campaign.window_start else local.date() + timedelta(1)
+        return datetime.combine(day, campaign.window_start, tzinfo=tz).astimezone(UTC)
+    except OverflowError:
+        # A start at the very end of the calendar, stored before starts were bounded: the
+        # fan-out waits for ever instead of failing on every retry.
+        return NEVER
 
 
 def invitation_text(flow: Flow, language: str, ussd_code: str) -> str:

@@ -26,7 +26,7 @@ from gateway.cli_errors import BadSetup
 from gateway.selection import SubmissionFilter, parse_filter
 from gateway.settings import Settings
 from gateway.supervisor import hide_password
-from gateway.terminal import plural, text_table
+from gateway.terminal import plural, printable_lines, text_table
 
 OUTBOX_LIMIT = 20
 
@@ -193,14 +193,46 @@ def _open_for(fmt: str, path: Path) -> IO[Any]:
 
 @contextmanager
 def _stdout_for_csv() -> Iterator[TextIO]:
-    """Standard output as UTF-8 without newline translation, as the CSV writer needs."""
+    """Standard output as UTF-8 without newline translation, as the CSV writer needs.
+
+    On a terminal, control characters in the data are shown as ``?``: an answer holding an
+    escape sequence must not rewrite the operator's screen. Files and pipes get the exact data.
+    """
     out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
     sys.stdout.flush()
+    safe = _TerminalSafe(out) if sys.stdout.isatty() else None
     try:
-        yield out
+        yield out if safe is None else cast(TextIO, safe)
     finally:
+        if safe is not None:
+            safe.finish()
         out.flush()
         out.detach()  # leave sys.stdout open
+
+
+class _TerminalSafe(io.TextIOBase):
+    """A text stream to a terminal that shows control characters as ``?``, line breaks kept."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        written = len(text)
+        text = self._pending + text
+        # A "\r\n" split across two writes is still a line break, not a "?".
+        self._pending = "\r" if text.endswith("\r") else ""
+        self._out.write(printable_lines(text[: len(text) - len(self._pending)]))
+        return written
+
+    def finish(self) -> None:
+        """Show a carriage return left at the very end."""
+        if self._pending:
+            self._out.write(printable_lines(self._pending))
+            self._pending = ""
 
 
 @contextmanager

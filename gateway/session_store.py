@@ -307,7 +307,8 @@ class RedisSessionStore:
         keys = [f"{PREFIX}run:{run_id}" for run_id in run_ids]
         keys += [_text(k) for k in self.redis.scan_iter(f"{PREFIX}active:*:{respondent}")]
         keys += [_text(k) for k in self.redis.scan_iter(f"{PREFIX}done:*:{respondent}")]
-        keys += [_text(k) for k in self.redis.scan_iter(f"{PREFIX}rate:*:{respondent}")]
+        # The per-number rate counters stay: they hold only the pseudonym and expire within a
+        # day, and dropping them would let EFFACER reset the limits (a flood of paid replies).
         keys += [runs_key, f"{PREFIX}lang:{respondent}", f"{PREFIX}help:{respondent}"]
         self.redis.delete(*keys)
 

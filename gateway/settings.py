@@ -16,12 +16,13 @@ import ipaddress
 import json
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from phonenumbers import SUPPORTED_REGIONS
 
 from gateway.errors import ConfigError
 
@@ -128,6 +129,7 @@ class Settings:
                     "GATEWAY_SESSION_KEY": session_key or "",
                     "GATEWAY_WEBHOOK_TOKEN": get("GATEWAY_WEBHOOK_TOKEN") or "",
                 },
+                [k.strip() for k in (keys_raw or "").split(",") if k.strip()],
                 database_url or "",
             )
             if hash_profile is PasswordHashProfile.CHEAPEST:
@@ -175,8 +177,8 @@ class Settings:
             ussd_code=get("GATEWAY_USSD_CODE", "*384*123#") or "*384*123#",
             ussd_flow=get("GATEWAY_USSD_FLOW", "return_intention") or "return_intention",
             flows_dir=Path(flows_dir).resolve() if flows_dir else None,
-            log_level=(get("GATEWAY_LOG_LEVEL", "INFO") or "INFO").upper(),
-            phone_region=(get("GATEWAY_PHONE_REGION", "ML") or "ML").upper(),
+            log_level=_log_level(get("GATEWAY_LOG_LEVEL")),
+            phone_region=_phone_region(get("GATEWAY_PHONE_REGION")),
             at_username=get("AT_USERNAME"),
             at_api_key=get("AT_API_KEY"),
             at_sender_id=get("AT_SENDER_ID"),
@@ -194,24 +196,45 @@ class Settings:
 # Values copied from documentation or examples: a deployment using one has no secret at all.
 _PLACEHOLDERS = ("change", "secret", "example", "default", "password", "xxx", "todo")
 MIN_SECRET_LENGTH = 32
+_MAKE_ONE = 'set a long random value (python -c "import secrets; print(secrets.token_urlsafe(32))")'
+# A random secret of 32 characters or more shows dozens of different characters; a handful
+# means a typed pattern ("a" * 40, "abab...").
+MIN_DISTINCT_CHARACTERS = 6
+# Encryption keys printed in this project's own test suite: public, so they protect nothing.
+_PUBLISHED_KEYS = frozenset({"ik4sbLoHGyZfeMIL0uLB_v6wzTuk9hsQWyC_jvWMO7s="})
 
 
-def _refuse_weak_production(named_secrets: Mapping[str, str], database_url: str) -> None:
-    """Refuse production with guessable secrets or the laptop's SQLite; name the setting."""
+def _refuse_weak_production(
+    named_secrets: Mapping[str, str], encryption_keys: Sequence[str], database_url: str
+) -> None:
+    """Refuse production with guessable or shared secrets, or the laptop's SQLite; name the
+    setting."""
     for name, value in named_secrets.items():
         lowered = value.lower()
         if len(value) < MIN_SECRET_LENGTH or any(word in lowered for word in _PLACEHOLDERS):
             raise ConfigError(
                 f"{name} looks like a placeholder or is shorter than {MIN_SECRET_LENGTH} "
-                'characters: set a long random value (python -c "import secrets; '
-                'print(secrets.token_urlsafe(32))")'
+                f"characters: {_MAKE_ONE}"
             )
-    if named_secrets["GATEWAY_SESSION_KEY"] == named_secrets["GATEWAY_SECRET_KEY"]:
-        # One value for both would tie the cookie key (rotated at will) to the pseudonyms' key.
-        raise ConfigError(
-            "GATEWAY_SESSION_KEY is the same as GATEWAY_SECRET_KEY: give the session cookie a "
-            "key of its own"
-        )
+        if len(set(value)) < MIN_DISTINCT_CHARACTERS:
+            raise ConfigError(f"{name} is a pattern, not a random value: {_MAKE_ONE}")
+    for key in encryption_keys:
+        if key in _PUBLISHED_KEYS or len(set(key)) < MIN_DISTINCT_CHARACTERS:
+            raise ConfigError(
+                "GATEWAY_ENCRYPTION_KEYS holds a published or patterned key that protects "
+                "nothing: make one with: survey-gateway keys new"
+            )
+    # One value in two places: the session key (rotated at will) would be tied to the
+    # pseudonyms' key, and a token that travels in AT's callback URLs would give away the rest.
+    seen: dict[str, str] = {}
+    for name, value in [*named_secrets.items()] + [
+        ("GATEWAY_ENCRYPTION_KEYS", key) for key in encryption_keys
+    ]:
+        if value in seen and seen[value] != name:
+            raise ConfigError(
+                f"{name} is the same as {seen[value]}: give each secret a value of its own"
+            )
+        seen.setdefault(value, name)
     if database_url.startswith("sqlite"):
         raise ConfigError("DATABASE_URL is SQLite: production needs PostgreSQL (postgresql://...)")
 
@@ -228,6 +251,34 @@ def _password_hash_profile(raw: str | None) -> PasswordHashProfile:
             + ", ".join(PasswordHashProfile)
             + ")"
         ) from exc
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(raw: str | None) -> str:
+    """The level named by GATEWAY_LOG_LEVEL (any case), INFO if none."""
+    level = (raw or "INFO").strip().upper()
+    if level not in LOG_LEVELS:
+        # Checked here, or logging, gunicorn and RQ would each fail on it in their own way.
+        raise ConfigError(
+            f"GATEWAY_LOG_LEVEL: {raw!r} is not a level (one of: {', '.join(LOG_LEVELS)})"
+        )
+    return level
+
+
+def _phone_region(raw: str | None) -> str:
+    """The region named by GATEWAY_PHONE_REGION (ISO 3166 code, any case), ML if none."""
+    region = (raw or "ML").strip().upper()
+    if region not in SUPPORTED_REGIONS:
+        # An unknown region reads no local number at all: every household would be refused.
+        raise ConfigError(
+            f"GATEWAY_PHONE_REGION: {raw!r} is not a region phone numbers can be read for: give "
+            "the two-letter country code of where people dial from, e.g. ML for Mali (one of: "
+            + ", ".join(sorted(SUPPORTED_REGIONS))
+            + ")"
+        )
+    return region
 
 
 def _networks(raw: str) -> tuple[str, ...]:

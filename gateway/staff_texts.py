@@ -112,6 +112,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "exemple 5",
         "campaign_error.start_at": "« {text} » n'est pas une date et une heure comme "
         "2026-03-10T08:00",
+        "campaign_error.start_too_late": "le début {start} est trop loin : une campagne "
+        "commence au plus tard dans {days} jours",
         "campaign_error.range": "{what} doit être entre {low} et {high}, et non {value}",
         "campaign_error.what.reminders": "le nombre de rappels",
         "campaign_error.what.reminder_interval": "l'intervalle entre deux rappels (en heures)",
@@ -304,6 +306,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "not {given}",
         "campaign_error.throttle_number": "the throttle is a number of messages a second, e.g. 5",
         "campaign_error.start_at": "'{text}' is not a time like 2026-03-10T08:00",
+        "campaign_error.start_too_late": "the start {start} is too far ahead: a campaign "
+        "starts within {days} days",
         "campaign_error.range": "{what} must be from {low} to {high}, not {value}",
         "campaign_error.what.reminders": "reminders",
         "campaign_error.what.reminder_interval": "the reminder interval (hours)",

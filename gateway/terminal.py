@@ -20,7 +20,20 @@ def printable(text: str) -> str:
     Names and labels shown by the CLI came from someone's SMS or request: no escape sequence
     or line break of theirs may reach the operator's terminal.
     """
-    return " ".join("".join(c if c.isprintable() else "?" for c in text).split())
+    return " ".join(_shown(text).split())
+
+
+def printable_lines(text: str) -> str:
+    """``text`` with its line breaks kept (``\r\n`` as ``\n``), every other control character
+    shown as ``?``: for data printed line by line, such as an export read at a terminal.
+
+    A lone carriage return is shown too: it would let a line overwrite what precedes it.
+    """
+    return "\n".join(_shown(line) for line in text.replace("\r\n", "\n").split("\n"))
+
+
+def _shown(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def plural(count: int, noun: str) -> str:

@@ -81,7 +81,8 @@ class UssdSession:
 
     ``respondent`` is the caller. When an enumerator surveys a household, ``household`` says
     whose run the session answers. ``hidden`` is the span of ``last_text`` masked with ``#``
-    because a household's phone number was typed there: numbers are never kept in clear.
+    because a household's phone number was, or may have been, typed there (all the text of a
+    session first seen with text already typed): numbers are never kept in clear.
     """
 
     session_id: str

@@ -37,6 +37,7 @@ from flows.gsm7 import to_gsm7
 from flows.sms_check import render_sms_question
 from handlers.phone import normalise_phone
 from handlers.ports import Channel, Reply, RunRecord, Services
+from handlers.typed_text import without_controls
 
 MAX_SMS_TEXT = 1600
 """Longest inbound text taken: ten concatenated parts; anything longer is not an answer."""
@@ -109,6 +110,8 @@ def parse_sms(form: Mapping[str, str], default_region: str, now: datetime) -> In
     if phone is None:
         # Short codes and alphanumeric senders (network notices) cannot answer a survey.
         return BadSms("from is not a phone number")
+    # Cleaned at the edge: everything inside (keywords, answers, the database) sees plain text.
+    text = without_controls(text)
     return InboundSms(message_id=message_id, phone=phone, text=text, received_at=now)
 
 

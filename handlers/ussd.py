@@ -3,7 +3,8 @@
 AT posts every step of a session to the same callback with ``text`` holding all inputs so far,
 joined by ``*``. The new input is what ``text`` added since the previous request of the same
 session: splitting on ``*`` would break a free-text answer that contains one. A request whose
-``text`` equals the previous one is AT re-sending it: it gets the same screen and changes nothing.
+``text`` equals the previous one is AT re-sending it, and one that does not extend it is an
+earlier request arriving late: both get the current screen and change nothing.
 
 Reserved inputs on every question: ``98`` shows the next page of a long menu, ``0`` goes back one
 question, and on the very first screen ``9`` (``99`` when the first question has nine options or
@@ -12,7 +13,8 @@ more) switches to the flow's other language.
 An approved enumerator (the caller's pseudonym has an enumerator code) first sees a menu: survey
 a household, whose number they type, or see their code. The household's run then goes exactly
 as if the household had dialled, except that it is marked with the enumerator's code. The typed
-number is kept only encrypted: the stored session text has it masked.
+number is kept only encrypted: the stored session text has it masked, and so has all the text
+of a session whose first request we see already has text typed (it may hold a number).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from flows import (
 from handlers.phone import normalise_phone
 from handlers.ports import Channel, Household, RunRecord, Services, UssdMode, UssdSession
 from handlers.screens import BACK, MORE, Page, end, paged
+from handlers.typed_text import without_controls
 
 MAX_TEXT = 2000
 """Longest ``text`` accepted: a whole survey typed on a handset is far shorter."""
@@ -84,7 +87,9 @@ def parse_ussd(form: Mapping[str, str], default_region: str) -> UssdRequest | Ba
         service_code=form.get("serviceCode", "")[:32],
         phone=phone,
         network_code=form.get("networkCode", "")[:16],
-        text=text,
+        # Cleaned the same way on every request of a session, so each text still extends the
+        # previous one.
+        text=without_controls(text),
     )
 
 
@@ -110,10 +115,19 @@ def handle_ussd(request: UssdRequest, flow: Flow, services: Services) -> str:
         if session is None:
             # An unknown session with text already typed (our record expired, or a direct dial
             # like *384*123*1#) starts afresh: the caller sees the first screen, not an error.
+            # What was typed may hold a household's number (an enumerator's session whose
+            # record expired): none of it is kept in clear.
+            if request.text:
+                conversation.hidden = (0, len(request.text))
             session = conversation.begin()
         else:
             typed = new_input(session.last_text, text)
-            session = session if typed is None else conversation.step(session, typed)
+            if typed is None:
+                # Not the step after the last one: AT delivering an earlier request late. The
+                # stored text only grows, or the next real step would be read against a
+                # rewound text; the caller sees the current screen again.
+                return session.reply
+            session = conversation.step(session, typed)
         session = replace(session, last_text=masked(request.text, session.hidden))
         store.save_session(session)
         return session.reply

@@ -604,6 +604,7 @@ def test_state_changes_are_idempotent_and_refusals_say_what_to_do(runtime: Runti
         ({"reminder_count": 9}, "reminders must be from 0 to 5"),
         ({"flow": "enumerator_registration", "channel": "ussd"}, "use --channel sms"),
         ({"name": "  "}, "a campaign needs a name"),
+        ({"start_at": datetime(9999, 12, 31, 23, 0)}, "too far ahead: a campaign starts within"),
     ],
 )
 def test_a_campaign_that_cannot_work_is_refused(
@@ -613,6 +614,55 @@ def test_a_campaign_that_cannot_work_is_refused(
         new_campaign(runtime, **options)
     with runtime.sessions() as session:
         assert session.scalars(select(Campaign)).all() == []
+
+
+def test_a_start_past_next_year_is_refused_by_the_api(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    token = api_tokens(runtime)["manager"]
+    body = {
+        "name": "Gao",
+        "flow": "return_intention",
+        "channel": "sms",
+        "contacts": [{"phone": n} for n in numbers(2)],
+    }
+
+    for start in ("9999-12-31T23:00:00", "9999-12-31T23:00:00-05:00", "2099-01-01T08:00:00"):
+        refused = client.post("/api/v1/campaigns", json=body | {"start_at": start}, headers=token)
+        assert refused.status_code == 422, refused.get_json()
+        assert (
+            "is too far ahead: a campaign starts within 365 days" in refused.get_json()["message"]
+        )
+    with runtime.sessions() as session:
+        assert session.scalars(select(Campaign)).all() == []
+
+    soon = (datetime.now(UTC) + timedelta(days=300)).replace(tzinfo=None).isoformat()
+    made = client.post("/api/v1/campaigns", json=body | {"start_at": soon}, headers=token)
+    assert made.status_code == 201, made.get_json()
+
+
+def test_a_campaign_stored_to_start_at_the_end_of_time_waits_without_failing(
+    runtime: Runtime,
+) -> None:
+    campaign_id, _ = new_campaign(runtime, numbers(3))
+    with runtime.sessions.begin() as session:
+        # As a campaign created before starts were bounded may have been stored.
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(start_at=datetime(9999, 12, 31, 23, 0, tzinfo=UTC))
+        )
+    change(runtime, start_campaign, campaign_id)
+
+    work(runtime, FakeClock(MORNING))
+
+    assert invitations(runtime) == {}
+    assert FailedJobRegistry(queue=runtime.queue).get_job_ids() == []
+    registry = ScheduledJobRegistry(queue=runtime.queue)
+    (job_id,) = [j for j in registry.get_job_ids() if not j.startswith("remind-")]
+    # Waiting for its start, not a retry minutes away after failing on it.
+    assert registry.get_scheduled_time(job_id).year == 9999
+    assert the_campaign(runtime, campaign_id).status is CampaignStatus.RUNNING
 
 
 # --- a long list ------------------------------------------------------------------------------

@@ -138,6 +138,39 @@ def test_a_bad_setting_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_an_unknown_log_level_is_named_with_the_levels_and_exit_2(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "var") | {"GATEWAY_LOG_LEVEL": "verbose"}
+
+    result = gateway(env, "worker")
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "Error: GATEWAY_LOG_LEVEL: 'verbose' is not a level "
+        "(one of: DEBUG, INFO, WARNING, ERROR, CRITICAL)"
+    )
+
+
+@pytest.mark.parametrize("region", ["XX", "Mali"])
+def test_an_unknown_phone_region_is_named_with_the_regions_and_exit_2(
+    tmp_path: Path, region: str
+) -> None:
+    env = cli_env(tmp_path / "var") | {"GATEWAY_PHONE_REGION": region}
+
+    result = gateway(env, "outbox", "--to", "76 12 34 56")
+
+    assert result.returncode == 2
+    assert f"GATEWAY_PHONE_REGION: '{region}' is not a region" in result.stderr
+    assert "e.g. ML for Mali" in result.stderr and ", SN, " in result.stderr
+    assert "Traceback" not in result.stderr
+    # A region in any case is taken, and the local number read with it (the command then
+    # stops at the database, never set up here).
+    ok = gateway(
+        cli_env(tmp_path / "var") | {"GATEWAY_PHONE_REGION": "ml"}, "outbox", "--to", "76 12 34 56"
+    )
+    assert "GATEWAY_PHONE_REGION" not in ok.stderr and "--to is not" not in ok.stderr
+    assert "has no gateway tables" in ok.stderr
+
+
 def test_export_of_an_unknown_flow_and_outbox_for_a_bad_number_exit_2(tmp_path: Path) -> None:
     env = cli_env(tmp_path / "var")
 

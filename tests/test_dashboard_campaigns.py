@@ -181,6 +181,8 @@ REFUSALS = {
         "numéros : nommez-la « phone » (ou « telephone », « numero »)",
         "timezone": "La campagne n'a pas été créée : « Mars/Olympus » n'est pas un nom de fuseau "
         "horaire ; utilisez un nom comme Africa/Bamako",
+        "start": "La campagne n'a pas été créée : le début 9999-12-31T23:00 est trop loin : une "
+        "campagne commence au plus tard dans 365 jours",
     },
     "en": {
         "window": "The campaign was not created: the window '19:00-08:00' must open before it "
@@ -191,6 +193,8 @@ REFUSALS = {
         "column of numbers 'phone' (or 'telephone', 'numero')",
         "timezone": "The campaign was not created: 'Mars/Olympus' is not a time zone name; use "
         "one like Africa/Bamako",
+        "start": "The campaign was not created: the start 9999-12-31T23:00 is too far ahead: a "
+        "campaign starts within 365 days",
     },
 }
 
@@ -207,6 +211,7 @@ def test_a_refused_campaign_is_explained_in_the_interface_language(
         "throttle": text_of(upload(client, AUDIENCE, throttle="100")),
         "csv": text_of(upload(client, "name,region\nAwa,mopti\n")),
         "timezone": text_of(upload(client, AUDIENCE, timezone="Mars/Olympus")),
+        "start": text_of(upload(client, AUDIENCE, start_at="9999-12-31T23:00")),
     }
 
     for case, expected in REFUSALS[language].items():

@@ -8,6 +8,7 @@ the USSD side through ``/ussd`` as AT posts it.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 from collections.abc import Callable
@@ -207,6 +208,27 @@ def test_an_enumerator_registers_by_sms_and_gets_the_code_by_sms(
     assert phone.replies() == [
         f"OIM/DNDS: votre inscription d'enqueteur est validee. Votre code: {code}."
     ]
+
+
+def test_a_registration_whose_name_holds_control_characters_is_stored(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    phone = SmsPhone(client, runtime, run_jobs, number=ENUMERATOR)
+
+    assert phone.send("inscription") == ["Votre nom complet?"]
+    # A NUL (how a badly decoded GSM "@" can arrive) and a terminal escape: PostgreSQL refuses
+    # the first in text, and neither belongs in a name.
+    phone.send("Awa\x00 Traore\x1b")
+    phone.send("mopti")
+    assert phone.send("Sevare\r\n") == ["Merci. Votre inscription sera validée par un superviseur."]
+
+    enumerator = the_enumerator(runtime)
+    assert enumerator.status is EnumeratorStatus.PENDING
+    assert (enumerator.full_name, enumerator.region, enumerator.site) == (
+        "Awa Traore",
+        "mopti",
+        "Sevare",
+    )
 
 
 def test_the_same_run_registers_once_and_a_new_one_updates_a_pending_registration(
@@ -443,6 +465,31 @@ def test_an_enumerator_surveys_a_household_for_it(
     phone.dial()
     phone.send("1")
     assert phone.send(HOUSEHOLD) == "END Merci, vous avez deja repondu a ce sondage."
+
+
+def test_a_number_typed_before_the_session_was_known_is_not_kept_in_clear(
+    client: FlaskClient, runtime: Runtime, settings: Settings, run_jobs: Callable[..., int]
+) -> None:
+    register(runtime, run_jobs)
+    code = approved_code(runtime, settings)
+    phone = Phone(client, number=ENUMERATOR)
+    # Our record of the session expired after the number was typed (or it was dialled
+    # directly with the number in the code): AT's first request we see has it in ``text``.
+    phone.session_id = "ATUid_expired"
+    phone.typed = ["1", HOUSEHOLD_TYPED]
+
+    assert phone.resend() == f"CON Enqueteur {code}\n1. Enqueter un menage\n2. Mon code"
+    assert phone.send("1") == "CON Numero de telephone du menage?"
+    assert phone.send(HOUSEHOLD_TYPED) == FIRST_SCREEN_FR
+
+    assert phone.send("1").startswith("CON Region ou vit votre menage maintenant?")
+
+    stored = runtime.redis.get("sg:ussd:ATUid_expired")
+    assert stored is not None
+    for digits in (b"76 55 44 33", b"76554433", b"55 44"):
+        assert digits not in stored
+    last_text = json.loads(stored)["last_text"]
+    assert not set("76554433") & set(last_text), last_text
 
 
 def test_an_enumerator_can_take_over_a_households_unfinished_run(

@@ -465,3 +465,41 @@ def test_export_command_writes_no_workbook_to_a_terminal(
         os.close(primary)
     assert done.returncode == 2
     assert b"--output" in done.stderr
+
+
+def test_export_to_a_terminal_shows_control_characters_and_a_pipe_keeps_them(
+    db_session: Session, database_url: str, tmp_path: Path
+) -> None:
+    given = answers("bamako", "mopti", 6, "return", "food", "nfi")
+    given["need_2"] = "\x1b]0;owned\x07\x1b[2Jnfi\rX"  # an answer that rewrites a terminal
+    (run_id,) = add(db_session, [given])
+    command = [sys.executable, "-m", "gateway.cli", "export", "--flow", "return_intention"]
+    env = cli_env(tmp_path / "var") | {"DATABASE_URL": database_url}
+
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.run(
+            command, stdout=secondary, stderr=subprocess.PIPE, env=env, timeout=60
+        )
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO: the terminal's other side is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(primary)
+    assert done.returncode == 0, done.stderr
+    assert b"\x1b" not in shown and b"\x07" not in shown
+    header, row = shown.decode().splitlines()
+    assert header.startswith("submission_id,")
+    assert row.startswith(run_id + ",")
+    assert row.endswith(',food,"?]0;owned??[2Jnfi?X"')
+
+    piped = subprocess.run(command, capture_output=True, env=env, timeout=60)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.split(b"\r\n")[1].endswith(b',food,"\x1b]0;owned\x07\x1b[2Jnfi\rX"')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
@@ -42,3 +43,24 @@ def test_sms_past_the_limit_are_taken_but_get_no_reply(
 
     assert phone.last_status == 200  # AT must not retry it
     assert phone.replies() == []
+
+
+def test_erasure_does_not_reset_the_per_number_limits(
+    client: FlaskClient,
+    runtime: Runtime,
+    run_jobs: Callable[..., int],
+    outbox_stream: io.StringIO,
+) -> None:
+    per_minute = SMS_LIMITS[0][0]
+    phone = SmsPhone(client, runtime, run_jobs)
+
+    # Help asked for nearly up to the limit, then EFFACER, three times over in a moment.
+    for _ in range(3):
+        for _ in range(per_minute - 1):
+            phone.post("AIDE")
+        phone.post("EFFACER")
+        run_jobs()  # the erasure runs at once, as a worker would
+
+    assert phone.last_status == 200
+    sent = [line for line in outbox_stream.getvalue().splitlines() if line.startswith("SMS to ")]
+    assert len(sent) == per_minute

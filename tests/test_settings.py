@@ -6,15 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from gateway.errors import ConfigError
 from gateway.settings import PasswordHashProfile, Settings
 
+# The test suite's own key, printed here for anyone to read: production must refuse it.
+PUBLISHED_KEY = "ik4sbLoHGyZfeMIL0uLB_v6wzTuk9hsQWyC_jvWMO7s="
 STRONG = {
     "GATEWAY_ENV": "production",
     "GATEWAY_SECRET_KEY": "uT4nq8WZr1Lk0Vb9Xc2Md7Pf3Hs6Jy5Ga",
     "GATEWAY_SESSION_KEY": "e9Rk2Wq7Tn4Yb1Zx8Lc5Vm0Hf3Gd6Js_",
-    "GATEWAY_ENCRYPTION_KEYS": "ik4sbLoHGyZfeMIL0uLB_v6wzTuk9hsQWyC_jvWMO7s=",
+    "GATEWAY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "GATEWAY_WEBHOOK_TOKEN": "Qm7v2Lr9Xw4Tz8Kp1Bn6Hd3Jf5Gs0Ya_",
     "DATABASE_URL": "postgresql://gateway@db/gateway",
     "REDIS_URL": "redis://cache:6379/0",
@@ -42,6 +45,26 @@ def test_production_starts_with_strong_settings() -> None:
         ("GATEWAY_SESSION_KEY", "short", "GATEWAY_SESSION_KEY .* shorter than 32"),
         ("GATEWAY_SESSION_KEY", STRONG["GATEWAY_SECRET_KEY"], "same as GATEWAY_SECRET_KEY"),
         ("GATEWAY_WEBHOOK_TOKEN", "my-secret-webhook-token-for-at-callbacks", "WEBHOOK_TOKEN"),
+        ("GATEWAY_SECRET_KEY", "a" * 40, "GATEWAY_SECRET_KEY is a pattern"),
+        ("GATEWAY_SESSION_KEY", "ab" * 20, "GATEWAY_SESSION_KEY is a pattern"),
+        ("GATEWAY_WEBHOOK_TOKEN", "7" * 64, "GATEWAY_WEBHOOK_TOKEN is a pattern"),
+        ("GATEWAY_ENCRYPTION_KEYS", PUBLISHED_KEY, "GATEWAY_ENCRYPTION_KEYS holds a published"),
+        ("GATEWAY_ENCRYPTION_KEYS", "A" * 43 + "=", "GATEWAY_ENCRYPTION_KEYS holds a published"),
+        (
+            "GATEWAY_ENCRYPTION_KEYS",
+            f"{Fernet.generate_key().decode()},{PUBLISHED_KEY}",
+            "GATEWAY_ENCRYPTION_KEYS holds a published",
+        ),
+        (
+            "GATEWAY_WEBHOOK_TOKEN",
+            STRONG["GATEWAY_SECRET_KEY"],
+            "GATEWAY_WEBHOOK_TOKEN is the same as GATEWAY_SECRET_KEY",
+        ),
+        (
+            "GATEWAY_WEBHOOK_TOKEN",
+            STRONG["GATEWAY_SESSION_KEY"],
+            "GATEWAY_WEBHOOK_TOKEN is the same as GATEWAY_SESSION_KEY",
+        ),
         ("DATABASE_URL", "sqlite:///var/gateway.db", "production needs PostgreSQL"),
         ("GATEWAY_ENCRYPTION_KEYS", "not-a-fernet-key", "not a Fernet key"),
         ("GATEWAY_PASSWORD_HASH_PROFILE", "cheapest", "GATEWAY_PASSWORD_HASH_PROFILE=cheapest"),

@@ -193,6 +193,34 @@ def test_a_replayed_request_gets_the_same_screen_and_advances_nothing(
     assert phone.send("11").startswith("CON De quelle region votre menage est-il parti?")
 
 
+def test_a_late_replay_of_an_earlier_step_changes_nothing(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    phone = Phone(client)
+    phone.dial()
+    phone.send("1")
+    screen = phone.send("11")  # AT's text is now "1*11"
+    jobs = runtime.queue.count
+
+    # AT delivers its earlier request "1" late, after "1*11" was served.
+    late = client.post("/ussd", data=phone.form("1"))
+
+    assert late.status_code == 200
+    assert late.get_data(as_text=True) == screen
+    assert runtime.queue.count == jobs
+    # The next real step is read as the answer it is, not as "11*5" after a rewound "1".
+    assert phone.send("5").startswith("CON Combien de personnes vivent dans votre menage")
+    assert phone.send("6").startswith("CON Que souhaite faire votre menage?")
+
+
+def test_control_characters_in_the_text_are_dropped(client: FlaskClient) -> None:
+    phone = Phone(client)
+    phone.dial()
+
+    assert phone.send("1\x00").startswith("CON Region ou vit votre menage maintenant?")
+    assert phone.send("\x1b11").startswith("CON De quelle region votre menage est-il parti?")
+
+
 def test_a_dropped_session_resumes_or_restarts_on_the_next_dial(client: FlaskClient) -> None:
     phone = Phone(client)
     phone.dial()

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
 
 from gateway.app import create_app
@@ -62,9 +63,9 @@ def test_health_needs_no_token(guarded: FlaskClient) -> None:
 def test_production_refuses_to_start_without_a_webhook_token(tmp_path: object) -> None:
     env = {
         "GATEWAY_ENV": "production",
-        "GATEWAY_SECRET_KEY": "k" * 40,
-        "GATEWAY_SESSION_KEY": "s" * 40,
-        "GATEWAY_ENCRYPTION_KEYS": "ik4sbLoHGyZfeMIL0uLB_v6wzTuk9hsQWyC_jvWMO7s=",
+        "GATEWAY_SECRET_KEY": "uT4nq8WZr1Lk0Vb9Xc2Md7Pf3Hs6Jy5Ga",
+        "GATEWAY_SESSION_KEY": "e9Rk2Wq7Tn4Yb1Zx8Lc5Vm0Hf3Gd6Js_",
+        "GATEWAY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": "postgresql://db/x",
         "REDIS_URL": "redis://r:6379/0",
     }
