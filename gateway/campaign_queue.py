@@ -1,4 +1,5 @@
-"""The campaign work handed to the workers: the fan-out, and the reminders of USSD invitations.
+"""The campaign work handed to the workers: the fan-out, the reminders of USSD invitations,
+and the import of uploaded lists.
 
 At most one fan-out job waits per campaign: a Redis key holds the id of the job queued, until
 that job starts. Starting a campaign twice, resuming it while a job waits for the morning, or a
@@ -24,6 +25,8 @@ PENDING_MARGIN = timedelta(minutes=10)
 # A fan-out job stops handing out invitations after FAN_OUT_BUDGET_S seconds (see
 # workers.campaigns); RQ may give it this long before calling it stuck.
 FAN_OUT_TIMEOUT_S = 300
+# 500,000 rows take about 30 s on a small machine; a busy one is given far longer.
+IMPORT_TIMEOUT_S = 1800
 
 
 # Deletes KEYS[1] if it holds ARGV[1]: a job unmarks itself, never the job queued after it.
@@ -107,6 +110,18 @@ class CampaignJobs:
         """A fan-out job has started: if it is the one marked as waiting, it waits no more."""
         unmark = self.queue.connection.register_script(_UNMARK)
         unmark(keys=[pending_key(campaign_id)], args=[job_id])
+
+    def run_import(self, import_id: str) -> None:
+        """Ask a worker to import an uploaded list (stored and committed before this)."""
+        # One job id per import: queueing it again while it waits adds no second job.
+        self.queue.enqueue(
+            "workers.campaign_imports.run_import",
+            import_id,
+            job_id=f"campaign-import-{import_id}",
+            retry=SYNC_RETRY,
+            job_timeout=IMPORT_TIMEOUT_S,
+            description=f"import a list, import {import_id}",
+        )
 
     def remind_invitation(self, contact_id: int, number: int, at: datetime) -> None:
         """Ask a worker to invite a USSD contact again at ``at`` unless they completed."""
