@@ -866,3 +866,28 @@ def test_staff_run_a_campaign_from_the_terminal(runtime: Runtime, tmp_path: Path
     assert "is completed: every contact was invited" in refused.output
     unknown = staff(runtime, "status", "feedbeef")
     assert unknown.exit_code == 1 and "no campaign has the id 'feedbeef'" in unknown.output
+
+
+def test_the_terminal_imports_through_the_workers_import_and_waits_for_one_under_way(
+    client: FlaskClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    token = api_tokens(runtime)
+    audience = tmp_path / "liste.csv"
+    audience.write_bytes(f"phone\n{numbers(1)[0]}\n".encode() + b"\xff\n")
+    form = {**{"name": "Gao", "flow": "return_intention", "channel": "sms"}}
+    form["audience"] = (io.BytesIO(f"phone\n{numbers(1, 5)[0]}\n".encode()), "liste.csv")
+    queued = client.post(
+        "/api/v1/campaigns", data=form, headers=token["manager"], content_type="multipart/form-data"
+    )
+    short = queued.get_json()["campaign"]["id"][:8]
+
+    start = staff(runtime, "start", short)
+    broken = staff(runtime, "import", short, str(audience))
+
+    assert start.exit_code == 1
+    assert "the list of campaign 'Gao' is being imported: start it once the import" in start.output
+    assert broken.exit_code == 1
+    assert "The list was not imported: row " in broken.output
+    assert "is not UTF-8 text" in broken.output
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(CampaignContact)) == 0
