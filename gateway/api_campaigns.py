@@ -347,7 +347,11 @@ def campaigns_import_get(campaign_id: str, import_id: str) -> Any:
     rt = runtime()
     with _campaign_errors(), read_session() as session:
         campaign = find_campaign(session, campaign_id)
-        return _import_view(rt, find_import(session, campaign.id, import_id))
+        found = find_import(session, campaign.id, import_id)
+    if found.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        # Whoever follows an import keeps it going: a job lost with Redis is queued again.
+        CampaignJobs(rt.queue).revive_import(found.id)
+    return _import_view(rt, found)
 
 
 @blp.route("/campaigns/<campaign_id>", methods=["GET"])

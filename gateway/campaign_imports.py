@@ -39,7 +39,7 @@ from gateway.campaign_audience import (
 )
 from gateway.campaign_models import Campaign, CampaignImport, CampaignImportPart, ImportStatus
 from gateway.campaigns import CampaignError
-from gateway.crypto import NumberCipher
+from gateway.crypto import InvalidToken, NumberCipher
 from gateway.i18n import Message
 from gateway.models import utcnow
 from gateway.runtime import Runtime
@@ -115,6 +115,9 @@ def run_import(rt: Runtime, import_id: str) -> CampaignImport | None:
         _import(rt, import_id)
     except CampaignError as exc:
         _fail(rt, import_id, exc)
+    except InvalidToken:
+        # A key was removed before `keys rotate` re-encrypted the upload: no retry can help.
+        _fail(rt, import_id, CampaignError(Message("campaign_error.import_undecryptable")))
     finally:
         rt.redis.delete(_progress_key(import_id))
     with rt.sessions() as session:

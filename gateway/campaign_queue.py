@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from rq import Queue
+from rq.job import JobStatus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+# Job statuses after which an import's job does nothing more.
+_GONE = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED, None)
+
+
+def _import_job_id(import_id: str) -> str:
+    return f"campaign-import-{import_id}"
 
 
 def pending_key(campaign_id: str) -> str:
@@ -117,11 +126,23 @@ class CampaignJobs:
         self.queue.enqueue(
             "workers.campaign_imports.run_import",
             import_id,
-            job_id=f"campaign-import-{import_id}",
+            job_id=_import_job_id(import_id),
             retry=SYNC_RETRY,
             job_timeout=IMPORT_TIMEOUT_S,
             description=f"import a list, import {import_id}",
         )
+
+    def revive_import(self, import_id: str) -> bool:
+        """Queue a pending import again if its job is gone (Redis was lost or flushed) or gave
+        up (its retries spent while the database was away); whether it was queued.
+
+        Safe whenever: an import already done is left as it is (``run_import``).
+        """
+        job = self.queue.fetch_job(_import_job_id(import_id))
+        if job is not None and job.get_status() not in _GONE:
+            return False
+        self.run_import(import_id)
+        return True
 
     def remind_invitation(self, contact_id: int, number: int, at: datetime) -> None:
         """Ask a worker to invite a USSD contact again at ``at`` unless they completed."""

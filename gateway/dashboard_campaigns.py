@@ -165,7 +165,11 @@ def campaign_page(
     such campaign."""
     with rt.sessions() as session:
         campaign = find_campaign(session, ident)
-        last = import_state(rt, latest_import(session, campaign.id), language)
+        found = latest_import(session, campaign.id)
+        if found is not None and found.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+            # Whoever follows an import keeps it going: a job lost with Redis is queued again.
+            CampaignJobs(rt.queue).revive_import(found.id)
+        last = import_state(rt, found, language)
         return campaign, progress(session, campaign, utcnow()), last
 
 

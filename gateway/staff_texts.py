@@ -136,6 +136,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaign_error.import_pending": "la liste de la campagne « {name} » est en cours "
         "d'import : démarrez-la une fois l'import terminé",
         "campaign_error.unknown_import": "cette campagne n'a pas d'import « {ident} »",
+        "campaign_error.import_undecryptable": "la liste ne peut pas être déchiffrée avec les "
+        "clés configurées : envoyez-la de nouveau",
         "campaign_error.import_stale": "l'import ne s'est pas terminé en un jour : la liste a été "
         "supprimée, envoyez-la de nouveau",
         "campaign_error.pause_not_started": "la campagne « {name} » n'a pas démarré : il n'y a "
@@ -332,6 +334,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaign_error.import_pending": "the list of campaign '{name}' is being imported: start "
         "it once the import is done",
         "campaign_error.unknown_import": "this campaign has no import '{ident}'",
+        "campaign_error.import_undecryptable": "the list cannot be decrypted with the keys "
+        "configured: upload it again",
         "campaign_error.import_stale": "the import did not finish within a day: the list was "
         "deleted, upload it again",
         "campaign_error.pause_not_started": "campaign '{name}' has not started: nothing to pause",

@@ -252,6 +252,37 @@ def test_rotation_reencrypts_a_waiting_upload(client: FlaskClient, runtime: Runt
     assert ended is not None and (ended.status, ended.accepted) == (ImportStatus.DONE, 5)
 
 
+def test_an_upload_no_configured_key_opens_ends_the_import_failed_saying_why(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    created = post_csv(client, manager(runtime), CSV.encode())
+    import_id = created.get_json()["import"]["id"]
+
+    # The old key was removed before `keys rotate` ran: no retry could ever read the list.
+    stranger = NumberCipher([Fernet.generate_key().decode()])
+    ended = run_import(dataclasses.replace(runtime, cipher=stranger), import_id)
+
+    assert ended is not None and ended.status is ImportStatus.FAILED
+    assert "cannot be decrypted with the keys configured" in (ended.problem or "")
+    assert count(runtime, CampaignContact) == count(runtime, CampaignImportPart) == 0
+
+
+def test_an_import_whose_job_was_lost_with_redis_is_queued_again_when_followed(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    headers = manager(runtime)
+    created = post_csv(client, headers, CSV.encode())
+    runtime.redis.flushdb()  # Redis lost, and the queued job with it
+
+    waiting = client.get(created.headers["Location"], headers=headers).get_json()
+    run_jobs()
+    done = client.get(created.headers["Location"], headers=headers).get_json()
+
+    assert waiting["status"] == "queued"
+    assert (done["status"], done["accepted"]) == ("done", 5)
+    assert runtime.queue.count == 0  # following a finished import queues nothing
+
+
 def test_the_purge_removes_an_upload_left_waiting_more_than_a_day(
     client: FlaskClient, runtime: Runtime
 ) -> None:
