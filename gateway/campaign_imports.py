@@ -19,12 +19,14 @@ in the campaign is not added again (the contacts' unique key).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import IO, Any, Literal
 
+from redis.exceptions import RedisError
 from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -119,7 +121,8 @@ def run_import(rt: Runtime, import_id: str) -> CampaignImport | None:
         # A key was removed before `keys rotate` re-encrypted the upload: no retry can help.
         _fail(rt, import_id, CampaignError(Message("campaign_error.import_undecryptable")))
     finally:
-        rt.redis.delete(_progress_key(import_id))
+        with contextlib.suppress(RedisError):  # the key expires by itself
+            rt.redis.delete(_progress_key(import_id))
     with rt.sessions() as session:
         return session.get(CampaignImport, import_id)
 
@@ -142,7 +145,10 @@ def _import(rt: Runtime, import_id: str) -> None:
         stream = io.BufferedReader(_UploadReader(session, rt.cipher, import_id), PART_BYTES)
 
         def note(report: ImportReport) -> None:
-            rt.redis.set(_progress_key(import_id), report.rows, ex=PROGRESS_TTL_S)
+            try:
+                rt.redis.set(_progress_key(import_id), report.rows, ex=PROGRESS_TTL_S)
+            except RedisError:
+                pass  # only the progress shown is late: the import goes on
 
         rows = _rows(found.format, stream)
         report = import_audience(session, rt, campaign, rows, actor=found.created_by, progress=note)
