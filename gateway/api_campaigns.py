@@ -4,43 +4,62 @@ Viewers read; managers change. It goes through ``gateway.campaigns`` and
 ``gateway.campaign_lifecycle`` as ``survey-gateway campaign`` does: one transaction with its
 audit event, then the workers are asked to act. A campaign is created with its audience, either
 as JSON (``contacts``: a list of ``{"phone", "language"?, "region"?}``) or as a multipart form
-whose ``audience`` file is a CSV; the file is read row by row, never whole. Numbers are never
-answered back: rows are named by number.
+whose ``audience`` file is a CSV; more contacts are added the same way. The fields are checked
+at once; the list is stored encrypted and imported by a worker (``gateway.campaign_imports``):
+the answer is 202 with the import to follow (``Location``), whatever the size of the list.
+Numbers are never answered back: rows are named by number.
 """
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import marshmallow as ma
-from flask import request
+from flask import request, url_for
 from flask_smorest import abort
 
 from gateway.api import ApiBlueprint, read_session, runtime, write_session
+from gateway.api_campaign_schemas import (
+    LOCATION,
+    MULTIPART_AUDIENCE,
+    AcceptedSchema,
+    CampaignDetailSchema,
+    CampaignListItemSchema,
+    ChangeSchema,
+    ImportSchema,
+    NewCampaignSchema,
+    NewContactsSchema,
+)
 from gateway.auth import Role, current_actor, require_role
-from gateway.campaign_audience import ImportReport, csv_rows, import_audience, json_rows
+from gateway.campaign_imports import (
+    Format,
+    find_import,
+    invalid_rows,
+    problem_text,
+    queue_upload,
+    rows_read,
+)
 from gateway.campaign_lifecycle import (
     cancel_campaign,
     pause_campaign,
     resume_campaign,
     start_campaign,
 )
-from gateway.campaign_models import Campaign, CampaignChannel, CampaignStatus
+from gateway.campaign_models import Campaign, CampaignImport, ImportStatus
 from gateway.campaign_progress import contact_counts, progress
 from gateway.campaign_queue import CampaignJobs
 from gateway.campaigns import (
-    DEFAULT_THROTTLE,
-    DEFAULT_TIMEZONE,
-    DEFAULT_WINDOW,
     CampaignError,
     CampaignSpec,
     create_campaign,
     find_campaign,
     list_campaigns,
 )
-from gateway.runtime import utc_now
+from gateway.runtime import Runtime, utc_now
 
 blp = ApiBlueprint("campaigns", __name__, description="Campaigns: surveys sent to a list")
 BLUEPRINTS = (blp,)
@@ -50,129 +69,6 @@ MAX_CSV_BYTES = 20 * 1024 * 1024
 MAX_JSON_BYTES = 5 * 1024 * 1024
 FORM_MEMORY_BYTES = 256 * 1024
 AUDIENCE_FIELD = "audience"
-
-
-# -- schemas --------------------------------------------------------------------------------
-
-
-class ProgressSchema(ma.Schema):
-    """A campaign's counts, each a number of contacts (see gateway.campaign_progress)."""
-
-    contacts = ma.fields.Integer()
-    queued = ma.fields.Integer(metadata={"description": "Invitations still to send"})
-    sent = ma.fields.Integer(metadata={"description": "Invitations handed to the outbox"})
-    delivered = ma.fields.Integer(metadata={"description": "AT reported them delivered"})
-    failed = ma.fields.Integer(metadata={"description": "Failed, rejected or expired on the way"})
-    started = ma.fields.Integer(metadata={"description": "Answered at least one question"})
-    completed = ma.fields.Integer()
-    declined = ma.fields.Integer()
-    expired = ma.fields.Integer(metadata={"description": "Did not finish in time"})
-    opted_out = ma.fields.Integer(metadata={"description": "Sent STOP"})
-    skipped = ma.fields.Integer(metadata={"description": "Had completed the survey already"})
-
-
-class CampaignSchema(ma.Schema):
-    """A campaign's settings and state."""
-
-    id = ma.fields.String()
-    name = ma.fields.String()
-    flow = ma.fields.String()
-    channel = ma.fields.Enum(CampaignChannel, by_value=True)
-    status = ma.fields.Enum(CampaignStatus, by_value=True)
-    start_at = ma.fields.DateTime(allow_none=True)
-    window = ma.fields.Method("_window", metadata={"description": "Daily hours, e.g. 08:00-19:00"})
-    timezone = ma.fields.String()
-    throttle = ma.fields.Float(metadata={"description": "Invitations a second"})
-    reminder_count = ma.fields.Integer()
-    reminder_interval_hours = ma.fields.Integer()
-    expiry_hours = ma.fields.Integer()
-    retention_days = ma.fields.Integer(allow_none=True)
-    created_by = ma.fields.String()
-    created_at = ma.fields.DateTime()
-    started_at = ma.fields.DateTime(allow_none=True)
-    finished_at = ma.fields.DateTime(allow_none=True)
-
-    def _window(self, campaign: Campaign) -> str:
-        return f"{campaign.window_start:%H:%M}-{campaign.window_end:%H:%M}"
-
-
-class CampaignListItemSchema(ma.Schema):
-    """A campaign in a listing, with how many contacts it has and has invited."""
-
-    campaign = ma.fields.Nested(CampaignSchema)
-    contacts = ma.fields.Integer()
-    invited = ma.fields.Integer()
-
-
-class CampaignDetailSchema(ma.Schema):
-    """A campaign and its progress."""
-
-    campaign = ma.fields.Nested(CampaignSchema)
-    progress = ma.fields.Nested(ProgressSchema)
-
-
-class ChangeSchema(CampaignDetailSchema):
-    """A campaign after a state change."""
-
-    changed = ma.fields.Boolean(metadata={"description": "False when it was in that state"})
-
-
-class InvalidRowSchema(ma.Schema):
-    """A row of the list that was not taken."""
-
-    row_number = ma.fields.Integer(metadata={"description": "CSV: the header is row 1"})
-    reason = ma.fields.String(metadata={"description": "Why; any number in it masked"})
-
-
-class ImportReportSchema(ma.Schema):
-    """What the import of the audience did."""
-
-    accepted = ma.fields.Integer()
-    duplicates = ma.fields.Integer()
-    opted_out = ma.fields.Integer(metadata={"description": "Sent STOP before: left out"})
-    invalid_count = ma.fields.Integer()
-    invalid = ma.fields.List(
-        ma.fields.Nested(InvalidRowSchema), metadata={"description": "The first 1,000"}
-    )
-
-
-class CreatedSchema(ma.Schema):
-    """A campaign just made (a draft: start it to send), and the report on its audience."""
-
-    campaign = ma.fields.Nested(CampaignSchema)
-    report = ma.fields.Nested(ImportReportSchema)
-
-
-class ContactSchema(ma.Schema):
-    """One number of the audience, in any usual form."""
-
-    phone = ma.fields.String(required=True, validate=ma.validate.Length(max=40))
-    language = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=20))
-    region = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=100))
-
-
-class NewCampaignSchema(ma.Schema):
-    """A campaign to create. As a multipart form, the same fields and an ``audience`` CSV."""
-
-    class Meta:
-        unknown = ma.RAISE
-
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
-    flow = ma.fields.String(required=True, validate=ma.validate.Length(max=64))
-    channel = ma.fields.String(required=True, validate=ma.validate.OneOf(["sms", "ussd"]))
-    start_at = ma.fields.DateTime(
-        metadata={"description": "Not before; without a zone, a local time of 'timezone'"}
-    )
-    window = ma.fields.String(load_default=DEFAULT_WINDOW, validate=ma.validate.Length(max=20))
-    timezone = ma.fields.String(load_default=DEFAULT_TIMEZONE, validate=ma.validate.Length(max=64))
-    throttle = ma.fields.Float(load_default=DEFAULT_THROTTLE)
-    reminders = ma.fields.Integer(metadata={"description": "Default: the flow's"})
-    reminder_interval_hours = ma.fields.Integer()
-    expiry_hours = ma.fields.Integer()
-    retention_days = ma.fields.Integer()
-    contacts = ma.fields.List(
-        ma.fields.Nested(ContactSchema), metadata={"description": "JSON only: the audience"}
-    )
 
 
 # -- views ----------------------------------------------------------------------------------
@@ -202,40 +98,29 @@ def campaigns_list() -> Any:
             "application/json": {"schema": NewCampaignSchema},
             "multipart/form-data": {
                 "schema": {
-                    "type": "object",
+                    **MULTIPART_AUDIENCE,
                     "required": ["name", "flow", "channel", AUDIENCE_FIELD],
-                    "properties": {
-                        AUDIENCE_FIELD: {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "CSV with a phone column; language, region optional",
-                        }
-                    },
                 }
             },
         },
     }
 )
-@blp.response(201, CreatedSchema)
+@blp.response(202, AcceptedSchema, headers=LOCATION)
 def campaigns_create() -> Any:
-    """Create a draft campaign with its audience; the report lists rows not taken."""
+    """Create a draft campaign; its list is imported by a worker: follow the import.
+
+    The fields are checked at once (a 422 creates nothing), and so is the CSV's header row.
+    Rows not taken are listed in the import's report once it is done.
+    """
     rt = runtime()
-    multipart = request.mimetype == "multipart/form-data"
-    # The app takes small bodies only; an audience is larger. Set before the body is read.
-    request.max_content_length = MAX_CSV_BYTES if multipart else MAX_JSON_BYTES
-    # Werkzeug's multipart parser reads 64 KiB at a time and holds each read to this limit.
-    request.max_form_memory_size = FORM_MEMORY_BYTES
+    multipart = _allow_audience()
     if multipart:
-        data = _load(request.form.to_dict(), "form")
-        upload = request.files.get(AUDIENCE_FIELD)
-        if upload is None or not upload.filename:
-            _refuse(f"the form needs the list as a CSV file in '{AUDIENCE_FIELD}'")
-        rows = csv_rows(upload.stream)
+        data = _load(NewCampaignSchema, request.form.to_dict(), "form")
     else:
-        data = _load(request.get_json(silent=True), "json")
+        data = _load(NewCampaignSchema, request.get_json(silent=True), "json")
         if not data.get("contacts"):
             _refuse("the campaign needs its audience: 'contacts', a list of {phone}")
-        rows = json_rows(data["contacts"])
+    stream, format = _audience(data)
     spec = CampaignSpec(
         name=data["name"],
         flow=data["flow"],
@@ -254,8 +139,57 @@ def campaigns_create() -> Any:
         campaign = create_campaign(
             session, spec, rt.flows, ussd_flow=rt.settings.ussd_flow, actor=actor
         )
-        report = import_audience(session, rt, campaign, rows, actor=actor)
-    return {"campaign": campaign, "report": _report(report)}
+        queued = queue_upload(session, rt.cipher, campaign, stream, actor=actor, format=format)
+    return _accepted(rt, campaign, queued)
+
+
+@blp.route("/campaigns/<campaign_id>/imports", methods=["POST"])
+@require_role(Role.MANAGER)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {
+            "application/json": {"schema": NewContactsSchema},
+            "multipart/form-data": {"schema": MULTIPART_AUDIENCE},
+        },
+    }
+)
+@blp.response(202, AcceptedSchema, headers=LOCATION)
+def campaigns_import(campaign_id: str) -> Any:
+    """Add contacts to a campaign (numbers already in it count as duplicates): follow the import.
+
+    A running campaign invites them in turn; a cancelled or completed one takes none (409).
+    """
+    rt = runtime()
+    with _campaign_errors(), read_session() as session:
+        find_campaign(session, campaign_id)  # an unknown campaign is a 404, whatever the body
+    if _allow_audience():
+        data: dict[str, Any] = {}
+    else:
+        data = _load(NewContactsSchema, request.get_json(silent=True), "json")
+    stream, format = _audience(data)
+    with _campaign_errors(), write_session() as session:
+        campaign = find_campaign(session, campaign_id)
+        queued = queue_upload(
+            session, rt.cipher, campaign, stream, actor=current_actor(), format=format
+        )
+    return _accepted(rt, campaign, queued)
+
+
+@blp.route("/campaigns/<campaign_id>/imports/<import_id>", methods=["GET"])
+@require_role(Role.VIEWER)
+@blp.response(200, ImportSchema)
+def campaigns_import_get(campaign_id: str, import_id: str) -> Any:
+    """An import of the campaign's list: queued, running (rows read so far), done with its
+    report, or failed with the reason."""
+    rt = runtime()
+    with _campaign_errors(), read_session() as session:
+        campaign = find_campaign(session, campaign_id)
+        found = find_import(session, campaign.id, import_id)
+    if found.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        # Whoever follows an import keeps it going: a job lost with Redis is queued again.
+        CampaignJobs(rt.queue).revive_import(found.id)
+    return _import_view(rt, found)
 
 
 @blp.route("/campaigns/<campaign_id>", methods=["GET"])
@@ -311,12 +245,64 @@ def _change(campaign_id: str, action: Callable[..., Campaign]) -> dict[str, Any]
     return {"campaign": campaign, "progress": counts, "changed": campaign.status is not before}
 
 
-def _load(raw: Any, location: str) -> dict[str, Any]:
+def _allow_audience() -> bool:
+    """Let this request carry a list; whether it is a multipart form."""
+    multipart = request.mimetype == "multipart/form-data"
+    # The app takes small bodies only; an audience is larger. Set before the body is read.
+    request.max_content_length = MAX_CSV_BYTES if multipart else MAX_JSON_BYTES
+    # Werkzeug's multipart parser reads 64 KiB at a time and holds each read to this limit.
+    request.max_form_memory_size = FORM_MEMORY_BYTES
+    return multipart
+
+
+def _audience(data: dict[str, Any]) -> tuple[IO[bytes], Format]:
+    """The list sent: the form's CSV file, or the JSON contacts (already checked)."""
+    if "contacts" in data:
+        return io.BytesIO(json.dumps(data["contacts"]).encode()), "json"
+    upload = request.files.get(AUDIENCE_FIELD)
+    if upload is None or not upload.filename:
+        _refuse(f"the form needs the list as a CSV file in '{AUDIENCE_FIELD}'")
+    return upload.stream, "csv"
+
+
+def _accepted(rt: Runtime, campaign: Campaign, queued: CampaignImport) -> Any:
+    """202, once committed: the import is queued, and where to follow it."""
+    CampaignJobs(rt.queue).run_import(queued.id)
+    location = url_for(
+        "campaigns.campaigns_import_get", campaign_id=campaign.id, import_id=queued.id
+    )
+    body = {"campaign": campaign, "import_": _import_view(rt, queued)}
+    return body, 202, {"Location": location}
+
+
+def _import_view(rt: Runtime, found: CampaignImport) -> dict[str, Any]:
+    """An import as the API gives it: reasons in English, numbers masked."""
+    return {
+        "id": found.id,
+        "campaign_id": found.campaign_id,
+        "status": found.status,
+        "created_by": found.created_by,
+        "created_at": found.created_at,
+        "started_at": found.started_at,
+        "finished_at": found.finished_at,
+        "rows_read": rows_read(rt, found),
+        "accepted": found.accepted,
+        "duplicates": found.duplicates,
+        "opted_out": found.opted_out,
+        "invalid_count": found.invalid_count,
+        "invalid": [
+            {"row_number": row, "reason": reason} for row, reason in invalid_rows(found, "en")
+        ],
+        "problem": problem_text(found, "en"),
+    }
+
+
+def _load(schema: type[ma.Schema], raw: Any, location: str) -> dict[str, Any]:
     """The request's fields, checked; a 422 naming each field that is wrong."""
     if not isinstance(raw, dict):
         _refuse("send the campaign as a JSON object or a multipart form")
     try:
-        data: dict[str, Any] = NewCampaignSchema().load(raw)
+        data: dict[str, Any] = schema().load(raw)
     except ma.ValidationError as exc:
         abort(422, errors={location: exc.messages})
     return data
@@ -325,16 +311,6 @@ def _load(raw: Any, location: str) -> dict[str, Any]:
 def _refuse(message: str) -> NoReturn:
     abort(422, message=message)
     raise AssertionError("abort returned")  # abort always raises; this is for the type checker
-
-
-def _report(report: ImportReport) -> dict[str, Any]:
-    return {
-        "accepted": report.accepted,
-        "duplicates": report.duplicates,
-        "opted_out": report.opted_out,
-        "invalid_count": report.invalid_count,
-        "invalid": [{"row_number": r.row_number, "reason": r.reason} for r in report.invalid],
-    }
 
 
 @contextmanager

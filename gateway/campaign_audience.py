@@ -17,7 +17,7 @@ import csv
 import io
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
@@ -74,12 +74,13 @@ class InvalidRow:
 
 @dataclass(slots=True)
 class ImportReport:
-    """What an import did: rows taken, dropped as duplicates, left out as opted out, invalid.
+    """What an import did: rows read; taken, dropped as duplicates, left out as opted out, invalid.
 
     ``invalid`` lists the first ``MAX_REPORTED_ROWS`` invalid rows; ``invalid_count`` counts
     them all.
     """
 
+    rows: int = 0
     accepted: int = 0
     duplicates: int = 0
     opted_out: int = 0
@@ -147,30 +148,30 @@ def import_audience(
     *,
     actor: NamedActor | str,
     chunk_size: int = CHUNK_SIZE,
+    progress: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Add ``rows`` to the campaign's contacts; returns the report. The caller commits.
 
     A draft, paused or running campaign takes more contacts (a running one invites them in
     turn); a number already in the campaign counts as a duplicate, so an import can be run
-    again with a corrected file.
+    again with a corrected file. ``progress`` is called with the report after each chunk.
     """
-    if campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.COMPLETED):
-        closed = Message(
-            "campaign_error.closed_import", name=campaign.name, status=status_text(campaign)
-        )
-        raise CampaignError(closed, 409)
+    check_open(campaign)
     flow = rt.flows[campaign.flow]
     report = ImportReport()
     chunk: list[dict[str, Any]] = []
     for count, row in enumerate(rows, start=1):
         if count > MAX_ROWS:
             raise CampaignError(Message("campaign_error.too_many_rows", max=MAX_ROWS))
+        report.rows = count
         contact = _contact(rt, flow, campaign, row, report)
         if contact is not None:
             chunk.append(contact)
         if len(chunk) >= chunk_size:
             _store(session, rt, chunk, report)
             chunk = []
+        if progress is not None and count % chunk_size == 0:
+            progress(report)
     if chunk:
         _store(session, rt, chunk, report)
     audit(
@@ -179,10 +180,19 @@ def import_audience(
         "campaign.import",
         "campaign",
         campaign.id,
-        f"accepted={report.accepted} duplicates={report.duplicates} "
+        f"rows={report.rows} accepted={report.accepted} duplicates={report.duplicates} "
         f"opted_out={report.opted_out} invalid={report.invalid_count}",
     )
     return report
+
+
+def check_open(campaign: Campaign) -> None:
+    """Refuse (409) to add contacts to a cancelled or completed campaign."""
+    if campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.COMPLETED):
+        closed = Message(
+            "campaign_error.closed_import", name=campaign.name, status=status_text(campaign)
+        )
+        raise CampaignError(closed, 409)
 
 
 def _contact(

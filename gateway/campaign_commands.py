@@ -1,30 +1,30 @@
 """``survey-gateway campaign``: staff invite a list of numbers to a survey from the terminal.
 
-``create`` makes a draft campaign and imports its audience in one transaction (a file that
-cannot be read creates nothing), then prints the import report; ``start`` sends. Each change
+``create`` makes a draft campaign with its list (a file whose header cannot be read creates
+nothing), then imports the list there and then, through the same import as the workers run
+for the API and the dashboard (``gateway.campaign_imports``), and prints the import report;
+``start`` sends. Each change
 is committed with its audit event (actor ``cli``) before the workers are asked to act on it.
 Numbers are never printed: rows of the file are named by row number.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 
 import click
 from sqlalchemy.orm import Session
 
 from gateway.audit import CLI_ACTOR
-from gateway.campaign_audience import (
-    AudienceRow,
-    ImportReport,
-    csv_rows,
-    import_audience,
-    json_rows,
+from gateway.campaign_imports import (
+    Format,
+    invalid_rows,
+    problem_text,
+    queue_upload,
+    run_import,
 )
 from gateway.campaign_lifecycle import (
     cancel_campaign,
@@ -32,7 +32,7 @@ from gateway.campaign_lifecycle import (
     resume_campaign,
     start_campaign,
 )
-from gateway.campaign_models import Campaign
+from gateway.campaign_models import Campaign, CampaignImport, ImportStatus
 from gateway.campaign_progress import contact_counts, progress
 from gateway.campaign_queue import CampaignJobs
 from gateway.campaigns import (
@@ -118,10 +118,12 @@ def create_command(
             created = create_campaign(
                 session, spec, rt.flows, ussd_flow=rt.settings.ussd_flow, actor=CLI_ACTOR
             )
-            report = import_audience(session, rt, created, _rows(audience, stream), actor=CLI_ACTOR)
-    short = created.id[:SHORT_ID]
-    click.echo(f"Campaign {short} created (draft): {describe(created)}")
-    click.echo(report_text(report))
+            queued = queue_upload(
+                session, rt.cipher, created, stream, actor=CLI_ACTOR, format=_format(audience)
+            )
+        short = created.id[:SHORT_ID]
+        click.echo(f"Campaign {short} created (draft): {describe(created)}")
+        _import(rt, queued.id)
     click.echo(f"Start it with: survey-gateway campaign start {short}")
 
 
@@ -133,8 +135,10 @@ def import_command(ident: str, audience: Path) -> None:
     with _runtime() as rt, _errors(), audience.open("rb") as stream:
         with rt.sessions.begin() as session:
             found = find_campaign(session, ident)
-            report = import_audience(session, rt, found, _rows(audience, stream), actor=CLI_ACTOR)
-    click.echo(report_text(report))
+            queued = queue_upload(
+                session, rt.cipher, found, stream, actor=CLI_ACTOR, format=_format(audience)
+            )
+        _import(rt, queued.id)
 
 
 @campaign.command("start")
@@ -216,16 +220,26 @@ def describe(found: Campaign) -> str:
     )
 
 
-def report_text(report: ImportReport) -> str:
+def report_text(report: CampaignImport) -> str:
     """The import report for a person: counts, then each invalid row by number."""
     lines = [
         f"Audience: {report.accepted} accepted, {report.duplicates} duplicate(s) dropped, "
         f"{report.opted_out} opted out (left out), {report.invalid_count} invalid row(s)."
     ]
-    lines += [f"  row {row.row_number}: {row.reason}" for row in report.invalid]
-    if report.invalid_count > len(report.invalid):
-        lines.append(f"  ... and {report.invalid_count - len(report.invalid)} more invalid rows")
+    invalid = invalid_rows(report, "en")
+    lines += [f"  row {row}: {reason}" for row, reason in invalid]
+    if report.invalid_count > len(invalid):
+        lines.append(f"  ... and {report.invalid_count - len(invalid)} more invalid rows")
     return "\n".join(lines)
+
+
+def _import(rt: Runtime, import_id: str) -> None:
+    """Import the stored list now, as a worker would; print the report, or fail saying why."""
+    ended = run_import(rt, import_id)
+    if ended is None or ended.status is not ImportStatus.DONE:
+        problem = problem_text(ended, "en") if ended is not None else None
+        raise CommandError(f"The list was not imported: {problem or 'the import did not end'}")
+    click.echo(report_text(ended))
 
 
 def _change(ident: str, change: Callable[[Session], Campaign]) -> None:
@@ -239,16 +253,9 @@ def _change(ident: str, change: Callable[[Session], Campaign]) -> None:
     click.echo(f"Campaign {changed.id[:SHORT_ID]} {changed.status} ({what}).")
 
 
-def _rows(path: Path, stream: IO[bytes]) -> Iterator[AudienceRow]:
-    if path.suffix.lower() != ".json":
-        return csv_rows(stream)
-    try:
-        items = json.load(stream)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CampaignError(f"{path.name} is not JSON: {exc}") from None
-    if not isinstance(items, list):
-        raise CampaignError(f"{path.name} must hold a JSON list of {{'phone': ...}} objects")
-    return json_rows(items)
+def _format(path: Path) -> Format:
+    """A ``.json`` file holds a JSON list; any other, CSV."""
+    return "json" if path.suffix.lower() == ".json" else "csv"
 
 
 def _moment(text: str) -> datetime:

@@ -20,7 +20,13 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from gateway.audit import NamedActor, audit
-from gateway.campaign_models import Campaign, CampaignContact, CampaignStatus
+from gateway.campaign_models import (
+    Campaign,
+    CampaignContact,
+    CampaignImport,
+    CampaignStatus,
+    ImportStatus,
+)
 from gateway.campaigns import CampaignError, find_campaign
 from gateway.i18n import Message
 from gateway.models import utcnow
@@ -37,6 +43,9 @@ def start_campaign(
     if campaign.status is CampaignStatus.RUNNING:
         return campaign
     _refuse_closed(campaign, Message("campaign_error.verb.start"))
+    if has_pending_import(session, campaign.id):
+        # Started now, it would invite part of the list, or find none and refuse for that.
+        raise CampaignError(Message("campaign_error.import_pending", name=campaign.name), 409)
     if campaign.status is CampaignStatus.DRAFT and not _has_contacts(session, campaign):
         raise CampaignError(Message("campaign_error.no_contacts", name=campaign.name), 409)
     values: dict[str, Any] = {"status": CampaignStatus.RUNNING}
@@ -141,5 +150,18 @@ def status_text(campaign: Campaign) -> Message:
 def _has_contacts(session: Session, campaign: Campaign) -> bool:
     found = session.scalars(
         select(CampaignContact.id).where(CampaignContact.campaign_id == campaign.id).limit(1)
+    ).first()
+    return found is not None
+
+
+def has_pending_import(session: Session, campaign_id: str) -> bool:
+    """Whether an import of the campaign's list is queued or running."""
+    found = session.scalars(
+        select(CampaignImport.id)
+        .where(
+            CampaignImport.campaign_id == campaign_id,
+            CampaignImport.status.in_((ImportStatus.QUEUED, ImportStatus.RUNNING)),
+        )
+        .limit(1)
     ).first()
     return found is not None

@@ -1,4 +1,4 @@
-"""The campaign tables: campaigns and the contacts of their audiences, with their statuses.
+"""The campaign tables: campaigns, the contacts of their audiences, and the imports of lists.
 
 A contact's number is stored encrypted (``campaign_contacts.phone_encrypted``), because its
 invitation must be sent to it, and masked for display. The declarative base and column types
@@ -123,3 +123,61 @@ class CampaignContact(Base):
         # The fan-out takes the next queued contacts of a campaign, in list order.
         Index("ix_campaign_contacts_campaign_id_status_id", "campaign_id", "status", "id"),
     )
+
+
+class ImportStatus(StrEnum):
+    """Where the import of an uploaded list stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # the list could not be read (the reason is kept): nothing was added
+
+
+class CampaignImport(Base):
+    """One list uploaded to a campaign, imported by a worker, and what the import did.
+
+    The counts and ``invalid`` (JSON: ``[row number, reason, message key, values]`` for the
+    first invalid rows, numbers masked) are the import report; ``problem`` (JSON:
+    ``[reason, message key, values]``) says why a failed import read nothing.
+    """
+
+    __tablename__ = "campaign_imports"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    campaign_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[ImportStatus] = mapped_column(
+        enum_column(ImportStatus, "import_status", length=8), default=ImportStatus.QUEUED
+    )
+    # "csv", or "json" for a list given as JSON to the API.
+    format: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    opted_out: Mapped[int] = mapped_column(Integer, default=0)
+    invalid_count: Mapped[int] = mapped_column(Integer, default=0)
+    invalid: Mapped[str | None] = mapped_column(Text)
+    problem: Mapped[str | None] = mapped_column(Text)
+
+
+class CampaignImportPart(Base):
+    """A piece of an uploaded list waiting for its import, encrypted (a Fernet token).
+
+    The list holds numbers in clear, so it waits encrypted, in the database (a worker may run
+    on another machine than the web process), and is deleted once its import ends.
+    """
+
+    __tablename__ = "campaign_import_parts"
+
+    import_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("campaign_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[str] = mapped_column(Text)

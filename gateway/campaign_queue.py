@@ -1,4 +1,5 @@
-"""The campaign work handed to the workers: the fan-out, and the reminders of USSD invitations.
+"""The campaign work handed to the workers: the fan-out, the reminders of USSD invitations,
+and the import of uploaded lists.
 
 At most one fan-out job waits per campaign: a Redis key holds the id of the job queued, until
 that job starts. Starting a campaign twice, resuming it while a job waits for the morning, or a
@@ -13,6 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from rq import Queue
+from rq.job import JobStatus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +26,8 @@ PENDING_MARGIN = timedelta(minutes=10)
 # A fan-out job stops handing out invitations after FAN_OUT_BUDGET_S seconds (see
 # workers.campaigns); RQ may give it this long before calling it stuck.
 FAN_OUT_TIMEOUT_S = 300
+# 500,000 rows take about 30 s on a small machine; a busy one is given far longer.
+IMPORT_TIMEOUT_S = 1800
 
 
 # Deletes KEYS[1] if it holds ARGV[1]: a job unmarks itself, never the job queued after it.
@@ -33,6 +37,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+# Job statuses after which an import's job does nothing more.
+_GONE = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED, None)
+
+
+def _import_job_id(import_id: str) -> str:
+    return f"campaign-import-{import_id}"
 
 
 def pending_key(campaign_id: str) -> str:
@@ -107,6 +119,30 @@ class CampaignJobs:
         """A fan-out job has started: if it is the one marked as waiting, it waits no more."""
         unmark = self.queue.connection.register_script(_UNMARK)
         unmark(keys=[pending_key(campaign_id)], args=[job_id])
+
+    def run_import(self, import_id: str) -> None:
+        """Ask a worker to import an uploaded list (stored and committed before this)."""
+        # One job id per import: queueing it again while it waits adds no second job.
+        self.queue.enqueue(
+            "workers.campaign_imports.run_import",
+            import_id,
+            job_id=_import_job_id(import_id),
+            retry=SYNC_RETRY,
+            job_timeout=IMPORT_TIMEOUT_S,
+            description=f"import a list, import {import_id}",
+        )
+
+    def revive_import(self, import_id: str) -> bool:
+        """Queue a pending import again if its job is gone (Redis was lost or flushed) or gave
+        up (its retries spent while the database was away); whether it was queued.
+
+        Safe whenever: an import already done is left as it is (``run_import``).
+        """
+        job = self.queue.fetch_job(_import_job_id(import_id))
+        if job is not None and job.get_status() not in _GONE:
+            return False
+        self.run_import(import_id)
+        return True
 
     def remind_invitation(self, contact_id: int, number: int, at: datetime) -> None:
         """Ask a worker to invite a USSD contact again at ``at`` unless they completed."""

@@ -154,7 +154,8 @@ def keys_rotate() -> None:
     click.echo(
         f"Re-encrypted under the current key: {report.messages} outbox numbers, "
         f"{report.campaign_contacts} campaign numbers, {report.enumerators} enumerator numbers, "
-        f"{report.live} numbers in live state (surveys under way, replies waiting)."
+        f"{report.live} numbers in live state (surveys under way, replies waiting), "
+        f"{report.uploads} pieces of uploaded lists waiting for import."
     )
 
 

@@ -79,6 +79,14 @@ class NumberCipher:
         """Decrypt a token made under any configured key; raises ``InvalidToken`` otherwise."""
         return self._fernet.decrypt(token.encode("ascii")).decode("ascii")
 
+    def encrypt_bytes(self, data: bytes) -> str:
+        """Encrypt any bytes (a piece of an uploaded list) under the current key."""
+        return self._fernet.encrypt(data).decode("ascii")
+
+    def decrypt_bytes(self, token: str) -> bytes:
+        """Decrypt bytes encrypted under any configured key; raises ``InvalidToken`` otherwise."""
+        return self._fernet.decrypt(token.encode("ascii"))
+
     def rotate(self, token: str) -> str:
         """Re-encrypt a token under the current key; raises ``InvalidToken`` if no key opens it."""
         return self._fernet.rotate(token.encode("ascii")).decode("ascii")

@@ -2,15 +2,16 @@
 
 Everything goes through the campaign domain exactly as ``survey-gateway campaign`` does: one
 transaction per change with its audit row, then ``CampaignJobs.after_change`` once committed.
-The import report is kept in Redis for a day after the upload, for the campaign page to show
-after the redirect (a page reload must not upload the file again); it names rows by number and
-masks any number, as the domain wrote it. The domain's reasons (a refusal, a row not taken) are
-kept as catalogue keys and said in the language of whoever reads the page.
+An uploaded list is stored encrypted and imported by a worker (``gateway.campaign_imports``):
+the upload redirects to the campaign page at once, and the page follows the import, reloading
+itself (a meta refresh: the content security policy allows no script) until the report is
+there. The report names rows by number and masks any number, as the domain wrote it. The
+domain's reasons (a refusal, a row not taken) are kept as catalogue keys and said in the
+language of whoever reads the page.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Literal
@@ -18,14 +19,20 @@ from typing import IO, Any, Literal
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from gateway.campaign_audience import ImportReport, InvalidRow, csv_rows, import_audience
+from gateway.campaign_imports import (
+    invalid_rows,
+    latest_import,
+    problem_text,
+    queue_upload,
+    rows_read,
+)
 from gateway.campaign_lifecycle import (
     cancel_campaign,
     pause_campaign,
     resume_campaign,
     start_campaign,
 )
-from gateway.campaign_models import Campaign, CampaignStatus
+from gateway.campaign_models import Campaign, CampaignImport, CampaignStatus, ImportStatus
 from gateway.campaign_progress import Progress, contact_counts, progress
 from gateway.campaign_queue import CampaignJobs
 from gateway.campaigns import (
@@ -49,7 +56,7 @@ from gateway.dashboard import (
     t,
 )
 from gateway.enumerators import ENUMERATOR_FLOW
-from gateway.i18n import Message, translate
+from gateway.i18n import Message
 from gateway.models import utcnow
 from gateway.runtime import Runtime
 from gateway.staff_models import Role
@@ -72,7 +79,8 @@ _CHANGES = {
 LIST_ROWS = 50
 # Invalid rows listed on the page; the rest are counted (the page must stay small).
 REPORT_ROWS = 50
-REPORT_TTL_S = 24 * 3600
+# While the list is imported, the campaign page reloads itself this often (seconds).
+REFRESH_S = 3
 # An uploaded list may be far bigger than any other request (the app's default is 16 KB).
 UPLOAD_MAX_BYTES = 8 * 1024 * 1024
 
@@ -108,59 +116,38 @@ def survey_flows(rt: Runtime) -> list[str]:
 
 def create_with_audience(
     rt: Runtime, staff: Staff, spec: CampaignSpec, upload: IO[bytes]
-) -> tuple[Campaign, ImportReport]:
-    """Create a draft campaign and import its audience in one transaction; keep the report.
+) -> Campaign:
+    """Create a draft campaign and store its list, in one transaction; then queue the import.
 
-    A list that cannot be read creates nothing (CampaignError says why).
+    A form or a list header that cannot be read creates nothing (CampaignError says why).
     """
     with rt.sessions.begin() as session:
         campaign = create_campaign(
             session, spec, rt.flows, ussd_flow=rt.settings.ussd_flow, actor=staff.actor
         )
-        report = import_audience(session, rt, campaign, csv_rows(upload), actor=staff.actor)
-    keep_report(rt, campaign.id, report)
-    return campaign, report
+        queued = queue_upload(session, rt.cipher, campaign, upload, actor=staff.actor)
+    CampaignJobs(rt.queue).run_import(queued.id)
+    return campaign
 
 
-def keep_report(rt: Runtime, campaign_id: str, report: ImportReport) -> None:
-    """Keep the import report a day, for the campaign page."""
-    data = {
-        "accepted": report.accepted,
-        "duplicates": report.duplicates,
-        "opted_out": report.opted_out,
-        "invalid_count": report.invalid_count,
-        "invalid": [_kept_row(row) for row in report.invalid[:REPORT_ROWS]],
+def import_state(rt: Runtime, found: CampaignImport | None, language: str) -> dict[str, Any]:
+    """The campaign's last import for its page: status, rows read, the report or the reason.
+
+    Invalid rows are ``(row number, reason)``, the reason in ``language``.
+    """
+    if found is None:
+        return {"status": None}
+    return {
+        "status": found.status.value,
+        "pending": found.status in (ImportStatus.QUEUED, ImportStatus.RUNNING),
+        "rows": rows_read(rt, found),
+        "accepted": found.accepted,
+        "duplicates": found.duplicates,
+        "opted_out": found.opted_out,
+        "invalid_count": found.invalid_count,
+        "invalid": invalid_rows(found, language)[:REPORT_ROWS],
+        "problem": problem_text(found, language),
     }
-    rt.redis.set(_report_key(campaign_id), json.dumps(data), ex=REPORT_TTL_S)
-
-
-def kept_report(rt: Runtime, campaign_id: str, language: str) -> dict[str, Any] | None:
-    """The import report kept for the campaign, if still kept; its invalid rows are
-    ``[row number, reason]``, the reason in ``language``."""
-    raw = rt.redis.get(_report_key(campaign_id))
-    if not raw:
-        return None
-    report: dict[str, Any] = json.loads(raw)
-    report["invalid"] = [[kept[0], _said(kept, language)] for kept in report["invalid"]]
-    return report
-
-
-def _kept_row(row: InvalidRow) -> list[Any]:
-    """``[row number, English reason]``, then the reason's key and values when it has them."""
-    if row.problem is None:
-        return [row.row_number, row.reason]
-    return [row.row_number, row.reason, row.problem.key, row.problem.values]
-
-
-def _said(kept: list[Any], language: str) -> str:
-    """A kept row's reason in ``language``; a report kept with its reason only, as it was."""
-    if len(kept) < 4:
-        return str(kept[1])
-    return translate(language, kept[2], **kept[3])
-
-
-def _report_key(campaign_id: str) -> str:
-    return f"sg:dashboard:import:{campaign_id}"
 
 
 def change_state(rt: Runtime, staff: Staff, ident: str, action: Action) -> Campaign:
@@ -171,11 +158,19 @@ def change_state(rt: Runtime, staff: Staff, ident: str, action: Action) -> Campa
     return changed
 
 
-def campaign_page(rt: Runtime, ident: str) -> tuple[Campaign, Progress]:
-    """The campaign and its counts now; CampaignError when there is no such campaign."""
+def campaign_page(
+    rt: Runtime, ident: str, language: str
+) -> tuple[Campaign, Progress, dict[str, Any]]:
+    """The campaign, its counts now, and its last import; CampaignError when there is no
+    such campaign."""
     with rt.sessions() as session:
         campaign = find_campaign(session, ident)
-        return campaign, progress(session, campaign, utcnow())
+        found = latest_import(session, campaign.id)
+        if found is not None and found.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+            # Whoever follows an import keeps it going: a job lost with Redis is queued again.
+            CampaignJobs(rt.queue).revive_import(found.id)
+        last = import_state(rt, found, language)
+        return campaign, progress(session, campaign, utcnow()), last
 
 
 def parse_spec(form: dict[str, str]) -> CampaignSpec:
@@ -219,7 +214,7 @@ def new() -> ResponseReturnValue:
 @require(Role.MANAGER)
 @allow_upload(UPLOAD_MAX_BYTES)
 def create() -> ResponseReturnValue:
-    """Create the campaign and import its list, then show it with the import report."""
+    """Create the campaign and queue the import of its list, then show it importing."""
     rt = runtime()
     values = {name: request.form.get(name, "")[:200] for name in _FIELDS}
     upload = request.files.get("audience")
@@ -227,7 +222,7 @@ def create() -> ResponseReturnValue:
         if upload is None or not upload.filename:
             raise CampaignError(Message("campaigns.no_file"))
         spec = parse_spec(values)
-        campaign, _ = create_with_audience(rt, signed_in(), spec, upload.stream)
+        campaign = create_with_audience(rt, signed_in(), spec, upload.stream)
     except CampaignError as exc:
         return _form_page(problem=exc.in_language(language()), values=values), 422
     flash(t("campaigns.created_ok", name=campaign.name), "ok")
@@ -256,17 +251,18 @@ def _form_page(problem: str | None, values: dict[str, str]) -> str:
 @bp.get("/<campaign_id>")
 @require(Role.VIEWER)
 def show(campaign_id: str) -> ResponseReturnValue:
-    """A campaign: its settings, counts, the import report, and its buttons by role."""
+    """A campaign: its settings, counts, its list's import, and its buttons by role."""
     rt = runtime()
     try:
-        campaign, counts = campaign_page(rt, campaign_id[:36])
+        campaign, counts, last = campaign_page(rt, campaign_id[:36], language())
     except CampaignError:
         abort(404)
     return render_template(
         "dashboard/campaign.html",
         campaign=campaign,
         counts=counts,
-        report=kept_report(rt, campaign.id, language()),
+        report=last,
+        refresh=REFRESH_S if last["status"] and last["pending"] else None,
         actions=ACTIONS[campaign.status],
     )
 

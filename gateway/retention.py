@@ -2,8 +2,10 @@
 
 Numbers are kept only to send messages, encrypted. After the retention period (90 days by
 default, or a campaign's own) the purge blanks every stored number and message body; answers
-stay, under pseudonyms. Rotation re-encrypts every stored number under the current key, so an
-old key can then be retired; pseudonyms do not change (they depend on the secret key only).
+stay, under pseudonyms; an uploaded list still waiting for its import after a day is removed.
+Rotation re-encrypts every stored number (and every uploaded list still waiting) under the
+current key, so an old key can then be retired; pseudonyms do not change (they depend on the
+secret key only).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from gateway.campaign_imports import purge_stale_uploads, rotate_uploads
 from gateway.campaign_models import Campaign, CampaignContact
 from gateway.crypto import NumberCipher
 from gateway.live_rotation import rotate_live_tokens
@@ -39,6 +42,7 @@ class PurgeReport:
     message_bodies: int
     campaign_numbers: int
     enumerator_numbers: int
+    stale_uploads: int = 0
 
     def lines(self) -> list[str]:
         """The report as sentences a person reads."""
@@ -46,6 +50,7 @@ class PurgeReport:
             f"{self.message_numbers} outbox numbers and {self.message_bodies} message bodies",
             f"{self.campaign_numbers} campaign audience numbers",
             f"{self.enumerator_numbers} numbers of rejected or revoked enumerators",
+            f"{self.stale_uploads} uploaded lists never imported",
         ]
 
 
@@ -101,7 +106,9 @@ def purge(session: Session, now: datetime, default_days: int) -> PurgeReport:
         .values(phone_encrypted=PURGED)
         .execution_options(synchronize_session=False),
     )
-    return PurgeReport(numbers, bodies, campaigns, enumerators)
+    # An uploaded list holds numbers in clear (encrypted): it never waits past a day.
+    stale = purge_stale_uploads(session, now)
+    return PurgeReport(numbers, bodies, campaigns, enumerators, stale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +119,7 @@ class RotationReport:
     campaign_contacts: int
     enumerators: int
     live: int
+    uploads: int = 0
 
 
 def rotate_keys(session: Session, store: RedisSessionStore, cipher: NumberCipher) -> RotationReport:
@@ -124,7 +132,8 @@ def rotate_keys(session: Session, store: RedisSessionStore, cipher: NumberCipher
     # Live state too: runs under way, USSD sessions of enumerators, numbers replies wait for.
     live = rotate_live_tokens(store.redis, cipher.rotate)
     messages, contacts, enumerators = counts
-    return RotationReport(messages, contacts, enumerators, live)
+    uploads = rotate_uploads(session, cipher)
+    return RotationReport(messages, contacts, enumerators, live, uploads)
 
 
 def _rotate_column(session: Session, cipher: NumberCipher, model: Any, column: str) -> int:

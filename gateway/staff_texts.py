@@ -52,6 +52,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaigns.row": "Ligne",
         "campaigns.problem": "Problème",
         "campaigns.more_rows": "… et {count} autres lignes.",
+        "campaigns.rows_read": "Lignes lues",
+        "campaigns.import.queued": "La liste attend d'être importée.",
+        "campaigns.import.running": "Import de la liste en cours : {rows} lignes lues.",
+        "campaigns.import.failed": "La liste n'a pas pu être importée : {problem}.",
+        "campaigns.import.refresh": "Cette page se met à jour toute seule.",
         "campaigns.action.start": "Démarrer",
         "campaigns.action.pause": "Mettre en pause",
         "campaigns.action.resume": "Reprendre",
@@ -130,6 +135,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "liste des campagnes)",
         "campaign_error.no_contacts": "la campagne « {name} » n'a encore aucun numéro : importez "
         "d'abord une liste",
+        "campaign_error.import_pending": "la liste de la campagne « {name} » est en cours "
+        "d'import : démarrez-la une fois l'import terminé",
+        "campaign_error.unknown_import": "cette campagne n'a pas d'import « {ident} »",
+        "campaign_error.import_undecryptable": "la liste ne peut pas être déchiffrée avec les "
+        "clés configurées : envoyez-la de nouveau",
+        "campaign_error.import_stale": "l'import ne s'est pas terminé en un jour : la liste a été "
+        "supprimée, envoyez-la de nouveau",
         "campaign_error.pause_not_started": "la campagne « {name} » n'a pas démarré : il n'y a "
         "rien à mettre en pause",
         "campaign_error.resume_not_started": "la campagne « {name} » n'a pas encore démarré : "
@@ -255,6 +267,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaigns.row": "Row",
         "campaigns.problem": "Problem",
         "campaigns.more_rows": "… and {count} more rows.",
+        "campaigns.rows_read": "Rows read",
+        "campaigns.import.queued": "The list is waiting to be imported.",
+        "campaigns.import.running": "Importing the list: {rows} rows read.",
+        "campaigns.import.failed": "The list could not be imported: {problem}.",
+        "campaigns.import.refresh": "This page refreshes itself.",
         "campaigns.action.start": "Start",
         "campaigns.action.pause": "Pause",
         "campaigns.action.resume": "Resume",
@@ -321,6 +338,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaign_error.unknown_id": "no campaign has the id '{ident}' (see: campaign list)",
         "campaign_error.no_contacts": "campaign '{name}' has no contacts yet: import an audience "
         "first",
+        "campaign_error.import_pending": "the list of campaign '{name}' is being imported: start "
+        "it once the import is done",
+        "campaign_error.unknown_import": "this campaign has no import '{ident}'",
+        "campaign_error.import_undecryptable": "the list cannot be decrypted with the keys "
+        "configured: upload it again",
+        "campaign_error.import_stale": "the import did not finish within a day: the list was "
+        "deleted, upload it again",
         "campaign_error.pause_not_started": "campaign '{name}' has not started: nothing to pause",
         "campaign_error.resume_not_started": "campaign '{name}' has not started yet: start it "
         "rather than resume it",

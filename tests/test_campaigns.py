@@ -715,8 +715,11 @@ def api_tokens(runtime: Runtime) -> dict[str, dict[str, str]]:
     return headers
 
 
+REPORT_FIELDS = ("rows_read", "accepted", "duplicates", "opted_out", "invalid_count", "invalid")
+
+
 def test_managers_run_campaigns_through_the_api_and_viewers_follow_them(
-    client: FlaskClient, runtime: Runtime
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
 ) -> None:
     token = api_tokens(runtime)
     body = {
@@ -730,15 +733,9 @@ def test_managers_run_campaigns_through_the_api_and_viewers_follow_them(
     assert client.post("/api/v1/campaigns", json=body, headers=token["viewer"]).status_code == 403
 
     created = client.post("/api/v1/campaigns", json=body, headers=token["manager"])
-    assert created.status_code == 201, created.get_json()
+    assert created.status_code == 202, created.get_json()
     answer = created.get_json()
-    assert answer["report"] == {
-        "accepted": 3,
-        "duplicates": 0,
-        "opted_out": 0,
-        "invalid_count": 1,
-        "invalid": [{"row_number": 4, "reason": "not a phone number (**12)"}],
-    }
+    assert answer["import"]["status"] == "queued"
     campaign = answer["campaign"]
     assert (campaign["status"], campaign["window"], campaign["throttle"]) == (
         "draft",
@@ -746,6 +743,23 @@ def test_managers_run_campaigns_through_the_api_and_viewers_follow_them(
         2.0,
     )
     campaign_id = campaign["id"]
+    follow = created.headers["Location"]
+    assert follow == f"/api/v1/campaigns/{campaign_id}/imports/{answer['import']['id']}"
+    early = client.post(f"/api/v1/campaigns/{campaign_id}/start", headers=token["manager"])
+    assert early.status_code == 409
+    assert "is being imported" in early.get_json()["message"]
+
+    run_jobs()
+    done = client.get(follow, headers=token["viewer"]).get_json()
+    assert (done["status"], done["problem"]) == ("done", None)
+    assert {name: done[name] for name in REPORT_FIELDS} == {
+        "rows_read": 4,
+        "accepted": 3,
+        "duplicates": 0,
+        "opted_out": 0,
+        "invalid_count": 1,
+        "invalid": [{"row_number": 4, "reason": "not a phone number (**12)"}],
+    }
 
     started = client.post(f"/api/v1/campaigns/{campaign_id}/start", headers=token["manager"])
     assert started.status_code == 200
@@ -776,7 +790,7 @@ def test_managers_run_campaigns_through_the_api_and_viewers_follow_them(
 
 
 def test_a_csv_list_can_be_uploaded_and_its_mistakes_come_back_by_row(
-    client: FlaskClient, runtime: Runtime
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
 ) -> None:
     token = api_tokens(runtime)
     # Far above the 16 kB the gateway takes in any other request.
@@ -790,9 +804,12 @@ def test_a_csv_list_can_be_uploaded_and_its_mistakes_come_back_by_row(
     created = client.post(
         "/api/v1/campaigns", data=form, headers=token["manager"], content_type="multipart/form-data"
     )
-    assert created.status_code == 201, created.get_json()
-    report = created.get_json()["report"]
-    assert (report["accepted"], report["invalid"]) == (
+    assert created.status_code == 202, created.get_json()
+    run_jobs()
+    report = client.get(created.headers["Location"], headers=token["manager"]).get_json()
+    assert (report["status"], report["rows_read"], report["accepted"], report["invalid"]) == (
+        "done",
+        2001,
         2000,
         [{"row_number": 2002, "reason": "not a phone number (no digits)"}],
     )
@@ -899,3 +916,28 @@ def test_staff_run_a_campaign_from_the_terminal(runtime: Runtime, tmp_path: Path
     assert "is completed: every contact was invited" in refused.output
     unknown = staff(runtime, "status", "feedbeef")
     assert unknown.exit_code == 1 and "no campaign has the id 'feedbeef'" in unknown.output
+
+
+def test_the_terminal_imports_through_the_workers_import_and_waits_for_one_under_way(
+    client: FlaskClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    token = api_tokens(runtime)
+    audience = tmp_path / "liste.csv"
+    audience.write_bytes(f"phone\n{numbers(1)[0]}\n".encode() + b"\xff\n")
+    form = {**{"name": "Gao", "flow": "return_intention", "channel": "sms"}}
+    form["audience"] = (io.BytesIO(f"phone\n{numbers(1, 5)[0]}\n".encode()), "liste.csv")
+    queued = client.post(
+        "/api/v1/campaigns", data=form, headers=token["manager"], content_type="multipart/form-data"
+    )
+    short = queued.get_json()["campaign"]["id"][:8]
+
+    start = staff(runtime, "start", short)
+    broken = staff(runtime, "import", short, str(audience))
+
+    assert start.exit_code == 1
+    assert "the list of campaign 'Gao' is being imported: start it once the import" in start.output
+    assert broken.exit_code == 1
+    assert "The list was not imported: row " in broken.output
+    assert "is not UTF-8 text" in broken.output
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(CampaignContact)) == 0

@@ -20,7 +20,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from gateway import campaign_audience, campaigns, dashboard_campaigns
+from gateway import (
+    campaign_audience,
+    campaign_imports,
+    campaign_lifecycle,
+    campaigns,
+    dashboard_campaigns,
+)
 from gateway.campaign_models import Campaign
 from gateway.campaigns import next_send_time, parse_window
 from gateway.runtime import Runtime
@@ -126,8 +132,22 @@ def test_a_manager_creates_a_campaign_from_a_csv_and_sees_the_import_report(
     assert response.status_code == 302
     page = client.get(response.headers["Location"])
     html = text_of(page)
-    assert_light_page(page.get_data(as_text=True))
     assert "Campagne « Mopti, mars » créée." in html
+    # The list is imported by a worker: meanwhile the page says so and reloads itself.
+    assert "La liste attend d'être importée. Cette page se met à jour toute seule." in html
+    assert '<meta http-equiv="refresh" content="3">' in page.get_data(as_text=True)
+    refused = text_of(press(client, html, "start"))
+    assert (
+        "Impossible : la liste de la campagne « Mopti, mars » est en cours d'import : "
+        "démarrez-la une fois l'import terminé" in refused
+    )
+    assert 'id="status">brouillon<' in refused
+
+    run_jobs()
+    page = client.get(response.headers["Location"])
+    html = text_of(page)
+    assert_light_page(page.get_data(as_text=True))
+    assert "http-equiv" not in page.get_data(as_text=True)  # done: no more reloading
     report = re.search(r'<table id="report">(.*?)</table>', html, re.S)
     assert report is not None
     cells = re.findall(r'<td class="num">(\d+)</td>', report.group(1))
@@ -244,7 +264,13 @@ def test_a_refused_change_is_explained_in_the_interface_language(
 
 def test_every_reason_the_campaign_domain_gives_is_written_in_both_languages() -> None:
     # A key missing from the catalogue would show as the key itself, in the API's answers too.
-    modules = (campaigns, campaign_audience, dashboard_campaigns)
+    modules = (
+        campaigns,
+        campaign_audience,
+        campaign_imports,
+        campaign_lifecycle,
+        dashboard_campaigns,
+    )
     source = "".join(Path(str(module.__file__)).read_text() for module in modules)
     keys = set(re.findall(r'\bMessage\(\s*"([a-z_.]+)"', source))
 
@@ -253,13 +279,14 @@ def test_every_reason_the_campaign_domain_gives_is_written_in_both_languages() -
 
 
 def test_a_list_bigger_than_other_requests_is_taken(
-    client: FlaskClient, runtime: Runtime, staff: None
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], staff: None
 ) -> None:
     big = "phone\n" + "".join(f"+2237{6100000 + i:07d}\n" for i in range(2000))
     assert len(big) > runtime.settings.max_request_bytes
     sign_in(client, "manager")
 
     response = upload(client, big)
+    run_jobs()
 
     assert response.status_code == 302
     assert count(text_of(client.get(response.headers["Location"])), "contacts") == 2000
@@ -270,6 +297,7 @@ def test_start_pause_resume_cancel_and_progress(
 ) -> None:
     sign_in(client, "manager")
     location = upload(client, AUDIENCE).headers["Location"]
+    run_jobs()
     html = text_of(client.get(location))
     assert "action-pause" not in html and "action-resume" not in html
 
@@ -289,9 +317,12 @@ def test_start_pause_resume_cancel_and_progress(
     assert ("user:manager", "campaign.start") in audit_actions(runtime)
 
 
-def test_pause_resume_and_cancel(client: FlaskClient, runtime: Runtime, staff: None) -> None:
+def test_pause_resume_and_cancel(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], staff: None
+) -> None:
     sign_in(client, "admin")
     location = upload(client, AUDIENCE).headers["Location"]
+    run_jobs()
     html = text_of(press(client, text_of(client.get(location)), "start"))
 
     html = text_of(press(client, html, "pause"))

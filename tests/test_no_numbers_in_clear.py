@@ -117,8 +117,10 @@ def test_a_whole_campaign_leaves_no_number_in_clear(
     created = client.post(
         "/api/v1/campaigns", data=form, headers=manager, content_type="multipart/form-data"
     )
-    assert created.status_code == 201, created.get_data(as_text=True)
-    assert created.get_json()["report"]["accepted"] == len(AUDIENCE)
+    assert created.status_code == 202, created.get_data(as_text=True)
+    run_jobs()
+    report = client.get(created.headers["Location"], headers=manager).get_json()
+    assert report["accepted"] == len(AUDIENCE)
     campaign_id = created.get_json()["campaign"]["id"]
     started = client.post(f"/api/v1/campaigns/{campaign_id}/start", headers=manager)
     assert started.status_code == 200

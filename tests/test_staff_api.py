@@ -47,6 +47,8 @@ ROUTES: dict[tuple[str, str], tuple[Role | None, int]] = {
     ("POST", "/api/v1/campaigns/<campaign_id>/pause"): (Role.MANAGER, 404),
     ("POST", "/api/v1/campaigns/<campaign_id>/resume"): (Role.MANAGER, 404),
     ("POST", "/api/v1/campaigns/<campaign_id>/cancel"): (Role.MANAGER, 404),
+    ("POST", "/api/v1/campaigns/<campaign_id>/imports"): (Role.MANAGER, 404),
+    ("GET", "/api/v1/campaigns/<campaign_id>/imports/<import_id>"): (Role.VIEWER, 404),
     ("GET", "/api/v1/flows/<flow_id>/submissions"): (Role.VIEWER, 404),
     ("GET", "/api/v1/campaigns/<campaign_id>/submissions"): (Role.VIEWER, 404),
     ("GET", "/api/v1/flows/<flow_id>/report"): (Role.VIEWER, 404),
