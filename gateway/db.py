@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     path = _sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Created readable by its owner alone: it holds the answers and encrypted numbers.
+        # SQLite gives its -wal and -shm files the same mode.
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)

@@ -76,13 +76,14 @@ def run_worker(settings: Settings) -> None:
     from gateway.campaign_queue import CampaignJobs
     from gateway.db import upgrade
     from gateway.queue import make_queue
-    from gateway.redis_client import EmbeddedRedis
+    from gateway.redis_client import EmbeddedRedis, make_private
     from gateway.runtime import Runtime, utc_now
     from gateway.sender import make_sender
     from gateway.supervisor import hide_password
     from workers.context import WorkerContext, install
     from workers.maintenance import schedule_daily_purge, schedule_sweep
 
+    make_private(settings.var_dir)
     database = Outage("Database", hide_password(settings.database_url))
     wait_for(database, lambda: upgrade(settings.database_url))
     embedded: EmbeddedRedis | None = None
