@@ -62,6 +62,10 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+# How long a PostgreSQL connection attempt may take (unless the URL says otherwise).
+CONNECT_TIMEOUT_S = 3
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for the URL; for a SQLite file, create its folder and enable WAL."""
     url = normalise_database_url(url)
@@ -77,6 +81,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     # Worker processes hold connections for hours; a server restart must not break them.
     kwargs.setdefault("pool_pre_ping", True)
+    if "connect_timeout" not in make_url(url).query:
+        # A server that does not answer (a host gone, a firewall dropping packets) must fail
+        # a request, or /healthz, in seconds: without this a connection attempt waits on TCP.
+        kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_S})
     return create_engine(url, **kwargs)
 
 
