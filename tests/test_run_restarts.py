@@ -57,6 +57,20 @@ def test_run_starts_a_killed_worker_again(running_gateway: Run) -> None:
     )
 
 
+def test_run_starts_a_killed_web_server_again(running_gateway: Run) -> None:
+    run, base, log = running_gateway
+    web = _child(run, "serve")
+    assert web is not None
+
+    web.send_signal(signal.SIGKILL)  # gunicorn's master: its workers are left holding the port
+
+    again = poll("a new web server", lambda: _child(run, "serve"), timeout=15)
+    assert again.pid != web.pid
+    poll("/healthz to answer 200 again", lambda: _healthy(base))
+    assert run.poll() is None
+    assert "The web server (survey-gateway serve) stopped unexpectedly" in log.read_text()
+
+
 def test_run_starts_a_killed_embedded_redis_again_on_the_same_data(
     running_gateway: Run, tmp_path: Path
 ) -> None:
