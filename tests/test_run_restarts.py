@@ -33,6 +33,11 @@ def _child(run: subprocess.Popen[bytes], command: str) -> psutil.Process | None:
     return None
 
 
+def _up(run: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until `run` itself says the gateway is up (it may see /healthz after we do)."""
+    poll("run's banner", lambda: "survey-gateway is running" in log.read_text() or None)
+
+
 def _healthy(base: str) -> bool | None:
     try:
         return requests.get(base + "/healthz", timeout=2).status_code == 200 or None
@@ -42,6 +47,7 @@ def _healthy(base: str) -> bool | None:
 
 def test_run_starts_a_killed_worker_again(running_gateway: Run) -> None:
     run, base, log = running_gateway
+    _up(run, log)
     worker = _child(run, "worker")
     assert worker is not None
 
@@ -59,6 +65,7 @@ def test_run_starts_a_killed_worker_again(running_gateway: Run) -> None:
 
 def test_run_starts_a_killed_web_server_again(running_gateway: Run) -> None:
     run, base, log = running_gateway
+    _up(run, log)
     web = _child(run, "serve")
     assert web is not None
 
@@ -75,6 +82,7 @@ def test_run_starts_a_killed_embedded_redis_again_on_the_same_data(
     running_gateway: Run, tmp_path: Path
 ) -> None:
     run, base, log = running_gateway
+    _up(run, log)
     var = tmp_path / "var"
     socket_path = var / "redis.sock"
     client = redis.Redis(unix_socket_path=str(socket_path))
