@@ -152,5 +152,6 @@ class CampaignJobs:
             contact_id,
             number,
             job_id=f"campaign-remind-{contact_id}-{number}",
+            retry=SYNC_RETRY,  # a database blip at its hour must not drop the reminder
             description=f"invitation reminder {number} for contact {contact_id}",
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,18 +62,29 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+# How long a PostgreSQL connection attempt may take (unless the URL says otherwise).
+CONNECT_TIMEOUT_S = 3
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for the URL; for a SQLite file, create its folder and enable WAL."""
     url = normalise_database_url(url)
     path = _sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Created readable by its owner alone: it holds the answers and encrypted numbers.
+        # SQLite gives its -wal and -shm files the same mode.
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
     # Worker processes hold connections for hours; a server restart must not break them.
     kwargs.setdefault("pool_pre_ping", True)
+    if "connect_timeout" not in make_url(url).query:
+        # A server that does not answer (a host gone, a firewall dropping packets) must fail
+        # a request, or /healthz, in seconds: without this a connection attempt waits on TCP.
+        kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_S})
     return create_engine(url, **kwargs)
 
 

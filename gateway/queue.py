@@ -82,6 +82,7 @@ class RqJobQueue:
             seq,
             number,
             job_id=f"remind-{run_id}-{seq}-{number}",
+            retry=SYNC_RETRY,  # a database blip at its hour must not drop the reminder
             description=f"reminder {number} for run {run_id}",
         )
 

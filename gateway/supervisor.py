@@ -2,8 +2,10 @@
 
 It starts (or joins) the embedded Redis unless ``REDIS_URL`` is set, applies the migrations,
 then runs two children, ``serve`` (gunicorn) and ``worker`` (RQ), each in a process group of
-its own. It prints where everything is once the web server answers, and on Ctrl-C (or when a
-child dies) stops the children in order, then the Redis it started.
+its own. It prints where everything is once the web server answers. A child that dies after
+that is started again (see ``gateway.children``), and so is the embedded Redis it started;
+a child dying before the gateway was ever up stops it all. On Ctrl-C it stops the children
+in order, then the Redis it started.
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import FrameType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +27,7 @@ import requests
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from gateway.children import Child, first_dead, stop_children
 from gateway.errors import ConfigError
 from gateway.local_http import http_session, local_base_url
 from gateway.settings import Settings
@@ -35,18 +37,8 @@ if TYPE_CHECKING:
 
 # How long the web server may take to answer /healthz after `run` starts it.
 READY_TIMEOUT_S = 30.0
-# How long children get to finish what they are doing after SIGTERM, before SIGKILL.
-STOP_TIMEOUT_S = 10.0
 # How often `run` looks at its children and at the signals it received.
 POLL_S = 0.2
-
-
-@dataclass
-class _Child:
-    """A child process of ``run`` and what to call it in messages."""
-
-    name: str
-    process: subprocess.Popen[bytes]
 
 
 class _Signals:
@@ -73,15 +65,16 @@ def run() -> None:
     """
     from gateway.db import upgrade
     from gateway.logs import configure_logging
-    from gateway.redis_client import EmbeddedRedis
+    from gateway.redis_client import EmbeddedRedis, make_private
     from gateway.runtime import Runtime
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     _check_port_free(settings.host, settings.port)
+    make_private(settings.var_dir)
 
     embedded: EmbeddedRedis | None = None
-    children: list[_Child] = []
+    children: list[Child] = []
     signals = _Signals()
     exit_code = 0
     try:
@@ -101,21 +94,26 @@ def run() -> None:
 
         signals.install()
         env = _child_env(settings, redis_url)
-        children = [_spawn("web server", "serve", env), _spawn("worker", "worker", env)]
+        children = [
+            Child.spawn("web server", "serve", env),
+            Child.spawn("worker", "worker", env),
+        ]
         ready = _wait_until_ready(settings, children, signals)
         if ready:
             click.echo(_banner(child_settings, embedded))
-        while signals.received is None:
-            dead = _first_dead(children)
-            if dead is not None:
+        else:
+            exit_code = _stopped_while_starting(children)
+        while ready and signals.received is None:
+            if embedded is not None and embedded.restart_if_dead():
                 click.echo(
-                    f"\nThe {dead.name} (survey-gateway {_command_of(dead)}) stopped "
-                    f"unexpectedly with exit code {dead.process.returncode}; "
-                    "stopping the rest. See its messages above.",
+                    "The embedded Redis stopped unexpectedly; started it again on the same "
+                    "data. The web server and the worker reconnect to it.",
                     err=True,
                 )
-                exit_code = 1
-                break
+            for child in children:
+                if child.died():
+                    child.plan_restart()
+                child.restart_if_due()
             time.sleep(POLL_S)
         if signals.received is not None:
             click.echo(f"\n{signal.Signals(signals.received).name} received: stopping…", err=True)
@@ -124,7 +122,7 @@ def run() -> None:
         click.echo("\nInterrupted while starting.", err=True)
         exit_code = 130
     finally:
-        _stop_children(children)
+        stop_children(children)
         if embedded is not None:
             embedded.stop()
     if exit_code == 0:
@@ -164,37 +162,25 @@ def _child_env(settings: Settings, redis_url: str) -> dict[str, str]:
     return env
 
 
-def _spawn(name: str, command: str, env: dict[str, str]) -> _Child:
-    """Start ``survey-gateway <command>`` as a child in a process group of its own."""
-    # Own process group: a Ctrl-C at the terminal reaches only `run`, which then stops the
-    # children in order; and killpg can reach a child's own children (gunicorn and RQ workers).
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", command],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        process_group=0,
+def _stopped_while_starting(children: Sequence[Child]) -> int:
+    """Say which child stopped before the gateway was up; the exit code of ``run``."""
+    dead = first_dead(children)
+    if dead is None:
+        return 0  # a stop signal came first
+    click.echo(
+        f"\nThe {dead.name} (survey-gateway {dead.command}) stopped with exit code "
+        f"{dead.process.returncode} while starting; stopping the rest. See its messages above.",
+        err=True,
     )
-    return _Child(name, process)
+    return 1
 
 
-def _command_of(child: _Child) -> str:
-    args = child.process.args
-    return str(args[-1]) if isinstance(args, list) else "?"
-
-
-def _first_dead(children: Sequence[_Child]) -> _Child | None:
-    for child in children:
-        if child.process.poll() is not None:
-            return child
-    return None
-
-
-def _wait_until_ready(settings: Settings, children: Sequence[_Child], signals: _Signals) -> bool:
+def _wait_until_ready(settings: Settings, children: Sequence[Child], signals: _Signals) -> bool:
     """Wait for /healthz to answer 200; False if a child died or a stop signal came first."""
     url = local_base_url(settings) + "/healthz"
     deadline = time.monotonic() + READY_TIMEOUT_S
     with http_session(url) as http:
-        while signals.received is None and _first_dead(children) is None:
+        while signals.received is None and first_dead(children) is None:
             try:
                 if http.get(url, timeout=1).status_code == 200:
                     return True
@@ -209,25 +195,6 @@ def _wait_until_ready(settings: Settings, children: Sequence[_Child], signals: _
                 return True
             time.sleep(POLL_S)
     return False
-
-
-def _stop_children(children: Sequence[_Child]) -> None:
-    """SIGTERM each child, wait for them together, then SIGKILL whatever is left."""
-    for child in children:
-        if child.process.poll() is None:
-            child.process.terminate()
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    for child in children:
-        try:
-            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            click.echo(f"The {child.name} did not stop in time: killing it.", err=True)
-        # The whole group: a gunicorn or RQ worker left behind would keep the port or the queue.
-        try:
-            os.killpg(child.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass  # the group is already empty
-        child.process.wait()
 
 
 def hide_password(url: str) -> str:

@@ -94,11 +94,12 @@ def run_worker(settings: Settings) -> None:
     """Migrate the database, plan the housekeeping, then take jobs until told to stop."""
     from gateway.db import upgrade
     from gateway.queue import make_queue
-    from gateway.redis_client import EmbeddedRedis
+    from gateway.redis_client import EmbeddedRedis, make_private
     from gateway.sender import make_sender
     from gateway.supervisor import hide_password
     from workers.context import WorkerContext, install
 
+    make_private(settings.var_dir)
     database = Outage("Database", hide_password(settings.database_url))
     wait_for(database, lambda: upgrade(settings.database_url))
     embedded: EmbeddedRedis | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,29 @@ def test_database_down_the_api_pages_and_at_callbacks_answer_503(
     assert health.status_code == 503
     assert health.get_json()["checks"]["database"] == "failed: OperationalError"
     _assert_no_trace(caplog, "the database")
+
+
+def test_healthz_answers_in_seconds_when_the_database_host_does_not_answer(
+    tmp_path: Path, redis_client: redis.Redis
+) -> None:
+    with socket.socket() as silent:  # takes the connection, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        settings = Settings.from_env(
+            {
+                "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+                "DATABASE_URL": f"postgresql://nobody@127.0.0.1:{port}/none",
+            }
+        )
+        client = create_app(settings, client=redis_client).test_client()
+        answers: list[int] = []
+        asking = threading.Thread(
+            target=lambda: answers.append(client.get("/healthz").status_code), daemon=True
+        )
+        started = time.monotonic()
+        asking.start()
+        asking.join(timeout=10)
+
+    assert answers == [503]
+    assert time.monotonic() - started < 6

