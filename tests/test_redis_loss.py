@@ -274,3 +274,27 @@ def test_a_send_waits_for_a_start_the_database_does_not_hold_yet(
     assert {m.kind: m.status for m in messages_to(runtime, HOUSEHOLD)}["question"] == (
         MessageStatus.RECORDED
     )
+
+
+def test_a_list_import_waiting_when_redis_was_wiped_is_queued_again_by_a_worker(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    from gateway.campaign_models import CampaignImport, ImportStatus
+    from tests.test_campaigns import api_tokens
+
+    token = api_tokens(runtime)["manager"]
+    body = {"name": "Gao", "flow": "return_intention", "channel": "sms"}
+    made = client.post(
+        "/api/v1/campaigns",
+        json=body | {"contacts": [{"phone": n} for n in numbers(3)]},
+        headers=token,
+    )
+    assert made.status_code == 202
+    wipe(runtime.redis)  # the import's job is gone with the rest
+
+    restore_live_state(runtime)
+    run_jobs()
+
+    with runtime.sessions() as session:
+        done = session.scalars(select(CampaignImport)).one()
+        assert (done.status, done.accepted) == (ImportStatus.DONE, 3)

@@ -2,15 +2,19 @@
 
 Redis is live state and may come back empty (a new server, a restart without its append-only
 file, FLUSHALL). What the database can rebuild is rebuilt here: the copy of the protective
-facts (opt-outs, completions, enumerator approvals), the housekeeping jobs, and a fan-out job
-for each running campaign. What lived only in Redis is gone: USSD sessions (the caller dials
-again), answers of runs not yet stored, queued replies (see the README's table).
+facts (opt-outs, completions, enumerator approvals), the housekeeping jobs, a fan-out job for
+each running campaign, and the job of each list import still waiting. What lived only in
+Redis is gone: USSD sessions (the caller dials again), answers of runs not yet stored, queued
+replies (see the README's table).
 """
 
 from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
+
+from gateway.campaign_models import CampaignImport, ImportStatus
 from gateway.campaign_queue import CampaignJobs
 from gateway.live_facts import rebuild
 from gateway.runtime import Runtime, utc_now
@@ -30,7 +34,16 @@ def restore_live_state(runtime: Runtime) -> None:
         schedule_daily_purge(runtime.queue, after=now)
     if runtime.queue.fetch_job(SWEEP_JOB_ID) is None:
         schedule_sweep(runtime.queue, after=now)
+    jobs = CampaignJobs(runtime.queue)
     with runtime.sessions() as session:
-        resumed = CampaignJobs(runtime.queue).resume_running(session)
+        resumed = jobs.resume_running(session)
+        pending = session.scalars(
+            select(CampaignImport.id).where(
+                CampaignImport.status.in_((ImportStatus.QUEUED, ImportStatus.RUNNING))
+            )
+        ).all()
     if resumed:
         log.info("fan-out resumed for %d running campaign(s)", len(resumed))
+    revived = [import_id for import_id in pending if jobs.revive_import(import_id)]
+    if revived:
+        log.info("list imports queued again: %d", len(revived))
