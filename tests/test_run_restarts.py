@@ -26,11 +26,21 @@ def _child(run: subprocess.Popen[bytes], command: str) -> psutil.Process | None:
     """The live child of ``run`` running ``survey-gateway <command>``, if there is one."""
     for child in psutil.Process(run.pid).children():
         try:
-            if child.cmdline()[-1:] == [command] and child.status() != psutil.STATUS_ZOMBIE:
+            if _runs(child, command) and child.status() != psutil.STATUS_ZOMBIE:
                 return child
         except psutil.NoSuchProcess:
             continue
     return None
+
+
+# The titles gunicorn and RQ give their main process when setproctitle is installed.
+_TITLES = {"serve": "gunicorn: master", "worker": "rq:worker:"}
+
+
+def _runs(child: psutil.Process, command: str) -> bool:
+    """Whether ``child`` is ``survey-gateway <command>``, by command line or process title."""
+    cmdline = child.cmdline()
+    return cmdline[-1:] == [command] or " ".join(cmdline).startswith(_TITLES[command])
 
 
 def _up(run: subprocess.Popen[bytes], log: Path) -> None:
