@@ -1,0 +1,226 @@
+"""The checks: what the households, the fake AT's log and the database say, against bounds.
+
+Each check is one row of the results table: a figure, the bound it must keep, and PASS or
+FAIL (INFO for figures reported without a bound, SKIP when there was nothing to measure).
+Numbers never appear: only counts and seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from tests.at_server import ReceivedRequest
+from tests.faults.scenario import STOP_CONFIRMATION, Fault, Observed
+from tests.faults.traffic import CallbackStats
+
+RESUME_BOUND_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One row of the results table."""
+
+    name: str
+    figure: str
+    bound: str
+    verdict: str  # PASS, FAIL, INFO or SKIP
+
+    @property
+    def failed(self) -> bool:
+        """Whether this row fails the run."""
+        return self.verdict == "FAIL"
+
+
+def verdict(ok: bool) -> str:
+    """PASS or FAIL."""
+    return "PASS" if ok else "FAIL"
+
+
+def lost_answers(confirmed: Sequence[str], stored: set[str] | None) -> Check:
+    """Households shown the closing thanks whose completed submission is not in the database."""
+    name = "USSD answers confirmed but not stored"
+    if stored is None:
+        return Check(name, "database unreadable", "0", "FAIL")
+    lost = len(set(confirmed) - stored)
+    return Check(name, f"{lost} of {len(confirmed)} confirmed", "0", verdict(lost == 0))
+
+
+def texted_twice(requests: Iterable[ReceivedRequest]) -> Check:
+    """Numbers AT may have texted the same message more than once."""
+    seen = Counter(
+        (r.form.get("to", ""), r.form.get("message", "")) for r in requests if r.may_have_gone_out
+    )
+    numbers = {to for (to, _), n in seen.items() if n > 1}
+    return Check("numbers texted the same SMS twice", str(len(numbers)), "0", verdict(not numbers))
+
+
+def opted_out_texted(
+    name: str,
+    requests: Iterable[ReceivedRequest],
+    opted_out: frozenset[str],
+    since: float,
+    until: float | None = None,
+) -> Check:
+    """Opted-out numbers sent anything but their STOP confirmation in [since, until)."""
+    texted = {
+        r.form.get("to", "")
+        for r in requests
+        if r.form.get("to") in opted_out
+        and r.received_at >= since
+        and (until is None or r.received_at < until)
+        and not r.form.get("message", "").startswith(STOP_CONFIRMATION)
+    }
+    figure = f"{len(texted)} of {len(opted_out)}"
+    return Check(name, figure, "0", verdict(not texted))
+
+
+def peak_rate(
+    requests: Iterable[ReceivedRequest], numbers: frozenset[str], throttle: float
+) -> Check:
+    """The most requests for the campaign's numbers AT got within any one second."""
+    times = sorted(r.received_at for r in requests if r.form.get("to") in numbers)
+    peak = 0
+    start = 0
+    for end, moment in enumerate(times):
+        while times[start] <= moment - 1.0:
+            start += 1
+        peak = max(peak, end - start + 1)
+    bound = math.floor(throttle)
+    return Check(
+        "peak campaign sends in any 1 s at AT",
+        str(peak),
+        f"<= {bound} (throttle)",
+        verdict(peak <= bound),
+    )
+
+
+def resumed(
+    fault: Fault,
+    next_began: float | None,
+    requests: Sequence[ReceivedRequest],
+    campaign: frozenset[str],
+) -> Check:
+    """Seconds from the fault's end to the first campaign SMS AT took, before the next fault."""
+    name = f"sending resumed after: {fault.name}"
+    bound = f"<= {RESUME_BOUND_S:.0f} s"
+    if not fault.campaign_pending:
+        return Check(name, "campaign already over", bound, "SKIP")
+    after = [
+        r.received_at
+        for r in requests
+        if r.answer == "sent"
+        and r.form.get("to") in campaign
+        and fault.ended <= r.received_at < (next_began or math.inf)
+    ]
+    if after:
+        seconds = min(after) - fault.ended
+        return Check(name, f"{seconds:.1f} s", bound, verdict(seconds <= RESUME_BOUND_S))
+    if next_began is None:
+        return Check(name, "never", bound, "FAIL")
+    waited = next_began - fault.ended
+    return Check(name, f"> {waited:.0f} s", bound, "FAIL" if waited > RESUME_BOUND_S else "SKIP")
+
+
+def callbacks(stats: CallbackStats) -> list[Check]:
+    """HTTP 5xx served to AT's callbacks, and what AT had to retry or give up on."""
+    ussd = stats.server_errors["/ussd"]
+    sms = stats.server_errors["/sms/inbound"]
+    unanswered = sum(stats.unanswered.values())
+    return [
+        Check(
+            "HTTP 5xx to USSD callbacks",
+            f"{ussd} of {stats.requests['/ussd']}",
+            "0",
+            verdict(ussd == 0),
+        ),
+        Check(
+            "HTTP 5xx (not 503) to inbound SMS",
+            f"{sms} of {stats.requests['/sms/inbound']}",
+            "0",
+            verdict(sms == 0),
+        ),
+        Check("HTTP 503 to inbound SMS (AT retries)", str(stats.inbound_503), "-", "INFO"),
+        Check(
+            "inbound SMS AT gave up retrying",
+            str(stats.inbound_lost),
+            "0",
+            verdict(stats.inbound_lost == 0),
+        ),
+        Check("callbacks with no HTTP answer", str(unanswered), "0", verdict(unanswered == 0)),
+    ]
+
+
+def campaign_finished(name: str, done: bool, counts: Counter[str] | None, status: str) -> Check:
+    """Every contact in a final state and the campaign completed."""
+    if counts is None:
+        return Check(name, "database unreadable", "all final, completed", "FAIL")
+    total = sum(counts.values())
+    final = sum(counts[s] for s in ("sent", "failed", "opted_out", "skipped"))
+    figure = f"{final}/{total} final, {status}"
+    return Check(name, figure, "all final, completed", verdict(done))
+
+
+def collect(
+    observed: Observed,
+    requests: Sequence[ReceivedRequest],
+    confirmed: Sequence[str],
+    stored: set[str] | None,
+    stats: CallbackStats,
+    worker_exits: int,
+    campaigns: dict[str, tuple[str, Counter[str]] | None],
+) -> list[Check]:
+    """Every check of the run, in table order."""
+    rows = [lost_answers(confirmed, stored), texted_twice(requests)]
+    first, second = observed.campaign, observed.second
+    if first is not None:
+        rows.append(
+            opted_out_texted(
+                "opted-out numbers texted (not STOP reply)",
+                requests,
+                observed.opted_out,
+                since=0.0,
+                until=observed.wiped_at,
+            )
+        )
+    if second is not None and observed.wiped_at is not None:
+        rows.append(
+            opted_out_texted(
+                "opted-out texted after FLUSHALL",
+                requests,
+                observed.opted_out,
+                since=observed.wiped_at,
+            )
+        )
+    if first is not None:
+        rows.append(peak_rate(requests, first.numbers, first.throttle))
+        faults = observed.faults
+        for fault, following in zip(faults, [*faults[1:], None], strict=True):
+            began = following.started if following is not None else None
+            rows.append(resumed(fault, began, requests, first.numbers))
+    rows += callbacks(stats)
+    rows.append(Check("worker exits (restarted by the keeper)", str(worker_exits), "-", "INFO"))
+    for label, sent, done in (
+        ("campaign: every contact final", first, observed.campaign_done),
+        ("after wipe: campaign finished", second, observed.second_done),
+    ):
+        if sent is not None:
+            state = campaigns.get(sent.campaign_id)
+            status, counts = state if state is not None else ("?", None)
+            rows.append(campaign_finished(label, done, counts, status))
+    return rows
+
+
+def table(rows: Sequence[Check]) -> str:
+    """The results as a fixed-width text table."""
+    header = ("check", "figure", "bound", "result")
+    lines = [header, *((r.name, r.figure, r.bound, r.verdict) for r in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+
+    def fmt(line: tuple[str, ...]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+
+    rule_cells = tuple("-" * w for w in widths)
+    return "\n".join(fmt(line).rstrip() for line in [header, rule_cells, *lines[1:]])
