@@ -68,6 +68,7 @@ class ReceivedRequest:
     headers: dict[str, str]  # names lower-cased, e.g. headers["apikey"]
     received_at: float = 0.0  # time.monotonic() when it arrived
     answer: str = ""  # the scripted answer it got ("sent", "http_500", "drop", ...)
+    message_ids: tuple[str, ...] = ()  # the messageId given to each recipient, if any
 
     @property
     def may_have_gone_out(self) -> bool:
@@ -139,12 +140,15 @@ class FakeATServer:
         """Keep the request; return the answer due and message ids for its recipients."""
         with self._lock:
             answer = self._script.pop(0) if len(self._script) > 1 else self._script[0]
-            self._received.append(replace(request, received_at=time.monotonic(), answer=answer))
             ids: list[str] = []
             if answer in ("sent", "slow"):
                 for _ in request.form.get("to", "").split(","):
                     self._sent_count += 1
                     ids.append(f"ATXid_{self._sent_count}")
+            kept = replace(
+                request, received_at=time.monotonic(), answer=answer, message_ids=tuple(ids)
+            )
+            self._received.append(kept)
             return answer, ids
 
     def _wait_slow(self) -> None:

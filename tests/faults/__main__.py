@@ -117,7 +117,7 @@ def run(plan: Plan, folder: Path, processes: Processes, deadline: float) -> list
                 ids = [c.campaign_id for c in (observed.campaign, observed.second) if c]
                 states = {i: records.campaign(i) for i in ids}
                 campaigns = {i: (str(s[0]), s[1]) if s else None for i, s in states.items()}
-                exits = sum(k.exits for k in keepers)
+                exits = (sum(k.exits for k in keepers), sum(k.kills for k in keepers))
                 return collect(observed, at.requests, confirmed, stored, stats, exits, campaigns)
             finally:
                 for keeper in keepers:

@@ -88,6 +88,7 @@ class Keeper:
     ) -> None:
         self.name = name
         self.exits = 0
+        self.kills = 0  # of those exits, the ones the suite caused with :meth:`kill`
         self._processes = processes
         self._argv = list(argv)
         self._env = env
@@ -103,11 +104,18 @@ class Keeper:
         self._thread.start()
         return self
 
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id now (it changes with each restart)."""
+        with self._lock:
+            return self._current.pid if self._current is not None else None
+
     def kill(self) -> None:
         """SIGKILL the worker and its children, as the OOM killer or a power cut would."""
         with self._lock:
             current = self._current
         if current is not None:
+            self.kills += 1
             signal_group(current, signal.SIGKILL)
 
     def stop(self) -> None:

@@ -2,8 +2,9 @@
 
 1. Some numbers of the campaign's list text STOP; their confirmations are awaited.
 2. The campaign is made and started through the CLI, as staff would; households answer the
-   USSD survey and numbers text HELP meanwhile.
-3. One after another, with a pause between: a worker is SIGKILLed (its keeper restarts it),
+   USSD survey, numbers text HELP and AT reports deliveries meanwhile.
+3. One after another, each once sending has resumed after the last (or the wait for it ran
+   out), and a pause: a worker is SIGKILLed (its keeper restarts it),
    redis-server is SIGKILLed and restarted from its AOF, PostgreSQL is stopped for a while,
    AT fails (HTTP 500, then dropped connections, then no answer until the client times out).
 4. Once the campaign is over, Redis is wiped (FLUSHALL), the opted-out numbers text HELP, and
@@ -23,18 +24,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 import requests
+import rq
+from rq.exceptions import NoSuchJobError
 
 from tests.at_server import FakeATServer
 from tests.faults.processes import Keeper
 from tests.faults.records import Records
 from tests.faults.topology import Gateway, Postgres, RedisServer, SetupError
-from tests.faults.traffic import AtCallbacks, Households, Texters
+from tests.faults.traffic import AtCallbacks, DeliveryReports, Households, Texters
 from tests.windows import open_window
 
 STOP_TEXT = "STOP"
 STOP_CONFIRMATION = "Merci. Vous ne recevrez plus"
 CLI_TIMEOUT_S = 90.0
+FAN_OUT = "fan_out"  # the job inviting a campaign's contacts, workers.campaigns.fan_out
+FIND_SENDER_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +53,11 @@ class Plan:
     households: int = 20
     second_contacts: int = 20
     first_fault_after_s: float = 15.0
-    # Between one fault's end and the next one's start: longer than the resume bound, so a
-    # gateway that has not resumed by then is told apart from one held up by the next fault.
-    gap_s: float = 35.0
+    # After a fault, the next waits until the campaign's sending resumed, then ``pause_s``,
+    # so each fault is measured on its own; but no longer than ``resume_wait_s`` (over the
+    # resume bound, so a gateway that has not resumed by then fails rather than being held up).
+    resume_wait_s: float = 45.0
+    pause_s: float = 10.0
     redis_down_s: float = 3.0
     postgres_down_s: float = 20.0
     at_fail_each_s: float = 7.0  # HTTP 500, then drops, then no answer: three times this
@@ -120,6 +128,7 @@ class Scenario:
         self.observed = Observed()
         self.households = Households(callbacks, lines=plan.households)
         self.texters = Texters(callbacks)
+        self.reports = DeliveryReports(callbacks, at)
         self._folder = folder
         self._gateway = gateway
         self._at = at
@@ -141,6 +150,7 @@ class Scenario:
         first = self._create("faults-campaign", numbers, plan.throttle)
         self.households.start()
         self.texters.start()
+        self.reports.start()
         try:
             self.observed.campaign = self._start(first, numbers, plan.throttle)
             self._faults(self.observed.campaign.started)
@@ -148,6 +158,7 @@ class Scenario:
         finally:
             self.households.stop()
             self.texters.stop()
+            self.reports.stop()
         self.observed.campaign_done = self._wait(
             lambda: self._records.campaign_done(first), "the campaign to complete", reserve=150
         )
@@ -172,12 +183,13 @@ class Scenario:
     def _faults(self, t0: float) -> None:
         plan = self.plan
         self._sleep_until(t0 + plan.first_fault_after_s)
-        self._say("fault: SIGKILL one worker")
+        keeper, busy = self._sending_keeper()
+        self._say(f"fault: SIGKILL one worker ({busy})")
         began = time.monotonic()
-        self._keepers[0].kill()
+        keeper.kill()
         self._record("worker SIGKILLed", began)
 
-        self._sleep(plan.gap_s)
+        self._settle()
         self._say("fault: SIGKILL redis-server, restart it from its AOF")
         began = time.monotonic()
         self._redis.kill()
@@ -185,7 +197,7 @@ class Scenario:
         self._redis.start()
         self._record("Redis killed, restarted", began)
 
-        self._sleep(plan.gap_s)
+        self._settle()
         self._say(f"fault: PostgreSQL stopped for {plan.postgres_down_s:.0f} s")
         began = time.monotonic()
         self._postgres.stop()
@@ -193,7 +205,7 @@ class Scenario:
         self._postgres.start()
         self._record("PostgreSQL stopped", began)
 
-        self._sleep(plan.gap_s)
+        self._settle()
         self._say(f"fault: AT failing for {3 * plan.at_fail_each_s:.0f} s")
         began = time.monotonic()
         for answer in ("http_500", "drop", "slow"):
@@ -201,6 +213,40 @@ class Scenario:
             self._sleep(plan.at_fail_each_s)
         self._at.respond_with("sent")
         self._record("AT failing", began)
+
+    def _sending_keeper(self) -> tuple[Keeper, str]:
+        """The keeper whose worker runs the campaign's fan-out (looked for a few seconds)."""
+        deadline = time.monotonic() + FIND_SENDER_S
+        while time.monotonic() < deadline:
+            try:
+                for worker in rq.Worker.all(connection=self._redis.client()):
+                    job = worker.get_current_job()
+                    if job is None or FAN_OUT not in (job.func_name or ""):
+                        continue
+                    for keeper in self._keepers:
+                        if keeper.pid == worker.pid:
+                            return keeper, "the one sending the campaign"
+            except (redis.RedisError, NoSuchJobError):
+                pass  # the job ended as we looked: look again
+            time.sleep(0.2)
+        return self._keepers[0], "no worker was seen sending: the first"
+
+    def _settle(self) -> None:
+        """Wait for the campaign to send again after the last fault (bounded), then pause."""
+        ended = self.observed.faults[-1].ended
+        numbers = self.observed.campaign.numbers if self.observed.campaign else frozenset()
+
+        def resumed() -> bool:
+            return (
+                any(
+                    r.answer == "sent" and r.received_at >= ended and r.form.get("to") in numbers
+                    for r in self._at.requests
+                )
+                or not self.observed.faults[-1].campaign_pending
+            )
+
+        self._wait(resumed, "sending to resume", at_most=self.plan.resume_wait_s, every=0.5)
+        self._sleep(self.plan.pause_s)
 
     def _record(self, name: str, began: float) -> None:
         ended = time.monotonic()
@@ -259,7 +305,13 @@ class Scenario:
         return done.stdout
 
     def _wait(
-        self, ready: Callable[[], bool], what: str, *, at_most: float = 600, reserve: float = 0
+        self,
+        ready: Callable[[], bool],
+        what: str,
+        *,
+        at_most: float = 600,
+        reserve: float = 0,
+        every: float = 1.0,
     ) -> bool:
         """Poll ``ready`` until true, ``at_most`` seconds or the deadline less ``reserve``."""
         until = min(time.monotonic() + at_most, self._deadline - reserve)
@@ -269,7 +321,7 @@ class Scenario:
             if time.monotonic() >= until:
                 self._say(f"gave up waiting for {what}")
                 return False
-            time.sleep(1.0)
+            time.sleep(every)
 
     def _sleep_until(self, moment: float) -> None:
         self._sleep(moment - time.monotonic())

@@ -1,10 +1,11 @@
-"""What AT posts to the gateway while the faults happen: USSD households and inbound SMS.
+"""What AT posts to the gateway while the faults happen: USSD, inbound SMS, delivery reports.
 
 Households answer the whole USSD survey, one after another on each of a few lines, with a
 person's pause between screens. One that gets an error (a 5xx, no answer, the "service
 unavailable" screen) dials again, as a person would, and chooses to start again when offered.
 A household is *confirmed* when it saw the closing thanks: its answers must then be in the
-database. Inbound SMS are retried like AT retries a callback that failed.
+database. Inbound SMS and delivery reports (one "Success" for each SMS the fake AT took) are
+retried like AT retries a callback that failed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from tests.at_server import FakeATServer
 from tests.bench import ANSWERS
 from tests.faults.topology import Gateway
 
@@ -28,6 +30,9 @@ MAX_DIALS = 15
 SMS_RETRY_EVERY_S = 2.0
 SMS_RETRY_FOR_S = 60.0
 RESTART_OPTION = "2"  # "2. Recommencer" on the screen offering a survey under way
+UNAVAILABLE_SCREEN = "END Service momentanement indisponible"
+# Callbacks AT retries until answered: a 503 there asks for a retry, it is not a failure.
+RETRIED = frozenset({"/sms/inbound", "/sms/delivery"})
 
 
 @dataclass
@@ -36,9 +41,10 @@ class CallbackStats:
 
     requests: Counter[str] = field(default_factory=Counter)  # per path
     server_errors: Counter[str] = field(default_factory=Counter)  # 5xx per path, but below
-    inbound_503: int = 0  # a 503 to /sms/inbound: AT retries it, so it is not a failure
+    retried_503: int = 0  # a 503 to a callback AT retries
     unanswered: Counter[str] = field(default_factory=Counter)  # no HTTP answer at all
-    inbound_lost: int = 0  # inbound SMS still refused when AT stops retrying
+    given_up: int = 0  # SMS callbacks still refused when AT stops retrying
+    unavailable_screens: int = 0  # USSD "service unavailable" screens (200, not an error)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def note(self, path: str, status: int | None) -> None:
@@ -47,15 +53,20 @@ class CallbackStats:
             self.requests[path] += 1
             if status is None:
                 self.unanswered[path] += 1
-            elif status == 503 and path == "/sms/inbound":
-                self.inbound_503 += 1
+            elif status == 503 and path in RETRIED:
+                self.retried_503 += 1
             elif status >= 500:
                 self.server_errors[path] += 1
 
-    def lost_inbound(self) -> None:
-        """Count an inbound SMS AT gave up on."""
+    def unavailable(self) -> None:
+        """Count a USSD "service unavailable" screen."""
         with self._lock:
-            self.inbound_lost += 1
+            self.unavailable_screens += 1
+
+    def gave_up(self) -> None:
+        """Count an SMS callback AT gave up retrying."""
+        with self._lock:
+            self.given_up += 1
 
 
 class AtCallbacks:
@@ -77,6 +88,8 @@ class AtCallbacks:
             "text": text,
         }
         status, body = self._post(http, "/ussd", form)
+        if body.startswith(UNAVAILABLE_SCREEN):
+            self.stats.unavailable()
         return body if status == 200 else None
 
     def sms(self, http: requests.Session, phone: str, text: str, stop: threading.Event) -> bool:
@@ -92,13 +105,32 @@ class AtCallbacks:
             "linkId": "",
             "networkCode": "61001",
         }
+        return self.retried(http, "/sms/inbound", form, stop)
+
+    def delivered(
+        self, http: requests.Session, message_id: str, phone: str, stop: threading.Event
+    ) -> bool:
+        """AT's delivery report saying the message reached the handset, retried until taken."""
+        form = {
+            "id": message_id,
+            "status": "Success",
+            "phoneNumber": phone,
+            "networkCode": "61001",
+            "retryCount": "0",
+        }
+        return self.retried(http, "/sms/delivery", form, stop)
+
+    def retried(
+        self, http: requests.Session, path: str, form: dict[str, str], stop: threading.Event
+    ) -> bool:
+        """Post until the gateway answers under 500, as AT retries; False if AT gives up."""
         give_up = time.monotonic() + SMS_RETRY_FOR_S
         while True:
-            status, _ = self._post(http, "/sms/inbound", form)
+            status, _ = self._post(http, path, form)
             if status is not None and status < 500:
                 return True
             if time.monotonic() >= give_up:
-                self.stats.lost_inbound()
+                self.stats.gave_up()
                 return False
             if stop.wait(SMS_RETRY_EVERY_S):
                 return False  # the load stopped: not AT giving up
@@ -229,3 +261,39 @@ class Texters:
                     return
                 self._callbacks.sms(http, texter_number(i), "AIDE", self._stop)
                 self.sent += 1
+
+
+class DeliveryReports:
+    """Posts AT's delivery report for every SMS the fake AT took, a second or so later."""
+
+    def __init__(self, callbacks: AtCallbacks, at: FakeATServer) -> None:
+        self.posted = 0
+        self._callbacks = callbacks
+        self._at = at
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="delivery-reports", daemon=True)
+
+    def start(self) -> None:
+        """Start reporting."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop reporting (reports not yet posted are dropped)."""
+        self._stop.set()
+        self._thread.join(timeout=HTTP_TIMEOUT_S + 5)
+
+    def _run(self) -> None:
+        done = 0
+        with requests.Session() as http:
+            while not self._stop.wait(1.0):
+                received = self._at.requests
+                for request in received[done:]:
+                    if self._stop.is_set():
+                        return
+                    if request.answer != "sent":
+                        continue  # AT did not take it (or its answer never came back)
+                    for message_id in request.message_ids:
+                        phone = request.form.get("to", "")
+                        self._callbacks.delivered(http, message_id, phone, self._stop)
+                        self.posted += 1
+                done = len(received)
