@@ -9,7 +9,6 @@ database, AOF) for a look afterwards, and prints where it is.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import sys
@@ -48,6 +47,8 @@ def main() -> int:
     parser.add_argument("--report", type=Path, help="also write the table to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
+    if args.contacts < 2 * defaults.opted_out or not 0 < args.throttle <= 50:
+        parser.error(f"--contacts must be at least {2 * defaults.opted_out}, --throttle 0-50")
     plan = Plan(contacts=args.contacts, throttle=args.throttle)
     # SIGTERM (CI cancelling the job) takes the same way out as Ctrl-C: everything is stopped.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -86,9 +87,9 @@ def run(plan: Plan, folder: Path, processes: Processes, deadline: float) -> list
     redis = RedisServer(processes, folder / "redis")
     postgres = Postgres(folder / "pg")
     say(f"PostgreSQL on port {postgres.port}, redis-server on port {redis.port}")
-    postgres.create()
     keepers: list[Keeper] = []
     try:
+        postgres.create()
         redis.start()
         with FakeATServer(slow_seconds=AT_SILENT_S) as at:
             var_dir = folder / "var"
@@ -158,5 +159,4 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

@@ -2,7 +2,9 @@
 
 Each process runs in a process group of its own, so stopping it reaches its children too (an
 RQ worker's scheduler, gunicorn's workers). ``Processes.stop_all`` is called on every way out
-(a failed check, an exception, Ctrl-C), so nothing the suite started outlives it.
+(a failed check, an exception, Ctrl-C), so nothing the suite started outlives it. A group is
+only signalled while its leader is known to be ours (running, or just seen exiting), never
+later: its id could by then belong to someone else's processes.
 """
 
 from __future__ import annotations
@@ -56,11 +58,6 @@ class Processes:
             except subprocess.TimeoutExpired:
                 signal_group(process, signal.SIGKILL)
                 process.wait()
-        # A group's children may outlive its leader (a scheduler whose worker died): end them.
-        with self._lock:
-            started = list(self._started)
-        for process in started:
-            signal_group(process, signal.SIGKILL)
 
 
 def signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
@@ -114,7 +111,7 @@ class Keeper:
         """SIGKILL the worker and its children, as the OOM killer or a power cut would."""
         with self._lock:
             current = self._current
-        if current is not None:
+        if current is not None and current.poll() is None:
             self.kills += 1
             signal_group(current, signal.SIGKILL)
 

@@ -47,7 +47,7 @@ FIND_SENDER_S = 10.0
 class Plan:
     """How big the run is and how the faults are spaced (seconds)."""
 
-    contacts: int = 800
+    contacts: int = 600
     opted_out: int = 20
     throttle: float = 5.0
     households: int = 20

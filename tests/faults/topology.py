@@ -11,6 +11,7 @@ import glob
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -94,7 +95,7 @@ class RedisServer:
     def kill(self) -> None:
         """SIGKILL the server: no chance to write anything more than its AOF holds."""
         if self._process is not None:
-            signal_group(self._process, 9)
+            signal_group(self._process, signal.SIGKILL)
             self._process.wait()
 
     def client(self) -> redis.Redis:
