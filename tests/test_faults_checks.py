@@ -32,6 +32,7 @@ def test_peak_rate_counts_sends_within_one_second() -> None:
     check = peak_rate(paced + burst, numbers, 5.0)
     assert check.verdict == "FAIL"
     assert check.figure.startswith("6 at ")  # and the time of day it happened
+    assert peak_rate(paced + burst, numbers, 5.0, until=10.0).verdict == "PASS"
 
 
 def test_an_opted_out_number_may_only_get_its_stop_confirmation() -> None:

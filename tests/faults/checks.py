@@ -83,10 +83,18 @@ def opted_out_texted(
 
 
 def peak_rate(
-    requests: Iterable[ReceivedRequest], numbers: frozenset[str], throttle: float
+    requests: Iterable[ReceivedRequest],
+    numbers: frozenset[str],
+    throttle: float,
+    since: float = 0.0,
+    until: float = math.inf,
 ) -> Check:
-    """The most requests for the campaign's numbers AT got within any one second, and when."""
-    times = sorted(r.received_at for r in requests if r.form.get("to") in numbers)
+    """The most requests for these numbers AT got in [since, until) within any second, and when."""
+    times = sorted(
+        r.received_at
+        for r in requests
+        if r.form.get("to") in numbers and since <= r.received_at < until
+    )
     span = 1.0 - TRANSIT_ALLOWANCE_S
     peak, peak_at = 0, 0.0
     start = 0
@@ -207,11 +215,15 @@ def collect(
             )
         )
     if first is not None:
-        rows.append(peak_rate(requests, first.numbers, first.throttle))
+        # Invitations only: the opted-out numbers' STOP confirmations (a burst, before the
+        # start) and their texts after the wipe are not the campaign's.
+        invited = first.numbers - observed.opted_out
+        until = observed.wiped_at or math.inf
+        rows.append(peak_rate(requests, invited, first.throttle, first.started, until))
         faults = observed.faults
         for fault, following in zip(faults, [*faults[1:], None], strict=True):
             began = following.started if following is not None else None
-            rows.append(resumed(fault, began, requests, first.numbers))
+            rows.append(resumed(fault, began, requests, invited))
     rows += callbacks(stats)
     exits, kills = worker_exits
     figure = f"{exits} ({kills} SIGKILL by the suite)"
