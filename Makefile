@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-campaigns clean
+.PHONY: run test lint bench bench-campaigns faults clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ bench: $(STAMP)
 bench-campaigns: $(STAMP)
 	$(BIN)/python -m tests.bench_campaigns $(ARGS)
 	$(BIN)/python -m tests.bench_fan_out $(ARGS)
+
+# The production topology (redis-server with AOF, a private PostgreSQL, gunicorn, two kept
+# workers, a local AT) through worker, Redis, PostgreSQL and AT faults; one results table,
+# non-zero exit when a check fails (under 10 minutes). Needs redis-server and PostgreSQL.
+faults: $(STAMP)
+	$(BIN)/python -m tests.faults $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

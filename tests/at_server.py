@@ -12,6 +12,11 @@ choose the answer::
 Use the ``at_server`` fixture (import it into conftest.py), or ``with FakeATServer() as server``.
 ``refused_url()`` gives a URL where nothing listens, for "connection refused".
 
+The answer can be switched while a campaign runs (``respond_with("http_500")`` until told
+``respond_with("sent")`` again), and every request keeps the time it arrived and the answer it
+got, so a fault test can tell what AT took, when, and at what rate (``make faults``). With
+``slow_seconds`` longer than the sender's read timeout, "slow" never answers in time.
+
 PYTEST_DONT_REWRITE: this module has no asserts to rewrite, and it is imported both directly and
 as a plugin; the marker keeps pytest from warning that it was imported before being registered.
 """
@@ -21,8 +26,9 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, get_args
 from urllib.parse import parse_qs
@@ -60,6 +66,14 @@ class ReceivedRequest:
     path: str
     form: dict[str, str]  # the form-encoded body, one value per field
     headers: dict[str, str]  # names lower-cased, e.g. headers["apikey"]
+    received_at: float = 0.0  # time.monotonic() when it arrived
+    answer: str = ""  # the scripted answer it got ("sent", "http_500", "drop", ...)
+    message_ids: tuple[str, ...] = ()  # the messageId given to each recipient, if any
+
+    @property
+    def may_have_gone_out(self) -> bool:
+        """Whether AT could have texted it: taken, or the answer lost on the way back."""
+        return self.answer in ("sent", "slow", "drop", "garbled")
 
 
 class FakeATServer:
@@ -125,13 +139,16 @@ class FakeATServer:
     def _record(self, request: ReceivedRequest) -> tuple[Answer, list[str]]:
         """Keep the request; return the answer due and message ids for its recipients."""
         with self._lock:
-            self._received.append(request)
             answer = self._script.pop(0) if len(self._script) > 1 else self._script[0]
             ids: list[str] = []
             if answer in ("sent", "slow"):
                 for _ in request.form.get("to", "").split(","):
                     self._sent_count += 1
                     ids.append(f"ATXid_{self._sent_count}")
+            kept = replace(
+                request, received_at=time.monotonic(), answer=answer, message_ids=tuple(ids)
+            )
+            self._received.append(kept)
             return answer, ids
 
     def _wait_slow(self) -> None:
