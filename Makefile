@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-campaigns faults clean
+.PHONY: run test lint bench bench-campaigns faults mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,5 +38,12 @@ bench-campaigns: $(STAMP)
 faults: $(STAMP)
 	$(BIN)/python -m tests.faults $(ARGS)
 
+# Mutation testing of handlers/, workers/ and the session store (mutmut): slow, not in CI.
+# `$(BIN)/mutmut results` lists the mutants that survived; `mutmut show NAME` shows one.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	$(BIN)/mutmut run
+	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var mutants .pytest_cache .mypy_cache .ruff_cache
