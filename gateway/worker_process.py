@@ -14,6 +14,7 @@ from typing import Any
 
 import rq
 
+from gateway.campaign_queue import CampaignJobs
 from gateway.live_facts import facts_ready
 from gateway.outage import REDIS_OUTAGE_ERRORS, Outage, wait_for, waiting_client
 from gateway.runtime import Runtime
@@ -40,10 +41,21 @@ class GatewayWorker(rq.SimpleWorker):
         self._recoveries_seen = outage.recoveries
 
     def run_maintenance_tasks(self) -> None:
-        """RQ's maintenance; and if Redis came back empty, put back what the database can."""
+        """RQ's maintenance; and if Redis came back empty, put back what the database can.
+
+        Every running campaign also gets a fan-out job unless one waits: a campaign whose
+        sending worker died goes on within a minute and the hold's lapse, without waiting for
+        a worker to start or for RQ to give the dead job back.
+        """
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
         if not facts_ready(self.connection):
             self.restore()
+            return
+        try:
+            with self.runtime.sessions() as session:
+                CampaignJobs(self.runtime.queue).resume_running(session)
+        except Exception as exc:  # the database may be away: the next maintenance tries again
+            log.warning("running campaigns not checked: %s", type(exc).__name__)
 
     def restore(self) -> None:
         """Rebuild the live state Redis lost; a database still down is tried again later."""

@@ -941,3 +941,27 @@ def test_the_terminal_imports_through_the_workers_import_and_waits_for_one_under
     assert "is not UTF-8 text" in broken.output
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(CampaignContact)) == 0
+
+
+def test_a_fan_out_holds_its_campaign_only_seconds_past_its_last_renewal(
+    runtime: Runtime,
+) -> None:
+    # What a worker killed mid-batch leaves behind: a hold that lapses within LOCK_TIMEOUT_S
+    # (then the next fan-out job takes over), not one that stalls the campaign for minutes.
+    from workers.campaigns import LOCK_TIMEOUT_S
+
+    campaign_id, _ = new_campaign(runtime, numbers(12), throttle=2)
+    change(runtime, start_campaign, campaign_id)
+    holds: list[int] = []
+
+    class WatchingClock(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            holds.append(runtime.redis.pttl(f"sg:campaign:{campaign_id}:fan-out"))
+            super().sleep(seconds)
+
+    work(runtime, WatchingClock(MORNING))
+
+    during_batches = [hold for hold in holds if hold > 0]  # sends sleep too, without a hold
+    assert LOCK_TIMEOUT_S <= 30
+    assert during_batches and max(during_batches) <= LOCK_TIMEOUT_S * 1000
+    assert counts(runtime, campaign_id).sent == 12

@@ -5,8 +5,8 @@ queues the next batch (or, outside the sending window, the same job at the next 
 
 - **One worker per campaign.** A Redis lock per campaign: a second fan-out job that finds it
   held queues itself again a little later (unless a fan-out job already waits) and ends. The
-  holder queues the next batch when done; if the holder died, the lock expires and the job
-  queued later carries on.
+  holder renews it every second and queues the next batch when done; if the holder died, the
+  lock lapses within LOCK_TIMEOUT_S and the job queued later carries on.
 - **Pace.** A rate limiter in Redis (``gateway.rate_limit``) shared by every worker holds a
   campaign to its throttle. A short wait for the next grant is slept within the job; a long
   one (a throttle under one a second) queues the job again for when the grant is due.
@@ -32,6 +32,7 @@ from typing import cast
 
 from cryptography.fernet import InvalidToken
 from redis.exceptions import LockNotOwnedError
+from redis.lock import Lock
 from rq import get_current_job
 from sqlalchemy import Table, bindparam, select, update
 
@@ -64,8 +65,10 @@ FAN_OUT_BUDGET_S = 30.0
 MAX_SLEEP_S = 2.0
 STOP_CHUNK = 500
 # Longer than any batch takes (FAN_OUT_BUDGET_S and a last sleep), shorter than RQ's timeout.
-LOCK_TIMEOUT_S = 120
-LOCK_BUSY_RETRY_S = 15
+# The hold on a campaign lapses this long after its holder last renewed it (every second while
+# it sends): a worker killed mid-batch holds its campaign up for no longer than this.
+LOCK_TIMEOUT_S = 20
+LOCK_BUSY_RETRY_S = 5
 # Contacts whose outcome is written together; how often (s) a batch checks it may go on.
 MARK_EVERY = 25
 STATUS_CHECK_S = 1.0
@@ -92,7 +95,7 @@ def fan_out(campaign_id: str) -> None:
         CampaignJobs(rt.queue).fan_out(campaign_id, at=later)
         return
     try:
-        next_at = _send_batch(ctx, campaign_id)
+        next_at = _send_batch(ctx, campaign_id, lock)
     finally:
         try:
             lock.release()
@@ -104,7 +107,7 @@ def fan_out(campaign_id: str) -> None:
         CampaignJobs(rt.queue).fan_out(campaign_id, at=None if soon else next_at)
 
 
-def _send_batch(ctx: WorkerContext, campaign_id: str) -> datetime | None:
+def _send_batch(ctx: WorkerContext, campaign_id: str, lock: Lock) -> datetime | None:
     """Invite one batch; returns when the fan-out should go on (None: it should not)."""
     rt, clock = ctx.runtime, ctx.clock
     with rt.sessions() as session:
@@ -146,13 +149,17 @@ def _send_batch(ctx: WorkerContext, campaign_id: str) -> datetime | None:
         )
     marks = _Marks(rt)
     try:
-        return _invite_all(ctx, campaign, contacts, marks)
+        return _invite_all(ctx, campaign, contacts, marks, lock)
     finally:
         marks.flush()
 
 
 def _invite_all(
-    ctx: WorkerContext, campaign: Campaign, contacts: list[CampaignContact], marks: _Marks
+    ctx: WorkerContext,
+    campaign: Campaign,
+    contacts: list[CampaignContact],
+    marks: _Marks,
+    lock: Lock,
 ) -> datetime | None:
     rt, clock = ctx.runtime, ctx.clock
     limiter = RateLimiter(rt.redis, clock)
@@ -171,6 +178,10 @@ def _invite_all(
             checked = now
             if _status(rt, campaign.id) is not CampaignStatus.RUNNING:
                 return None  # claimed contacts stay claimed, and go first on resume
+            if not _renew(lock):
+                # Held up past the hold (an outage): another worker may have the campaign now.
+                log.warning("campaign %s: the fan-out lost its hold; handing on", campaign.id)
+                return clock.now()
         if contact.respondent_id in on_record or rt.store.is_opted_out(contact.respondent_id):
             marks.add(contact.id, ContactStatus.OPTED_OUT)
             continue
@@ -196,6 +207,15 @@ _MARK = (
         sent_at=bindparam("new_sent_at"),
     )
 )
+
+
+def _renew(lock: Lock) -> bool:
+    """Renew the hold on the campaign for another LOCK_TIMEOUT_S; False if it was lost."""
+    try:
+        lock.reacquire()
+    except LockNotOwnedError:
+        return False
+    return True
 
 
 def _status(rt: Runtime, campaign_id: str) -> CampaignStatus | None:
