@@ -119,7 +119,10 @@ def run(plan: Plan, folder: Path, processes: Processes, deadline: float) -> list
                 states = {i: records.campaign(i) for i in ids}
                 campaigns = {i: (str(s[0]), s[1]) if s else None for i, s in states.items()}
                 exits = (sum(k.exits for k in keepers), sum(k.kills for k in keepers))
-                return collect(observed, at.requests, confirmed, stored, stats, exits, campaigns)
+                dials = (scenario.households.redials, scenario.households.gave_up)
+                return collect(
+                    observed, at.requests, confirmed, stored, dials, stats, exits, campaigns
+                )
             finally:
                 for keeper in keepers:
                     keeper.stop()
