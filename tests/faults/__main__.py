@@ -35,7 +35,8 @@ RUN_BUDGET_S = 540.0  # the whole run, set-up to table: 9 minutes
 # Longer than the sender's read timeout (10 s), so "slow" is a timeout for the worker.
 AT_SILENT_S = 12.0
 WORKERS = 2
-STORED_WAIT_S = 45.0
+# A submission may reach PostgreSQL late (a job retried after an outage): late is not lost.
+STORED_WAIT_S = 120.0
 
 
 def main() -> int:
@@ -119,7 +120,10 @@ def run(plan: Plan, folder: Path, processes: Processes, deadline: float) -> list
                 states = {i: records.campaign(i) for i in ids}
                 campaigns = {i: (str(s[0]), s[1]) if s else None for i, s in states.items()}
                 exits = (sum(k.exits for k in keepers), sum(k.kills for k in keepers))
-                return collect(observed, at.requests, confirmed, stored, stats, exits, campaigns)
+                dials = (scenario.households.redials, scenario.households.gave_up)
+                return collect(
+                    observed, at.requests, confirmed, stored, dials, stats, exits, campaigns
+                )
             finally:
                 for keeper in keepers:
                     keeper.stop()

@@ -183,17 +183,28 @@ def campaign_finished(name: str, done: bool, counts: Counter[str] | None, status
     return Check(name, figure, "all final, completed", verdict(done))
 
 
+def households(confirmed: int, redials: int, gave_up: int) -> Check:
+    """How the USSD households fared (a household gives up after 15 dials cut off)."""
+    figure = f"{confirmed} confirmed, {redials} redials, {gave_up} gave up"
+    return Check("USSD households", figure, "-", "INFO")
+
+
 def collect(
     observed: Observed,
     requests: Sequence[ReceivedRequest],
     confirmed: Sequence[str],
     stored: set[str] | None,
+    dials: tuple[int, int],
     stats: CallbackStats,
     worker_exits: tuple[int, int],
     campaigns: dict[str, tuple[str, Counter[str]] | None],
 ) -> list[Check]:
     """Every check of the run, in table order."""
-    rows = [lost_answers(confirmed, stored), texted_twice(requests)]
+    rows = [
+        lost_answers(confirmed, stored),
+        households(len(confirmed), *dials),
+        texted_twice(requests),
+    ]
     first, second = observed.campaign, observed.second
     if first is not None:
         rows.append(

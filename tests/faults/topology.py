@@ -182,8 +182,9 @@ class Gateway:
 
     @property
     def cli(self) -> list[str]:
-        """The ``survey-gateway`` command, from this interpreter's environment."""
-        return [sys.executable, "-m", "gateway.cli"]
+        """The ``survey-gateway`` command of this interpreter's environment, as operators run it."""
+        script = Path(sys.executable).with_name("survey-gateway")
+        return [str(script)] if script.exists() else [sys.executable, "-m", "gateway.cli"]
 
     def callback(self, path: str) -> str:
         """An AT callback URL, carrying the webhook token as configured in AT's dashboard."""

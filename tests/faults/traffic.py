@@ -168,6 +168,7 @@ class Households:
     def __init__(self, callbacks: AtCallbacks, lines: int = 20, think_s: float = 1.5) -> None:
         self.confirmed: list[str] = []  # numbers that saw the closing thanks
         self.abandoned = 0  # households cut off when the load stopped
+        self.gave_up = 0  # households still cut off after MAX_DIALS dials
         self.redials = 0
         self._callbacks = callbacks
         self._think_s = think_s
@@ -198,9 +199,12 @@ class Households:
                 if self._survey(http, phone):
                     with self._lock:
                         self.confirmed.append(phone)
-                elif self._stop.is_set():
+                else:
                     with self._lock:
-                        self.abandoned += 1
+                        if self._stop.is_set():
+                            self.abandoned += 1
+                        else:
+                            self.gave_up += 1
 
     def _survey(self, http: requests.Session, phone: str) -> bool:
         """Dial until the survey is answered (True) or the load stops (False)."""
