@@ -47,6 +47,11 @@ def _import_job_id(import_id: str) -> str:
     return f"campaign-import-{import_id}"
 
 
+def hold_key(campaign_id: str) -> str:
+    """The Redis lock a fan-out job holds on its campaign while it sends."""
+    return f"sg:campaign:{campaign_id}:fan-out"
+
+
 def pending_key(campaign_id: str) -> str:
     """The Redis key holding the id of the campaign's fan-out job queued and not yet started."""
     return f"sg:campaign:{campaign_id}:pending"
@@ -73,8 +78,9 @@ class CampaignJobs:
             )
 
     def resume_running(self, session: Session) -> list[str]:
-        """Give each running campaign a fan-out job, unless one already waits; the ids of
-        those that got one. For a worker starting up.
+        """Give each running campaign a fan-out job, unless one already waits or one is
+        sending (it holds the campaign); the ids of those that got one. For a worker starting
+        up, and for every worker's maintenance.
 
         A worker killed mid-batch leaves its campaign with no job queued until RQ hands the
         abandoned job back, once that job's timeout has passed (minutes); a worker coming
@@ -85,7 +91,12 @@ class CampaignJobs:
         running = session.scalars(
             select(Campaign.id).where(Campaign.status == CampaignStatus.RUNNING)
         ).all()
-        return [campaign_id for campaign_id in running if self.fan_out(campaign_id)]
+        connection = self.queue.connection
+        return [
+            campaign_id
+            for campaign_id in running
+            if not connection.exists(hold_key(campaign_id)) and self.fan_out(campaign_id)
+        ]
 
     def fan_out(self, campaign_id: str, at: datetime | None = None) -> bool:
         """Queue the campaign's next batch of invitations, now or at ``at``.

@@ -18,6 +18,7 @@ from gateway.campaign_queue import CampaignJobs
 from gateway.live_facts import facts_ready
 from gateway.outage import REDIS_OUTAGE_ERRORS, Outage, wait_for, waiting_client
 from gateway.runtime import Runtime
+from gateway.scheduler_takeover import free_dead_schedulers_locks
 from gateway.settings import Settings
 from workers.recovery import restore_live_state
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 # How often (s) a worker looks for jobs abandoned by a worker that died (killed, power cut) and
 # hands them back to RQ's retries (once past their timeout). RQ's default, ten minutes, would
 # leave a campaign's fan-out or a household's confirmation stalled that long after a crash.
-MAINTENANCE_INTERVAL_S = 60
+MAINTENANCE_INTERVAL_S = 15
 # How long RQ's scheduler process gets to stop after SIGTERM; it may be waiting on Redis.
 SCHEDULER_STOP_S = 2.0
 
@@ -44,9 +45,14 @@ class GatewayWorker(rq.SimpleWorker):
         """RQ's maintenance; and if Redis came back empty, put back what the database can.
 
         Every running campaign also gets a fan-out job unless one waits: a campaign whose
-        sending worker died goes on within a minute and the hold's lapse, without waiting for
-        a worker to start or for RQ to give the dead job back.
+        sending worker died goes on once its hold lapses, without waiting for a worker to start
+        or for RQ to give the dead job back. And a scheduler that died with its worker is
+        replaced by this worker's within seconds (``gateway.scheduler_takeover``).
         """
+        scheduler = self.scheduler
+        if scheduler is not None and not (scheduler._process and scheduler._process.is_alive()):
+            # Ours is not running: if the one that is died, free its lock for ours to take.
+            free_dead_schedulers_locks(self.connection, [q.name for q in self.queues])
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
         if not facts_ready(self.connection):
             self.restore()

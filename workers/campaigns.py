@@ -45,7 +45,7 @@ from gateway.campaign_models import (
     CampaignStatus,
     ContactStatus,
 )
-from gateway.campaign_queue import CampaignJobs
+from gateway.campaign_queue import CampaignJobs, hold_key
 from gateway.campaigns import invitation_text, next_send_time
 from gateway.live_facts import SqlFacts
 from gateway.models import Message
@@ -87,7 +87,7 @@ def fan_out(campaign_id: str) -> None:
     job = get_current_job()
     if job is not None:
         CampaignJobs(rt.queue).started(campaign_id, job.id)  # another job may be queued now
-    lock = rt.redis.lock(f"sg:campaign:{campaign_id}:fan-out", timeout=LOCK_TIMEOUT_S)
+    lock = rt.redis.lock(hold_key(campaign_id), timeout=LOCK_TIMEOUT_S)
     if not lock.acquire(blocking=False):
         # Another worker is inviting this campaign's contacts, or died doing so: look again
         # later. Only one fan-out job ever waits, so this cannot start a second chain.
