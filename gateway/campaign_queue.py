@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from gateway.campaign_models import Campaign, CampaignStatus
 from gateway.queue import SYNC_RETRY
+from gateway.redis_scripts import delete_if_holds
 
 # A pending mark outlives the time its job waits by this much, in case the job is lost.
 PENDING_MARGIN = timedelta(minutes=10)
@@ -28,15 +29,6 @@ PENDING_MARGIN = timedelta(minutes=10)
 FAN_OUT_TIMEOUT_S = 300
 # 500,000 rows take about 30 s on a small machine; a busy one is given far longer.
 IMPORT_TIMEOUT_S = 1800
-
-
-# Deletes KEYS[1] if it holds ARGV[1]: a job unmarks itself, never the job queued after it.
-_UNMARK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 # Job statuses after which an import's job does nothing more.
@@ -128,8 +120,8 @@ class CampaignJobs:
 
     def started(self, campaign_id: str, job_id: str) -> None:
         """A fan-out job has started: if it is the one marked as waiting, it waits no more."""
-        unmark = self.queue.connection.register_script(_UNMARK)
-        unmark(keys=[pending_key(campaign_id)], args=[job_id])
+        # Only if it is the one marked: a job unmarks itself, never the job queued after it.
+        delete_if_holds(self.queue.connection, pending_key(campaign_id), job_id)
 
     def run_import(self, import_id: str) -> None:
         """Ask a worker to import an uploaded list (stored and committed before this)."""

@@ -19,6 +19,8 @@ import logging
 import redis
 from rq.scheduler import RQScheduler
 
+from gateway.redis_scripts import delete_if_holds
+
 log = logging.getLogger(__name__)
 
 # Far longer than a live scheduler's pause between heartbeats (its interval, 1 s, plus moving
@@ -26,14 +28,6 @@ log = logging.getLogger(__name__)
 DEAD_AFTER_S = 10.0
 # RQ's scheduler lock lives its interval (1 s, the default the worker uses) plus 60 s.
 RQ_LOCK_TTL_S = 61.0
-
-# Deletes KEYS[1] if it still holds ARGV[1]: only the dead holder's lock is freed.
-_FREE_IF_HELD_BY = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 def free_dead_schedulers_locks(client: redis.Redis, queue_names: list[str]) -> list[str]:
@@ -53,7 +47,7 @@ def free_dead_schedulers_locks(client: redis.Redis, queue_names: list[str]) -> l
         silent_for = RQ_LOCK_TTL_S - left_ms / 1000
         if silent_for < DEAD_AFTER_S:
             continue  # alive
-        if client.eval(_FREE_IF_HELD_BY, 1, lock_key, holder):
+        if delete_if_holds(client, lock_key, holder):  # only the dead holder's lock
             name = holder.decode() if isinstance(holder, bytes) else str(holder)
             log.warning(
                 "RQ's scheduler %s has not beaten for %.0f s: its lock on %s is freed for another",
