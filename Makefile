@@ -20,8 +20,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# One test process per core (at most four): each has its own embedded Redis and database.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses=4
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

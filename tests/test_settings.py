@@ -13,6 +13,8 @@ from gateway.settings import PasswordHashProfile, Settings
 
 # The test suite's own key, printed here for anyone to read: production must refuse it.
 PUBLISHED_KEY = "ik4sbLoHGyZfeMIL0uLB_v6wzTuk9hsQWyC_jvWMO7s="
+# A valid key of no consequence: fixed, so the test ids are the same in every test process.
+OTHER_KEY = "IbNj22oRWSdYoU3sGr9vefvuimxZVuzbwkyQZJ9pJ2U="
 STRONG = {
     "GATEWAY_ENV": "production",
     "GATEWAY_SECRET_KEY": "uT4nq8WZr1Lk0Vb9Xc2Md7Pf3Hs6Jy5Ga",
@@ -52,7 +54,7 @@ def test_production_starts_with_strong_settings() -> None:
         ("GATEWAY_ENCRYPTION_KEYS", "A" * 43 + "=", "GATEWAY_ENCRYPTION_KEYS holds a published"),
         (
             "GATEWAY_ENCRYPTION_KEYS",
-            f"{Fernet.generate_key().decode()},{PUBLISHED_KEY}",
+            f"{OTHER_KEY},{PUBLISHED_KEY}",
             "GATEWAY_ENCRYPTION_KEYS holds a published",
         ),
         (
