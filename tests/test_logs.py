@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway.logs import MaskNumbersFilter, log_handler
+from gateway.logs import MaskNumbersFilter, configure_logging, log_handler
 from tests.test_cli import REPO, cli_env, free_port, poll
 
 NUMBER = "22376123456"
@@ -149,3 +149,18 @@ def test_the_access_log_shows_no_webhook_token(tmp_path: Path) -> None:
     assert "POST /ussd?token=*** HTTP/1.1" in text
     assert token not in text
     assert "76123456" not in text
+
+
+def test_rqs_routine_maintenance_lines_stay_out_of_the_terminal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure_logging("INFO")
+    rq_log = logging.getLogger("rq.worker")
+    with caplog.at_level(logging.INFO):
+        rq_log.info("Worker %s: cleaning registries for queue: %s", "w1", "gateway")
+        rq_log.info("Worker %s: cleaning group registries", "w1")
+        rq_log.info("gateway: workers.sms.send_reply(...) (reply-1)")
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "gateway: workers.sms.send_reply(...) (reply-1)"
+    ]
