@@ -239,24 +239,34 @@ class Households:
         return None
 
 
-class Texters:
-    """Numbers texting HELP to the gateway every ``every_s`` seconds, through the faults."""
+class _Loop:
+    """A thread posting to the gateway until told to stop; subclasses say what, in ``_run``."""
 
-    def __init__(self, callbacks: AtCallbacks, every_s: float = 2.0) -> None:
-        self.sent = 0
+    def __init__(self, callbacks: AtCallbacks, name: str) -> None:
         self._callbacks = callbacks
-        self._every_s = every_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="texters", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
-        """Start texting."""
+        """Start posting."""
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop texting (a message being retried is given up)."""
+        """Stop posting (what is being retried, or not yet posted, is given up)."""
         self._stop.set()
         self._thread.join(timeout=HTTP_TIMEOUT_S + 5)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Texters(_Loop):
+    """Numbers texting HELP to the gateway every ``every_s`` seconds, through the faults."""
+
+    def __init__(self, callbacks: AtCallbacks, every_s: float = 2.0) -> None:
+        super().__init__(callbacks, "texters")
+        self.sent = 0
+        self._every_s = every_s
 
     def _run(self) -> None:
         with requests.Session() as http:
@@ -267,24 +277,13 @@ class Texters:
                 self.sent += 1
 
 
-class DeliveryReports:
+class DeliveryReports(_Loop):
     """Posts AT's delivery report for every SMS the fake AT took, a second or so later."""
 
     def __init__(self, callbacks: AtCallbacks, at: FakeATServer) -> None:
+        super().__init__(callbacks, "delivery-reports")
         self.posted = 0
-        self._callbacks = callbacks
         self._at = at
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="delivery-reports", daemon=True)
-
-    def start(self) -> None:
-        """Start reporting."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop reporting (reports not yet posted are dropped)."""
-        self._stop.set()
-        self._thread.join(timeout=HTTP_TIMEOUT_S + 5)
 
     def _run(self) -> None:
         done = 0
