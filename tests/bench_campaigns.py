@@ -21,14 +21,14 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from gateway.audit import CLI_ACTOR
-from gateway.campaign_imports import queue_upload, run_import
-from gateway.campaign_models import Campaign, ImportStatus
-from gateway.campaigns import CampaignSpec, create_campaign
-from gateway.db import upgrade
-from gateway.redis_client import start_embedded
-from gateway.runtime import Runtime
-from gateway.settings import Settings
+from gateway.campaigns.definition import CampaignSpec, create_campaign
+from gateway.campaigns.imports import queue_upload, run_import
+from gateway.campaigns.models import Campaign, ImportStatus
+from gateway.core.db import upgrade
+from gateway.core.redis_client import start_embedded
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
+from gateway.staff.audit import CLI_ACTOR
 
 PEAK_BUDGET_MB = 50
 

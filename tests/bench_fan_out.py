@@ -38,17 +38,17 @@ from pathlib import Path
 from redis import Redis
 from sqlalchemy import func, select
 
-from gateway.audit import CLI_ACTOR
-from gateway.campaign_audience import csv_rows, import_audience
-from gateway.campaign_lifecycle import start_campaign
-from gateway.campaign_models import Campaign, CampaignContact, CampaignStatus, ContactStatus
-from gateway.campaign_queue import CampaignJobs
-from gateway.campaigns import CampaignSpec, create_campaign
-from gateway.db import upgrade
-from gateway.models import Message, MessageStatus
-from gateway.redis_client import start_embedded, url_of
-from gateway.runtime import Runtime
-from gateway.settings import Settings
+from gateway.campaigns.audience import csv_rows, import_audience
+from gateway.campaigns.definition import CampaignSpec, create_campaign
+from gateway.campaigns.lifecycle import start_campaign
+from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
+from gateway.campaigns.queue import CampaignJobs
+from gateway.core.db import upgrade
+from gateway.core.models import Message, MessageStatus
+from gateway.core.redis_client import start_embedded, url_of
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
+from gateway.staff.audit import CLI_ACTOR
 from tests.at_server import FakeATServer
 from tests.bench_campaigns import write_audience
 from tests.windows import open_window

@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from werkzeug.serving import make_server
 
-from gateway.app import create_app
-from gateway.db import make_engine, make_sessionmaker, normalise_database_url, upgrade
-from gateway.redis_client import start_embedded
-from gateway.runtime import Runtime
-from gateway.sender import ConsoleSender, Sender
-from gateway.settings import Settings
+from gateway.core.db import make_engine, make_sessionmaker, normalise_database_url, upgrade
+from gateway.core.redis_client import start_embedded
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
+from gateway.messaging.sender import ConsoleSender, Sender
+from gateway.web.app import create_app
 from tests.at_server import at_server  # noqa: F401  (fixture)
 from tests.killable_redis import killable_redis  # noqa: F401  (fixture)
 from workers.context import WorkerContext, install

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
-from gateway.campaign_models import Campaign, CampaignChannel, CampaignContact
-from gateway.crypto import pseudonymise
-from gateway.persistence import RunSnapshot, sync_submission
+from gateway.campaigns.models import Campaign, CampaignChannel, CampaignContact
+from gateway.core.crypto import pseudonymise
+from gateway.surveys.persistence import RunSnapshot, sync_submission
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 FLOW = "return_intention"

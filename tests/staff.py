@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from gateway.runtime import Runtime
-from gateway.staff_models import AuditEvent, Role
-from gateway.users import create_user
+from gateway.core.runtime import Runtime
+from gateway.staff.models import AuditEvent, Role
+from gateway.staff.users import create_user
 from tests.phone import FULL_SURVEY_RETURN, Phone
 
 PASSWORD = "correct horse battery"

@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from gateway.errors import SendOutcomeUnknown, TransientSendError
-from gateway.sender import AfricasTalkingSender
+from gateway.core.errors import SendOutcomeUnknown, TransientSendError
+from gateway.messaging.sender import AfricasTalkingSender
 from tests.at_server import FakeATServer
 
 

@@ -18,14 +18,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, inspect, select
 from werkzeug.test import TestResponse
 
-from gateway import auth
-from gateway.api_campaigns import MAX_CSV_BYTES, MAX_JSON_BYTES
-from gateway.auth import create_token, revoke_token
-from gateway.campaign_models import Campaign, CampaignContact
-from gateway.dashboard_campaigns import UPLOAD_MAX_BYTES
-from gateway.models import Base
-from gateway.runtime import Runtime
-from gateway.staff_models import Role
+from gateway.campaigns.models import Campaign, CampaignContact
+from gateway.core.models import Base
+from gateway.core.runtime import Runtime
+from gateway.staff import auth
+from gateway.staff.auth import create_token, revoke_token
+from gateway.staff.models import Role
+from gateway.web.api.campaigns import MAX_CSV_BYTES, MAX_JSON_BYTES
+from gateway.web.dashboard.campaigns import UPLOAD_MAX_BYTES
 from tests.phone import Phone
 from tests.staff import csrf_token, make_staff, sign_in
 

@@ -14,8 +14,10 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.audit import audit, audit_page
-from gateway.auth import (
+from gateway.cli.staff import tokens, users
+from gateway.core.settings import PasswordHashProfile, Settings
+from gateway.staff.audit import audit, audit_page
+from gateway.staff.auth import (
     Actor,
     StaffError,
     create_token,
@@ -24,10 +26,8 @@ from gateway.auth import (
     revoke_token,
     verify_token,
 )
-from gateway.settings import PasswordHashProfile, Settings
-from gateway.staff_commands import tokens, users
-from gateway.staff_models import ApiToken, AuditEvent, Role, User
-from gateway.users import authenticate_user, create_user, password_hasher
+from gateway.staff.models import ApiToken, AuditEvent, Role, User
+from gateway.staff.users import authenticate_user, create_user, password_hasher
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"

@@ -8,7 +8,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from gateway.runtime import Runtime
+from gateway.core.runtime import Runtime
 from tests.phone import FULL_SURVEY_RETURN, Phone
 
 UNAVAILABLE = "END Service momentanement indisponible. Merci de reessayer plus tard."

@@ -14,22 +14,22 @@ from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
 from sqlalchemy import func, inspect, select, text, update
 
-from gateway.audit import CLI_ACTOR
-from gateway.auth import create_token
-from gateway.campaign_imports import run_import
-from gateway.campaign_models import (
+from gateway.campaigns.imports import run_import
+from gateway.campaigns.models import (
     Campaign,
     CampaignContact,
     CampaignImport,
     CampaignImportPart,
     ImportStatus,
 )
-from gateway.campaign_queue import CampaignJobs
-from gateway.crypto import NumberCipher
-from gateway.db import alembic_config, make_engine, upgrade
-from gateway.retention import purge, rotate_keys
-from gateway.runtime import Runtime, utc_now
-from gateway.staff_models import AuditEvent, Role
+from gateway.campaigns.queue import CampaignJobs
+from gateway.core.crypto import NumberCipher
+from gateway.core.db import alembic_config, make_engine, upgrade
+from gateway.core.runtime import Runtime, utc_now
+from gateway.staff.audit import CLI_ACTOR
+from gateway.staff.auth import create_token
+from gateway.staff.models import AuditEvent, Role
+from gateway.surveys.retention import purge, rotate_keys
 
 NUMBERS = [f"+2237{6000000 + i:07d}" for i in range(5)]
 CSV = (

@@ -23,26 +23,32 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlalchemy import delete, func, select, update
 
-from gateway.audit import CLI_ACTOR
-from gateway.auth import create_token
-from gateway.campaign_audience import ImportReport, InvalidRow, csv_rows, import_audience, json_rows
-from gateway.campaign_commands import campaign
-from gateway.campaign_lifecycle import (
+from gateway.campaigns.audience import (
+    ImportReport,
+    InvalidRow,
+    csv_rows,
+    import_audience,
+    json_rows,
+)
+from gateway.campaigns.definition import CampaignError, CampaignSpec, create_campaign
+from gateway.campaigns.lifecycle import (
     cancel_campaign,
     pause_campaign,
     resume_campaign,
     start_campaign,
 )
-from gateway.campaign_models import Campaign, CampaignContact, CampaignStatus, ContactStatus
-from gateway.campaign_progress import Progress, progress
-from gateway.campaign_queue import CampaignJobs, pending_key
-from gateway.campaigns import CampaignError, CampaignSpec, create_campaign
-from gateway.models import Message, OptOut
-from gateway.rate_limit import RateLimiter
-from gateway.redis_client import url_of
-from gateway.runtime import Runtime
-from gateway.sender import AfricasTalkingSender, ConsoleSender, Sender
-from gateway.staff_models import AuditEvent, Role
+from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
+from gateway.campaigns.progress import Progress, progress
+from gateway.campaigns.queue import CampaignJobs, pending_key
+from gateway.cli.campaigns import campaign
+from gateway.core.models import Message, OptOut
+from gateway.core.rate_limit import RateLimiter
+from gateway.core.redis_client import url_of
+from gateway.core.runtime import Runtime
+from gateway.messaging.sender import AfricasTalkingSender, ConsoleSender, Sender
+from gateway.staff.audit import CLI_ACTOR
+from gateway.staff.auth import create_token
+from gateway.staff.models import AuditEvent, Role
 from tests.at_server import FakeATServer
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from workers.context import WorkerContext, install

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from gateway.charts import Bar, bar_chart, report_chart
-from gateway.headline_report import ReportRow, ReportTable
+from gateway.results.report import ReportRow, ReportTable
+from gateway.web.charts import Bar, bar_chart, report_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

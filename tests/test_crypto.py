@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from gateway.crypto import (
+from gateway.core.crypto import (
     REFERENCE_ALPHABET,
     InvalidToken,
     NumberCipher,
@@ -14,7 +14,7 @@ from gateway.crypto import (
     pseudonymise,
     reference_code,
 )
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 
 NUMBER = "+22376123456"
 

@@ -20,18 +20,18 @@ import redis
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from gateway import dashboard as dashboard_module
-from gateway.app import create_app
-from gateway.campaign_models import CampaignChannel, CampaignStatus
-from gateway.campaign_progress import Progress
-from gateway.crypto import pseudonymise
-from gateway.dashboard_campaigns import ACTIONS
-from gateway.i18n import missing_keys
-from gateway.models import Enumerator, EnumeratorStatus, Message
-from gateway.runtime import Runtime
-from gateway.settings import Settings
-from gateway.staff_models import Role
-from gateway.staff_texts import TEXTS
+from gateway.campaigns.models import CampaignChannel, CampaignStatus
+from gateway.campaigns.progress import Progress
+from gateway.core.crypto import pseudonymise
+from gateway.core.i18n import missing_keys
+from gateway.core.models import Enumerator, EnumeratorStatus, Message
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
+from gateway.core.texts import TEXTS
+from gateway.staff.models import Role
+from gateway.web.app import create_app
+from gateway.web.dashboard import base as dashboard_module
+from gateway.web.dashboard.campaigns import ACTIONS
 from tests.phone import Phone
 from tests.staff import (
     PASSWORD,
@@ -148,7 +148,7 @@ def test_sign_out_ends_the_session(client: FlaskClient, staff: None) -> None:
 def test_a_deactivated_account_is_signed_out_at_once(
     client: FlaskClient, runtime: Runtime, staff: None
 ) -> None:
-    from gateway.staff_models import User
+    from gateway.staff.models import User
 
     sign_in(client, "manager")
     with runtime.sessions.begin() as session:
@@ -268,9 +268,9 @@ def test_both_languages_have_every_text() -> None:
 
 def test_every_text_the_pages_ask_for_exists() -> None:
     # A missing key shows as the key itself: find them here, not on a page in the field.
-    gateway = Path(dashboard_module.__file__).parent
-    sources = [*gateway.glob("templates/dashboard/*.html"), *gateway.glob("dashboard*.py")]
-    sources.append(gateway / "simulator_page.py")
+    web = Path(dashboard_module.__file__).parents[1]
+    sources = [*web.glob("templates/dashboard/*.html"), *web.glob("dashboard/*.py")]
+    sources.append(web / "simulator.py")
     asked = set()
     for source in sources:
         asked |= set(re.findall(r"\bt\(['\"]([a-z_.]+)['\"][,)]", source.read_text()))

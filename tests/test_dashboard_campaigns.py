@@ -20,17 +20,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from gateway import (
-    campaign_audience,
-    campaign_imports,
-    campaign_lifecycle,
-    campaigns,
-    dashboard_campaigns,
-)
-from gateway.campaign_models import Campaign
-from gateway.campaigns import next_send_time, parse_window
-from gateway.runtime import Runtime
-from gateway.staff_texts import TEXTS
+from gateway.campaigns import audience as campaign_audience
+from gateway.campaigns import definition as campaigns
+from gateway.campaigns import imports as campaign_imports
+from gateway.campaigns import lifecycle as campaign_lifecycle
+from gateway.campaigns.definition import next_send_time, parse_window
+from gateway.campaigns.models import Campaign
+from gateway.core.runtime import Runtime
+from gateway.core.texts import TEXTS
+from gateway.web.dashboard import campaigns as dashboard_campaigns
 from tests.phone import SmsPhone
 from tests.staff import (
     assert_light_page,

@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.runtime import Runtime
-from gateway.staff_models import Role
+from gateway.core.runtime import Runtime
+from gateway.staff.models import Role
 from tests.staff import csrf_token, make_staff, sign_in
 
 ID = "00000000-0000-4000-8000-000000000000"

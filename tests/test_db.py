@@ -16,8 +16,8 @@ from sqlalchemy import Column, Engine, Integer, MetaData, String, delete, inspec
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from gateway.crypto import NumberCipher, pseudonymise, reference_code
-from gateway.db import (
+from gateway.core.crypto import NumberCipher, pseudonymise, reference_code
+from gateway.core.db import (
     alembic_config,
     make_engine,
     make_sessionmaker,
@@ -25,7 +25,7 @@ from gateway.db import (
     ping,
     upgrade,
 )
-from gateway.models import (
+from gateway.core.models import (
     Answer,
     Base,
     Message,
@@ -34,8 +34,8 @@ from gateway.models import (
     Submission,
     SubmissionStatus,
 )
-from gateway.persistence import RunSnapshot, create_message, sync_submission
-from gateway.settings import Settings
+from gateway.core.settings import Settings
+from gateway.surveys.persistence import RunSnapshot, create_message, sync_submission
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 NUMBER = "+22376123456"

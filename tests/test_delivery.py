@@ -20,11 +20,11 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.test import TestResponse
 
-from gateway.db import alembic_config, make_engine, upgrade
-from gateway.delivery_reports import DEDUPE_TTL_S, dedupe_key
-from gateway.models import Message, MessageStatus, UTCDateTime
-from gateway.runtime import Runtime
-from gateway.sender import AfricasTalkingSender
+from gateway.core.db import alembic_config, make_engine, upgrade
+from gateway.core.models import Message, MessageStatus, UTCDateTime
+from gateway.core.runtime import Runtime
+from gateway.messaging.sender import AfricasTalkingSender
+from gateway.web.webhooks.delivery import DEDUPE_TTL_S, dedupe_key
 from tests.at_server import FakeATServer
 from tests.phone import FULL_SURVEY_RETURN, Phone
 from workers import delivery

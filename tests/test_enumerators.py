@@ -20,9 +20,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from flows import build_flow, resume, start
-from gateway.enumerator_commands import enumerators
-from gateway.export import export_csv
-from gateway.models import (
+from gateway.cli.enumerators import enumerators
+from gateway.core.models import (
     Answer,
     Enumerator,
     EnumeratorStatus,
@@ -31,10 +30,11 @@ from gateway.models import (
     Submission,
     SubmissionStatus,
 )
-from gateway.redis_client import url_of
-from gateway.runtime import Runtime
-from gateway.settings import Settings
-from gateway.staff_models import AuditEvent
+from gateway.core.redis_client import url_of
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
+from gateway.results.export import export_csv
+from gateway.staff.models import AuditEvent
 from handlers.ports import Channel, RunRecord
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from gateway.campaign_models import CampaignContact
-from gateway.models import Enumerator, Message, Submission
-from gateway.runtime import Runtime
-from gateway.settings import Settings
+from gateway.campaigns.models import CampaignContact
+from gateway.core.models import Enumerator, Message, Submission
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
 from tests.phone import Phone, SmsPhone
 from tests.test_campaigns import new_campaign
 from tests.test_enumerators import ENUMERATOR, approved_code, register

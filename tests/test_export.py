@@ -18,12 +18,14 @@ from cryptography.fernet import Fernet
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-import gateway.export
+import gateway.results.export
 from flows import FlowError, load_flows
 from flows.loader import build_flow
-from gateway.cli import cli
-from gateway.crypto import NumberCipher, pseudonymise
-from gateway.export import (
+from gateway.cli.main import cli
+from gateway.core.crypto import NumberCipher, pseudonymise
+from gateway.core.models import MessageStatus
+from gateway.messaging.outbox import OutboxRow, outbox_rows
+from gateway.results.export import (
     export_chunks,
     export_csv,
     export_filename,
@@ -32,10 +34,8 @@ from gateway.export import (
     hxl_hashtags,
     write_export,
 )
-from gateway.models import MessageStatus
-from gateway.outbox_listing import OutboxRow, outbox_rows
-from gateway.persistence import RunSnapshot, create_message, sync_submission
-from gateway.selection import SubmissionFilter, parse_filter
+from gateway.results.selection import SubmissionFilter, parse_filter
+from gateway.surveys.persistence import RunSnapshot, create_message, sync_submission
 from tests.households import add, answers, campaign, snapshot
 from tests.test_cli import cli_env
 
@@ -161,7 +161,7 @@ def test_export_of_an_empty_flow_is_just_the_header(db_session: Session) -> None
 def test_export_streams_across_batches(
     db_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway.export, "EXPORT_BATCH", 4)
+    monkeypatch.setattr(gateway.results.export, "EXPORT_BATCH", 4)
     for i in range(11):
         sync_submission(
             db_session,
@@ -303,8 +303,8 @@ def test_hxl_export_has_a_hashtag_row(db_session: Session) -> None:
 
 def test_a_flow_declares_its_own_hashtags(db_session: Session) -> None:
     text = (
-        Path(gateway.export.__file__)
-        .parents[1]
+        Path(gateway.results.export.__file__)
+        .parents[2]
         .joinpath("flows", "surveys", "return_intention.yaml")
         .read_text(encoding="utf-8")
     )
@@ -359,7 +359,7 @@ def test_export_filenames_are_safe() -> None:
 def test_download_chunks_are_the_export(
     db_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway.export, "STREAM_CHUNK", 300)
+    monkeypatch.setattr(gateway.results.export, "STREAM_CHUNK", 300)
     add(db_session, [HOUSEHOLD] * 6)
     chunks = list(export_chunks(db_session, FLOW, "csv", NOW))
     assert len(chunks) > 2  # it streams

@@ -8,11 +8,11 @@ import redis
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from gateway.campaign_lifecycle import start_campaign
-from gateway.campaign_queue import pending_key
-from gateway.runtime import Runtime
-from gateway.sender import ConsoleSender
-from gateway.settings import Settings
+from gateway.campaigns.lifecycle import start_campaign
+from gateway.campaigns.queue import pending_key
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
+from gateway.messaging.sender import ConsoleSender
 from tests.test_campaigns import (
     MORNING,
     FakeClock,

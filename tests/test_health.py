@@ -5,9 +5,9 @@ from __future__ import annotations
 import redis
 from flask.testing import FlaskClient
 
-from gateway.app import create_app
-from gateway.db import upgrade
-from gateway.settings import Settings
+from gateway.core.db import upgrade
+from gateway.core.settings import Settings
+from gateway.web.app import create_app
 
 
 def test_healthy_when_redis_and_the_database_answer(client: FlaskClient) -> None:

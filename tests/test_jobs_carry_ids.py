@@ -20,14 +20,14 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlalchemy import select
 
-from gateway.app import create_app
-from gateway.campaign_lifecycle import start_campaign
-from gateway.crypto import NumberCipher
-from gateway.models import Message, MessageStatus
-from gateway.retention import rotate_keys
-from gateway.runtime import Runtime
-from gateway.sender import ConsoleSender
-from gateway.settings import Settings
+from gateway.campaigns.lifecycle import start_campaign
+from gateway.core.crypto import NumberCipher
+from gateway.core.models import Message, MessageStatus
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
+from gateway.messaging.sender import ConsoleSender
+from gateway.surveys.retention import rotate_keys
+from gateway.web.app import create_app
 from tests.phone import Phone, SmsPhone
 from tests.test_campaigns import change, new_campaign, numbers
 from tests.test_enumerators import (

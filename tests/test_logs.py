@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway.logs import MaskNumbersFilter, configure_logging, log_handler
+from gateway.core.logs import MaskNumbersFilter, configure_logging, log_handler
 from tests.test_cli import REPO, cli_env, free_port, poll
 
 NUMBER = "22376123456"

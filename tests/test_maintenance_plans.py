@@ -10,9 +10,9 @@ from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from gateway.runtime import Runtime, utc_now
-from gateway.sender import ConsoleSender
-from gateway.settings import Settings
+from gateway.core.runtime import Runtime, utc_now
+from gateway.core.settings import Settings
+from gateway.messaging.sender import ConsoleSender
 from workers import maintenance
 from workers.context import WorkerContext, install
 

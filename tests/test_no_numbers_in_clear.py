@@ -18,10 +18,10 @@ import redis
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from gateway.auth import create_token
-from gateway.models import Base
-from gateway.runtime import Runtime
-from gateway.staff_models import Role
+from gateway.core.models import Base
+from gateway.core.runtime import Runtime
+from gateway.staff.auth import create_token
+from gateway.staff.models import Role
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from tests.windows import open_window
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.runtime import Runtime
+from gateway.core.runtime import Runtime
 
 # Function-scoped fixtures (the app, Redis) are shared by every example of one test on purpose:
 # state piling up across examples is part of what is being tried.

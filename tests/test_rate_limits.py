@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
-from gateway.runtime import Runtime
-from gateway.sms_webhooks import SMS_LIMITS
-from gateway.webhooks import USSD_PER_MINUTE
+from gateway.core.runtime import Runtime
+from gateway.web.webhooks.sms import SMS_LIMITS
+from gateway.web.webhooks.ussd import USSD_PER_MINUTE
 from tests.phone import Phone, SmsPhone
 
 

@@ -14,8 +14,8 @@ import psutil
 import pytest
 import redis
 
-from gateway.redis_client import EmbeddedRedis, start_embedded
-from gateway.settings import Settings
+from gateway.core.redis_client import EmbeddedRedis, start_embedded
+from gateway.core.settings import Settings
 
 Start = Callable[[Path], EmbeddedRedis]
 

@@ -13,13 +13,13 @@ import redis
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from gateway.campaign_lifecycle import start_campaign
-from gateway.campaign_models import ContactStatus
-from gateway.campaign_progress import Progress
-from gateway.live_facts import facts_ready
-from gateway.models import Message, MessageStatus
-from gateway.runtime import Runtime
-from gateway.settings import Settings
+from gateway.campaigns.lifecycle import start_campaign
+from gateway.campaigns.models import ContactStatus
+from gateway.campaigns.progress import Progress
+from gateway.core.models import Message, MessageStatus
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
+from gateway.surveys.live_facts import facts_ready
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from tests.test_campaigns import (
     MORNING,
@@ -279,7 +279,7 @@ def test_a_send_waits_for_a_start_the_database_does_not_hold_yet(
 def test_a_list_import_waiting_when_redis_was_wiped_is_queued_again_by_a_worker(
     client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
 ) -> None:
-    from gateway.campaign_models import CampaignImport, ImportStatus
+    from gateway.campaigns.models import CampaignImport, ImportStatus
     from tests.test_campaigns import api_tokens
 
     token = api_tokens(runtime)["manager"]

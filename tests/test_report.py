@@ -13,11 +13,11 @@ from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
 
 from flows import Flow, load_flows
-from gateway.cli import cli
-from gateway.headline_report import HeadlineReport, ReportRow, ReportTable, headline_report
-from gateway.persistence import sync_submission
-from gateway.report_text import report_text
-from gateway.suppression import suppress
+from gateway.cli.main import cli
+from gateway.results.report import HeadlineReport, ReportRow, ReportTable, headline_report
+from gateway.results.report_text import report_text
+from gateway.results.suppression import suppress
+from gateway.surveys.persistence import sync_submission
 from tests.households import FORTY, MALI, T0, add, answers, campaign, snapshot
 
 

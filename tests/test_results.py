@@ -8,9 +8,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from gateway.persistence import sync_submission
-from gateway.results import SubmissionPage, decode_cursor, encode_cursor, list_submissions
-from gateway.selection import SubmissionFilter
+from gateway.results.selection import SubmissionFilter
+from gateway.results.submissions import (
+    SubmissionPage,
+    decode_cursor,
+    encode_cursor,
+    list_submissions,
+)
+from gateway.surveys.persistence import sync_submission
 from tests.households import FORTY, T0, add, answers, campaign, snapshot
 
 NOW = T0 + timedelta(days=2)

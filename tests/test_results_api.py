@@ -12,9 +12,9 @@ from openapi_spec_validator import validate
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from gateway.auth import create_token
-from gateway.runtime import Runtime, utc_now
-from gateway.staff_models import AuditEvent, Role
+from gateway.core.runtime import Runtime, utc_now
+from gateway.staff.auth import create_token
+from gateway.staff.models import AuditEvent, Role
 from tests.households import FORTY, add, campaign
 
 FLOW_URL = "/api/v1/flows/return_intention"

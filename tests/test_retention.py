@@ -9,14 +9,14 @@ from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from gateway.campaign_audience import import_audience, json_rows
-from gateway.campaign_models import Campaign, CampaignContact
-from gateway.campaigns import CampaignSpec, create_campaign
-from gateway.crypto import NumberCipher
-from gateway.models import Answer, Enumerator, EnumeratorStatus, Message, Submission
-from gateway.retention import PURGED, purge, rotate_keys
-from gateway.runtime import Runtime, utc_now
-from gateway.session_store import RedisSessionStore
+from gateway.campaigns.audience import import_audience, json_rows
+from gateway.campaigns.definition import CampaignSpec, create_campaign
+from gateway.campaigns.models import Campaign, CampaignContact
+from gateway.core.crypto import NumberCipher
+from gateway.core.models import Answer, Enumerator, EnumeratorStatus, Message, Submission
+from gateway.core.runtime import Runtime, utc_now
+from gateway.surveys.retention import PURGED, purge, rotate_keys
+from gateway.surveys.session_store import RedisSessionStore
 from tests.phone import FULL_SURVEY_RETURN, Phone
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from gateway.campaign_queue import CampaignJobs
-from gateway.runtime import Runtime
+from gateway.campaigns.queue import CampaignJobs
+from gateway.core.runtime import Runtime
 from handlers.ports import Reply
 
 

@@ -7,7 +7,11 @@ import redis
 from rq import Queue
 from rq.scheduler import RQScheduler
 
-from gateway.scheduler_takeover import DEAD_AFTER_S, RQ_LOCK_TTL_S, free_dead_schedulers_locks
+from gateway.processes.scheduler_takeover import (
+    DEAD_AFTER_S,
+    RQ_LOCK_TTL_S,
+    free_dead_schedulers_locks,
+)
 
 
 def test_a_silent_schedulers_lock_is_freed_for_another_and_a_live_ones_is_not(

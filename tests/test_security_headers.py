@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from gateway.security_headers import CONTENT_SECURITY_POLICY
+from gateway.web.security_headers import CONTENT_SECURITY_POLICY
 from tests.phone import Phone
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import event
 
-from gateway.models import Message, MessageStatus
-from gateway.persistence import create_message
-from gateway.runtime import Runtime
-from gateway.sender import AfricasTalkingSender
+from gateway.core.models import Message, MessageStatus
+from gateway.core.runtime import Runtime
+from gateway.messaging.sender import AfricasTalkingSender
+from gateway.surveys.persistence import create_message
 from tests.at_server import FakeATServer
 from workers.context import WorkerContext, install
 from workers.jobs import send_message

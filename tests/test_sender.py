@@ -7,21 +7,21 @@ import traceback
 
 import pytest
 
-from gateway.errors import (
+from gateway.core.errors import (
     PermanentSendError,
     SendError,
     SendOutcomeUnknown,
     TransientSendError,
 )
-from gateway.sender import (
+from gateway.core.settings import Settings
+from gateway.messaging.sender import (
     AfricasTalkingSender,
     ConsoleSender,
     SendResult,
     SendStatus,
     make_sender,
 )
-from gateway.settings import Settings
-from gateway.simulator_numbers import draw_simulator_number
+from gateway.surveys.simulator_numbers import draw_simulator_number
 from handlers.phone import mask_phone
 from tests.at_server import FakeATServer, refused_url
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from gateway.errors import ConfigError
-from gateway.settings import PasswordHashProfile, Settings
+from gateway.core.errors import ConfigError
+from gateway.core.settings import PasswordHashProfile, Settings
 
 # The test suite's own key, printed here for anyone to read: production must refuse it.
 PUBLISHED_KEY = "ik4sbLoHGyZfeMIL0uLB_v6wzTuk9hsQWyC_jvWMO7s="

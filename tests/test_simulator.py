@@ -18,13 +18,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from gateway.app import create_app
-from gateway.db import upgrade
-from gateway.models import Message, Submission, SubmissionStatus
-from gateway.runtime import Runtime
-from gateway.settings import Settings
-from gateway.simulator_numbers import draw_simulator_number, is_simulator_number
-from gateway.staff_models import AuditEvent
+from gateway.core.db import upgrade
+from gateway.core.models import Message, Submission, SubmissionStatus
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
+from gateway.staff.models import AuditEvent
+from gateway.surveys.simulator_numbers import draw_simulator_number, is_simulator_number
+from gateway.web.app import create_app
 from handlers.phone import normalise_phone
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from tests.staff import assert_light_page, csrf_token, make_staff, page_of, sign_in

@@ -10,8 +10,8 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from gateway.models import Message, OptOut, Respondent, Submission, SubmissionStatus
-from gateway.runtime import Runtime
+from gateway.core.models import Message, OptOut, Respondent, Submission, SubmissionStatus
+from gateway.core.runtime import Runtime
 from tests.phone import Phone, SmsPhone
 
 CONSENT_FR = (

@@ -19,10 +19,10 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 from sqlalchemy import select
 
-from gateway.auth import create_token, revoke_token
-from gateway.models import EnumeratorStatus, Message, MessageStatus
-from gateway.runtime import Runtime
-from gateway.staff_models import ApiToken, AuditEvent, Role
+from gateway.core.models import EnumeratorStatus, Message, MessageStatus
+from gateway.core.runtime import Runtime
+from gateway.staff.auth import create_token, revoke_token
+from gateway.staff.models import ApiToken, AuditEvent, Role
 from tests.test_enumerators import ENUMERATOR, ENUMERATOR_MASKED, register, the_enumerator
 
 # (method, rule) -> (least role, or None for public; status an allowed caller gets when the

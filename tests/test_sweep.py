@@ -8,10 +8,10 @@ from datetime import timedelta
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import update
 
-from gateway.models import Message, MessageStatus
-from gateway.persistence import create_message
-from gateway.runtime import Runtime, utc_now
-from gateway.sender import AfricasTalkingSender
+from gateway.core.models import Message, MessageStatus
+from gateway.core.runtime import Runtime, utc_now
+from gateway.messaging.sender import AfricasTalkingSender
+from gateway.surveys.persistence import create_message
 from tests.at_server import FakeATServer
 from workers import maintenance
 

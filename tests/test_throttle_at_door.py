@@ -14,10 +14,10 @@ import time
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from gateway.campaign_lifecycle import start_campaign
-from gateway.models import Message, MessageStatus
-from gateway.runtime import Runtime
-from gateway.sender import AfricasTalkingSender, SendResult
+from gateway.campaigns.lifecycle import start_campaign
+from gateway.core.models import Message, MessageStatus
+from gateway.core.runtime import Runtime
+from gateway.messaging.sender import AfricasTalkingSender, SendResult
 from tests.at_server import FakeATServer
 from tests.test_campaigns import MORNING, FakeClock, change, new_campaign, numbers
 from workers.campaigns import fan_out

@@ -10,8 +10,8 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from gateway.models import Answer, Message, MessageStatus, Submission, SubmissionStatus
-from gateway.runtime import Runtime
+from gateway.core.models import Answer, Message, MessageStatus, Submission, SubmissionStatus
+from gateway.core.runtime import Runtime
 from tests.phone import FULL_SURVEY_RETURN, Phone
 
 FIRST_SCREEN_FR = (

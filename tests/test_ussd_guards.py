@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from flask.testing import FlaskClient
 
-from gateway.runtime import Runtime
+from gateway.core.runtime import Runtime
 from tests.phone import Phone
 
 FIRST_SCREEN_START = "CON OIM/DNDS: sondage volontaire"

@@ -17,12 +17,12 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from gateway.app import create_app
-from gateway.auth import create_token
-from gateway.db import upgrade
-from gateway.runtime import Runtime
-from gateway.settings import Settings
-from gateway.staff_models import Role
+from gateway.core.db import upgrade
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
+from gateway.staff.auth import create_token
+from gateway.staff.models import Role
+from gateway.web.app import create_app
 from tests.killable_redis import free_port
 from tests.phone import Phone
 from tests.staff import csrf_token

@@ -9,10 +9,10 @@ import redis
 from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
 
-from gateway.app import create_app
-from gateway.db import upgrade
-from gateway.errors import ConfigError
-from gateway.settings import Settings
+from gateway.core.db import upgrade
+from gateway.core.errors import ConfigError
+from gateway.core.settings import Settings
+from gateway.web.app import create_app
 
 TOKEN = "9dN3-secret-token"
 USSD_FORM = {

@@ -19,10 +19,10 @@ import pytest
 from rq import Worker
 from sqlalchemy import select
 
-from gateway.db import upgrade
-from gateway.models import Message, MessageStatus
-from gateway.runtime import Runtime
-from gateway.settings import Settings
+from gateway.core.db import upgrade
+from gateway.core.models import Message, MessageStatus
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
 from handlers.ports import Reply
 from tests.killable_redis import KillableRedis, free_port
 from tests.test_cli import REPO, cli_env, poll

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from gateway.campaigns import DEFAULT_TIMEZONE
+from gateway.campaigns.definition import DEFAULT_TIMEZONE
 
 ALL_DAY = "00:00-23:59"
 # Twelve hours ahead of Bamako (the default), and neither keeps summer time.

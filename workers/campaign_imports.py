@@ -1,4 +1,4 @@
-"""The job that imports an uploaded list into its campaign (see ``gateway.campaign_imports``).
+"""The job that imports an uploaded list into its campaign (see ``gateway.campaigns.imports``).
 
 It takes the import's id and is safe to run twice: an import already done is left as it is,
 and a run that died half-way added nothing. A list that cannot be read ends the import as
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from gateway.campaign_imports import run_import as import_upload
+from gateway.campaigns.imports import run_import as import_upload
 from workers.context import current
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ queues the next batch (or, outside the sending window, the same job at the next 
   held queues itself again a little later (unless a fan-out job already waits) and ends. The
   holder renews it every second and queues the next batch when done; if the holder died, the
   lock lapses within LOCK_TIMEOUT_S and the job queued later carries on.
-- **Pace.** A rate limiter in Redis (``gateway.rate_limit``) shared by every worker holds a
+- **Pace.** A rate limiter in Redis (``gateway.core.rate_limit``) shared by every worker holds a
   campaign to its throttle. A short wait for the next grant is slept within the job; a long
   one (a throttle under one a second) queues the job again for when the grant is due.
 - **Restart safety.** A batch is claimed (``queued`` → ``sending``) before anything is sent,
@@ -37,20 +37,20 @@ from rq import get_current_job
 from sqlalchemy import Table, bindparam, select, update
 
 from flows.gsm7 import to_gsm7
-from gateway.campaign_lifecycle import complete_campaign
-from gateway.campaign_models import (
+from gateway.campaigns.definition import invitation_text, next_send_time
+from gateway.campaigns.lifecycle import complete_campaign
+from gateway.campaigns.models import (
     Campaign,
     CampaignChannel,
     CampaignContact,
     CampaignStatus,
     ContactStatus,
 )
-from gateway.campaign_queue import CampaignJobs, hold_key
-from gateway.campaigns import invitation_text, next_send_time
-from gateway.live_facts import SqlFacts
-from gateway.models import Message
-from gateway.rate_limit import RateLimiter
-from gateway.runtime import Runtime
+from gateway.campaigns.queue import CampaignJobs, hold_key
+from gateway.core.models import Message
+from gateway.core.rate_limit import RateLimiter
+from gateway.core.runtime import Runtime
+from gateway.surveys.live_facts import SqlFacts
 from handlers.ports import Reply
 from handlers.sms import start_survey_by_sms
 from workers.context import WorkerContext, current

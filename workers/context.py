@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gateway.rate_limit import Clock, SystemClock
-from gateway.runtime import Runtime
-from gateway.sender import Sender, make_sender
-from gateway.settings import Settings
+from gateway.core.rate_limit import Clock, SystemClock
+from gateway.core.runtime import Runtime
+from gateway.core.settings import Settings
+from gateway.messaging.sender import Sender, make_sender
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,15 +17,15 @@ from sqlalchemy.orm import Session
 
 from flows import RunStatus
 from flows.gsm7 import to_gsm7
-from gateway.campaign_models import Campaign
-from gateway.campaigns import link_run
-from gateway.crypto import reference_code
-from gateway.enumerators import ENUMERATOR_FLOW, register_from_snapshot
-from gateway.errors import PermanentSendError, SendOutcomeUnknown, TransientSendError
-from gateway.models import Message, MessageStatus, OptOut, Submission, SubmissionStatus
-from gateway.persistence import RunSnapshot, create_message, sync_submission
-from gateway.rate_limit import RateLimiter
-from gateway.sender import SendStatus
+from gateway.campaigns.definition import link_run
+from gateway.campaigns.models import Campaign
+from gateway.core.crypto import reference_code
+from gateway.core.errors import PermanentSendError, SendOutcomeUnknown, TransientSendError
+from gateway.core.models import Message, MessageStatus, OptOut, Submission, SubmissionStatus
+from gateway.core.rate_limit import RateLimiter
+from gateway.enumerators.registrations import ENUMERATOR_FLOW, register_from_snapshot
+from gateway.messaging.sender import SendStatus
+from gateway.surveys.persistence import RunSnapshot, create_message, sync_submission
 from handlers.ports import RunRecord
 from handlers.sms import CONFIRMATION_TEXT
 from workers.context import WorkerContext, current

@@ -18,12 +18,12 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from gateway.audit import audit
-from gateway.campaign_queue import CampaignJobs
-from gateway.models import Message, MessageStatus
-from gateway.queue import SEND_RETRY
-from gateway.retention import purge
-from gateway.runtime import utc_now
+from gateway.campaigns.queue import CampaignJobs
+from gateway.core.models import Message, MessageStatus
+from gateway.core.queue import SEND_RETRY
+from gateway.core.runtime import utc_now
+from gateway.staff.audit import audit
+from gateway.surveys.retention import purge
 from workers.context import current
 
 log = logging.getLogger(__name__)

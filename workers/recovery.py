@@ -14,10 +14,10 @@ import logging
 
 from sqlalchemy import select
 
-from gateway.campaign_models import CampaignImport, ImportStatus
-from gateway.campaign_queue import CampaignJobs
-from gateway.live_facts import rebuild
-from gateway.runtime import Runtime, utc_now
+from gateway.campaigns.models import CampaignImport, ImportStatus
+from gateway.campaigns.queue import CampaignJobs
+from gateway.core.runtime import Runtime, utc_now
+from gateway.surveys.live_facts import rebuild
 from workers.maintenance import PURGE_JOB_ID, SWEEP_JOB_ID, schedule_daily_purge, schedule_sweep
 
 log = logging.getLogger(__name__)

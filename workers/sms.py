@@ -15,9 +15,9 @@ from sqlalchemy import delete, select
 
 from flows import QuestionAsked, show
 from flows.gsm7 import to_gsm7
-from gateway.campaign_models import CampaignContact
-from gateway.errors import PermanentSendError
-from gateway.models import Enumerator, Message, MessageStatus, OptOut, Respondent, Submission
+from gateway.campaigns.models import CampaignContact
+from gateway.core.errors import PermanentSendError
+from gateway.core.models import Enumerator, Message, MessageStatus, OptOut, Respondent, Submission
 from handlers.phone import mask_phone
 from handlers.sms import question_sms
 from workers.context import current

@@ -1,4 +1,4 @@
-"""Alembic environment for the gateway, driven from code by ``gateway.db.upgrade``.
+"""Alembic environment for the gateway, driven from code by ``gateway.core.db.upgrade``.
 
 The database comes from, in order: a connection in ``config.attributes["connection"]``, a URL in
 ``config.attributes["url"]``, or the ``sqlalchemy.url`` main option. SQLite gets batch mode,
@@ -10,9 +10,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from gateway import campaign_models, staff_models  # noqa: F401  (their tables join Base)
-from gateway.db import make_engine
-from gateway.models import Base
+from gateway.campaigns import models as campaign_models  # noqa: F401  (their tables join Base)
+from gateway.core.db import make_engine
+from gateway.core.models import Base
+from gateway.staff import models as staff_models  # noqa: F401  (their tables join Base)
 
 config = context.config
 target_metadata = Base.metadata

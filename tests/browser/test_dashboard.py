@@ -13,7 +13,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from gateway.runtime import Runtime
+from gateway.core.runtime import Runtime
 from tests.phone import FULL_SURVEY_RETURN, SmsPhone
 from tests.staff import PASSWORD, make_staff
 from tests.windows import open_window

@@ -13,8 +13,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from gateway.runtime import Runtime
-from gateway.simulator_numbers import is_simulator_number
+from gateway.core.runtime import Runtime
+from gateway.surveys.simulator_numbers import is_simulator_number
 from tests.phone import FULL_SURVEY_RETURN
 from tests.staff import PASSWORD, make_staff
 

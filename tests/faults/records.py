@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.campaign_models import Campaign, CampaignContact, CampaignStatus, ContactStatus
-from gateway.crypto import pseudonymise
-from gateway.db import make_engine
-from gateway.models import Submission, SubmissionStatus
+from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
+from gateway.core.crypto import pseudonymise
+from gateway.core.db import make_engine
+from gateway.core.models import Submission, SubmissionStatus
 
 FINAL_CONTACT = frozenset(
     {ContactStatus.SENT, ContactStatus.FAILED, ContactStatus.OPTED_OUT, ContactStatus.SKIPPED}

@@ -17,7 +17,7 @@ down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen here, not imported from gateway.models: a migration must not change when models do.
+# Frozen here, not imported from gateway.core.models: a migration must not change when models do.
 CHANNELS = ("sms", "ussd")
 CAMPAIGN_STATUSES = ("draft", "running", "paused", "cancelled", "completed")
 CONTACT_STATUSES = ("queued", "sending", "sent", "failed", "opted_out", "skipped")

@@ -17,7 +17,7 @@ down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen here, not imported from gateway.models: a migration must not change when models do.
+# Frozen here, not imported from gateway.core.models: a migration must not change when models do.
 IMPORT_STATUSES = ("queued", "running", "done", "failed")
 
 

@@ -1,0 +1,1 @@
+"""Campaigns: staff invite a list of numbers to a survey, paced and within daily hours."""

@@ -1,0 +1,140 @@
+"""How far a campaign got: its invitations, their delivery, and the runs they led to.
+
+Counted in the database each time it is asked, from three sources that each own one part:
+the contacts (queued, sent, opted out, skipped), the outbox (what AT's delivery reports said
+of each invitation) and the submissions of the runs the invitations led to
+(``campaign_contacts.run_id``). A run shows up as started once its first answer is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from gateway.campaigns.models import Campaign, CampaignContact, ContactStatus
+from gateway.core.models import Message, MessageStatus, OptOut, Submission, SubmissionStatus
+
+# What the network reports as not reaching the handset, besides our own failures.
+UNDELIVERED = (MessageStatus.FAILED, MessageStatus.REJECTED, MessageStatus.EXPIRED)
+_WAITING = (ContactStatus.QUEUED, ContactStatus.SENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A campaign's counts, each a number of contacts.
+
+    - ``queued``: invitations still to send; ``sent``: invitations handed to the outbox.
+    - ``delivered`` / ``failed``: as AT reported the invitation (``failed`` includes rejected
+      and network-expired messages, and invitations that could not be made).
+    - ``started``: answered at least once; ``completed`` / ``declined``: ended so.
+    - ``expired``: invited, did not finish, and the run's time is up.
+    - ``opted_out``: sent STOP, before their invitation or since.
+    - ``skipped``: had already completed the survey before their invitation.
+    """
+
+    contacts: int = 0
+    queued: int = 0
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    started: int = 0
+    completed: int = 0
+    declined: int = 0
+    expired: int = 0
+    opted_out: int = 0
+    skipped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts by name, in the order above."""
+        return asdict(self)
+
+
+def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
+    """The campaign's counts at ``now``."""
+    mine = CampaignContact.campaign_id == campaign.id
+    by_status: dict[Any, int] = dict(
+        session.execute(
+            select(CampaignContact.status, func.count())
+            .where(mine)
+            .group_by(CampaignContact.status)
+        ).all()
+    )
+    by_message: dict[Any, int] = dict(
+        session.execute(
+            select(Message.status, func.count())
+            .join(CampaignContact, CampaignContact.message_id == Message.id)
+            .where(mine)
+            .group_by(Message.status)
+        ).all()
+    )
+    runs = session.execute(
+        select(
+            func.count(Submission.id),
+            _count(Submission.status == SubmissionStatus.COMPLETED),
+            _count(Submission.status == SubmissionStatus.DECLINED),
+            _count(
+                and_(Submission.status == SubmissionStatus.STARTED, Submission.expires_at < now)
+            ),
+        )
+        .select_from(CampaignContact)
+        .join(Submission, Submission.id == CampaignContact.run_id)
+        .where(mine)
+    ).one()
+    # Invited, never answered, and past the time a run of this campaign may be answered.
+    unanswered_expired = session.scalar(
+        select(func.count())
+        .select_from(CampaignContact)
+        .outerjoin(Submission, Submission.id == CampaignContact.run_id)
+        .where(
+            mine,
+            CampaignContact.status == ContactStatus.SENT,
+            Submission.id.is_(None),
+            CampaignContact.sent_at < now - timedelta(hours=campaign.expiry_hours),
+        )
+    )
+    opted_out = session.scalar(
+        select(func.count())
+        .select_from(CampaignContact)
+        .where(
+            mine,
+            or_(
+                CampaignContact.status == ContactStatus.OPTED_OUT,
+                exists().where(OptOut.respondent_id == CampaignContact.respondent_id),
+            ),
+        )
+    )
+    return Progress(
+        contacts=sum(by_status.values()),
+        queued=sum(by_status.get(s, 0) for s in _WAITING),
+        sent=by_status.get(ContactStatus.SENT, 0),
+        delivered=by_message.get(MessageStatus.DELIVERED, 0),
+        failed=by_status.get(ContactStatus.FAILED, 0)
+        + sum(by_message.get(s, 0) for s in UNDELIVERED),
+        started=runs[0],
+        completed=runs[1],
+        declined=runs[2],
+        expired=runs[3] + (unanswered_expired or 0),
+        opted_out=opted_out or 0,
+        skipped=by_status.get(ContactStatus.SKIPPED, 0),
+    )
+
+
+def contact_counts(session: Session) -> dict[str, tuple[int, int]]:
+    """For every campaign id: (contacts, contacts invited), for listings."""
+    rows = session.execute(
+        select(
+            CampaignContact.campaign_id,
+            func.count(),
+            _count(CampaignContact.status == ContactStatus.SENT),
+        ).group_by(CampaignContact.campaign_id)
+    ).all()
+    return {campaign_id: (total, sent) for campaign_id, total, sent in rows}
+
+
+def _count(condition: Any) -> Any:
+    # COUNT of the rows where ``condition`` holds, portable to SQLite and PostgreSQL.
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)

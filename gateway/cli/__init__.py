@@ -1,0 +1,1 @@
+"""The ``survey-gateway`` command line."""

@@ -1,0 +1,304 @@
+"""``survey-gateway export``, ``report`` and ``outbox``: reading what the gateway collected.
+
+For people at a terminal: a survey's submissions as CSV, XLSX or HXL, its headline report as
+text tables, and the latest outbound SMS with numbers masked. These commands only read, and
+refuse a database that was never set up rather than migrate it (that is for the processes that
+write). Respondents appear by pseudonym only; no phone number is ever printed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, TextIO, cast
+
+import click
+from sqlalchemy import Engine, inspect
+from sqlalchemy.orm import Session
+
+from flows import load_flows
+from flows.model import Flow
+from gateway.cli.errors import BadSetup
+from gateway.cli.terminal import plural, printable_lines, text_table
+from gateway.core.settings import Settings
+from gateway.processes.supervisor import hide_password
+from gateway.results.selection import SubmissionFilter, parse_filter
+
+OUTBOX_LIMIT = 20
+
+
+@click.command()
+@click.option("--flow", "flow_id", required=True, help="The survey, e.g. return_intention.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "hxl"]),
+    default="csv",
+    show_default=True,
+    help="Output format: CSV, an Excel workbook, or CSV with an HXL hashtag row.",
+)
+@click.option("--since", metavar="DATE", help="Only submissions started on or after this day.")
+@click.option("--until", metavar="DATE", help="Only submissions started on or before this day.")
+@click.option("--campaign", "campaign_id", metavar="ID", help="Only this campaign's submissions.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of standard output (xlsx: needed unless piped).",
+)
+def export(
+    flow_id: str,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    campaign_id: str | None,
+    output: Path | None,
+) -> None:
+    """Export a survey's submissions: one row per submission, one column per question.
+
+    Respondents appear by pseudonym only; phone numbers are never exported. Days are UTC
+    (2025-03-31); --until includes that whole day.
+    """
+    from gateway.core.db import make_sessionmaker
+    from gateway.core.runtime import utc_now
+    from gateway.results.export import ExportFormat, write_export
+
+    settings = Settings.from_env()
+    flow = _known_flow(settings, flow_id)
+    export_format = cast(ExportFormat, fmt)  # one of click.Choice's
+    selection = _selection(since, until, campaign_id)
+    if fmt == "xlsx" and output is None and sys.stdout.isatty():
+        # A workbook is binary: on a terminal it is garbage, and may upset the terminal.
+        raise BadSetup("xlsx is a binary file: give --output FILE (or redirect to a file)")
+    with _database(settings) as engine, make_sessionmaker(engine)() as session:
+        selection = _campaign_of(session, selection)
+        if output is None:
+            with _stdout_for(fmt) as out:
+                count = write_export(
+                    session, flow, export_format, out, utc_now(), selection=selection
+                )
+            click.echo(f"{plural(count, 'submission')} exported.", err=True)
+        else:
+            with _open_for(fmt, output) as out:
+                count = write_export(
+                    session, flow, export_format, out, utc_now(), selection=selection
+                )
+            click.echo(f"{plural(count, 'submission')} written to {output}.", err=True)
+
+
+@click.command()
+@click.option("--flow", "flow_id", required=True, help="The survey, e.g. return_intention.")
+@click.option("--campaign", "campaign_id", metavar="ID", help="Only this campaign's submissions.")
+@click.option("--since", metavar="DATE", help="Only submissions started on or after this day.")
+@click.option("--until", metavar="DATE", help="Only submissions started on or before this day.")
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(min=5),
+    default=5,
+    show_default=True,
+    help="Hide every count of fewer than K households (5 or more).",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["fr", "en"]),
+    default="fr",
+    show_default=True,
+    help="Language of the labels.",
+)
+def report(
+    flow_id: str,
+    campaign_id: str | None,
+    since: str | None,
+    until: str | None,
+    k: int,
+    language: str,
+) -> None:
+    """Print the headline report of completed submissions: intentions, needs, regions.
+
+    Counts of fewer than K households are shown as <5 and never as numbers; a count hidden
+    only so that a small one cannot be worked out from the total is shown as x.
+    """
+    from gateway.core.db import make_sessionmaker
+    from gateway.results.report import has_headline_report, headline_report
+    from gateway.results.report_text import report_text
+
+    settings = Settings.from_env()
+    flow = _known_flow(settings, flow_id)
+    if not has_headline_report(flow):
+        raise BadSetup(f"the flow '{flow_id}' has no headline report (it is for return_intention)")
+    selection = _selection(since, until, campaign_id)
+    with _database(settings) as engine, make_sessionmaker(engine)() as session:
+        selection = _campaign_of(session, selection)
+        result = headline_report(
+            session,
+            flow,
+            campaign_id=selection.campaign_id,
+            since=selection.since,
+            until=selection.until,
+            k=k,
+            language=language,
+        )
+    click.echo(report_text(result))
+
+
+def _known_flow(settings: Settings, flow_id: str) -> Flow:
+    known = load_flows(settings.flows_dir)
+    if flow_id not in known:
+        raise BadSetup(f"unknown flow '{flow_id}' (known: {', '.join(sorted(known))})")
+    return known[flow_id]
+
+
+def _selection(since: str | None, until: str | None, campaign_id: str | None) -> SubmissionFilter:
+    try:
+        return parse_filter(since, until, campaign_id)
+    except ValueError as exc:
+        raise BadSetup(str(exc)) from None
+
+
+def _campaign_of(session: Session, selection: SubmissionFilter) -> SubmissionFilter:
+    """The selection with its campaign found by id or id prefix; BadSetup if there is none."""
+    from gateway.campaigns.definition import CampaignError, find_campaign
+
+    if selection.campaign_id is None:
+        return selection
+    try:
+        found = find_campaign(session, selection.campaign_id)
+    except CampaignError as exc:
+        raise BadSetup(str(exc)) from None
+    return dataclasses.replace(selection, campaign_id=found.id)
+
+
+@contextmanager
+def _stdout_for(fmt: str) -> Iterator[IO[Any]]:
+    """Standard output for an export: raw bytes for xlsx, else text as the CSV writer needs."""
+    if fmt == "xlsx":
+        sys.stdout.flush()
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with _stdout_for_csv() as out:
+        yield out
+
+
+def _open_for(fmt: str, path: Path) -> IO[Any]:
+    if fmt == "xlsx":
+        return open(path, "wb")
+    return open(path, "w", encoding="utf-8", newline="")
+
+
+@contextmanager
+def _stdout_for_csv() -> Iterator[TextIO]:
+    """Standard output as UTF-8 without newline translation, as the CSV writer needs.
+
+    On a terminal, control characters in the data are shown as ``?``: an answer holding an
+    escape sequence must not rewrite the operator's screen. Files and pipes get the exact data.
+    """
+    out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+    sys.stdout.flush()
+    safe = _TerminalSafe(out) if sys.stdout.isatty() else None
+    try:
+        yield out if safe is None else cast(TextIO, safe)
+    finally:
+        if safe is not None:
+            safe.finish()
+        out.flush()
+        out.detach()  # leave sys.stdout open
+
+
+class _TerminalSafe(io.TextIOBase):
+    """A text stream to a terminal that shows control characters as ``?``, line breaks kept."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        written = len(text)
+        text = self._pending + text
+        # A "\r\n" split across two writes is still a line break, not a "?".
+        self._pending = "\r" if text.endswith("\r") else ""
+        self._out.write(printable_lines(text[: len(text) - len(self._pending)]))
+        return written
+
+    def finish(self) -> None:
+        """Show a carriage return left at the very end."""
+        if self._pending:
+            self._out.write(printable_lines(self._pending))
+            self._pending = ""
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Engine]:
+    """An engine on the gateway's database, refusing one that was never set up."""
+    from gateway.core.db import make_engine
+    from gateway.core.models import Message, Submission
+
+    engine = make_engine(settings.database_url)
+    try:
+        tables = inspect(engine)
+        if not all(tables.has_table(t) for t in (Submission.__tablename__, Message.__tablename__)):
+            # Reading commands do not migrate: that is for the processes that write.
+            raise BadSetup(
+                f"the database {hide_password(settings.database_url)} has no gateway tables "
+                "yet: start `survey-gateway run` (or `survey-gateway worker`) once to create them"
+            )
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@click.command()
+@click.option("--to", "to", help="Only messages to this number (any usual way of writing it).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=OUTBOX_LIMIT,
+    show_default=True,
+    help="How many messages to show.",
+)
+def outbox(to: str | None, limit: int) -> None:
+    """List outbound SMS, newest first, with numbers masked."""
+    from gateway.core.crypto import pseudonymise
+    from gateway.core.db import make_sessionmaker
+    from gateway.messaging.outbox import outbox_rows
+    from gateway.results.export import iso_utc
+    from handlers.phone import normalise_phone
+
+    settings = Settings.from_env()
+    respondent: str | None = None
+    if to is not None:
+        e164 = normalise_phone(to, settings.phone_region)
+        if e164 is None:
+            # The input is not echoed back: it may be a real number with a typo in it.
+            raise BadSetup(
+                "--to is not a phone number we can read; write it like +22376123456 "
+                f"(or as dialled in {settings.phone_region})"
+            )
+        respondent = pseudonymise(e164, settings.secret_key)
+    with _database(settings) as engine, make_sessionmaker(engine)() as session:
+        rows = outbox_rows(session, respondent, limit)
+    if not rows:
+        click.echo("No outbound messages" + (" to this number." if to else " yet."))
+        return
+    table = [("TIME (UTC)", "TO", "KIND", "STATUS", "PROVIDER ID", "BODY", "ERROR")]
+    table += [
+        (
+            iso_utc(row.created_at),
+            row.to_masked,
+            row.kind,
+            str(row.status),
+            row.provider_id or "-",
+            " ".join(row.body.split()),
+            " ".join((row.error or "").split()),
+        )
+        for row in rows
+    ]
+    click.echo(text_table(table))

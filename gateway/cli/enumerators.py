@@ -1,0 +1,150 @@
+"""``survey-gateway enumerators``: a supervisor lists registrations and decides on them.
+
+Each decision is one database transaction. Once it is committed, the Redis marker that shows an
+approved enumerator the USSD enumerator menu is set or cleared, and an approval's SMS is handed
+to the workers. Phone numbers are shown masked, never in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+
+import click
+from sqlalchemy.orm import Session
+
+from gateway.cli.errors import migrated_runtime
+from gateway.cli.terminal import printable
+from gateway.core.models import Enumerator, EnumeratorStatus
+from gateway.core.runtime import Runtime
+from gateway.enumerators.registrations import (
+    ENUMERATOR_FLOW,
+    EnumeratorError,
+    approve,
+    list_enumerators,
+    redis_marker,
+    reject,
+    revoke,
+)
+from gateway.results.export import iso_utc
+from gateway.staff.audit import CLI_ACTOR, audit
+
+HEADER = ("ID", "STATUS", "CODE", "PHONE", "REGION", "SITE", "NAME", "REGISTERED (UTC)")
+SHORT_ID = 8
+
+
+@click.group("enumerators")
+def enumerators() -> None:
+    """Field staff who survey households: registrations, approval, revocation.
+
+    Enumerators register by SMS (INSCRIPTION or REG). Approve them here; they receive their
+    code by SMS and then see the enumerator menu when they dial the USSD code.
+    """
+
+
+@enumerators.command("list")
+@click.option(
+    "--status",
+    type=click.Choice([status.value for status in EnumeratorStatus]),
+    help="Only enumerators in this status.",
+)
+def list_command(status: str | None) -> None:
+    """List enumerators, oldest registration first, with numbers masked."""
+    with _runtime() as rt, rt.sessions() as session:
+        rows = list_enumerators(session, EnumeratorStatus(status) if status else None)
+    if not rows:
+        click.echo(f"No {status} enumerators." if status else "No enumerators yet.")
+        return
+    click.echo(table(rows))
+
+
+@enumerators.command("approve")
+@click.argument("ident", metavar="ID|CODE")
+def approve_command(ident: str) -> None:
+    """Approve a registration (or an enumerator revoked before) and text them their code."""
+    with _runtime() as rt:
+        with _decision(), rt.sessions.begin() as session:
+            approval = approve(session, ident, rt.cipher, rt.flows[ENUMERATOR_FLOW])
+            if approval.message_id is not None:
+                _audit(session, "approve", approval.enumerator)
+        enumerator = approval.enumerator
+        rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
+        if approval.message_id is not None:
+            rt.jobs.send_message(approval.message_id)
+    click.echo(table([enumerator]))
+    if approval.message_id is None:
+        click.echo(f"Already approved, code {enumerator.code}: nothing sent.")
+    else:
+        click.echo(
+            f"Approved with code {enumerator.code}; the SMS to {enumerator.phone_masked} is queued."
+        )
+
+
+@enumerators.command("reject")
+@click.argument("ident", metavar="ID")
+def reject_command(ident: str) -> None:
+    """Turn down a pending registration; the number stays a household."""
+    with _runtime() as rt:
+        with _decision(), rt.sessions.begin() as session:
+            enumerator = reject(session, ident)
+            _audit(session, "reject", enumerator)
+        rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
+    click.echo(table([enumerator]))
+    click.echo("Rejected.")
+
+
+@enumerators.command("revoke")
+@click.argument("ident", metavar="ID|CODE")
+def revoke_command(ident: str) -> None:
+    """Withdraw an approval: from the next dial, the number is a household again."""
+    with _runtime() as rt:
+        with _decision(), rt.sessions.begin() as session:
+            enumerator = revoke(session, ident)
+            _audit(session, "revoke", enumerator)
+        rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
+    click.echo(table([enumerator]))
+    click.echo(f"Revoked: {enumerator.code} can no longer survey households.")
+
+
+def _audit(session: Session, decision: str, enumerator: Enumerator) -> None:
+    """Every decision taken at the command line lands in the audit log, as the API's do."""
+    detail = f"status {enumerator.status}" + (
+        f", code {enumerator.code}" if enumerator.code else ""
+    )
+    audit(session, CLI_ACTOR, f"enumerator.{decision}", "enumerator", enumerator.id, detail)
+
+
+def table(rows: Sequence[Enumerator]) -> str:
+    """Enumerators as left-aligned columns; numbers masked, ids shortened to 8 characters."""
+    cells = [HEADER] + [
+        (
+            row.id[:SHORT_ID],
+            str(row.status),
+            row.code or "-",
+            row.phone_masked,
+            row.region,
+            printable(row.site),
+            printable(row.full_name),
+            iso_utc(row.created_at),
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in cells
+    )
+
+
+def _runtime() -> AbstractContextManager[Runtime]:
+    """The runtime, on a database that has the enumerators table."""
+    return migrated_runtime(Enumerator.__tablename__)
+
+
+@contextmanager
+def _decision() -> Iterator[None]:
+    """Report an impossible decision (unknown id, wrong status) as a one-line error."""
+    try:
+        yield
+    except EnumeratorError as exc:
+        raise click.ClickException(str(exc)) from None

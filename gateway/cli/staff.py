@@ -1,0 +1,179 @@
+"""``survey-gateway users`` and ``survey-gateway tokens``: staff accounts and API tokens.
+
+For the person who runs the server: the first admin is made here, and tokens for scripts.
+Every change is one transaction with its audit event (actor ``cli``). A token's secret is
+printed once, alone on standard output (so it can be piped into a secret store); it is not
+stored anywhere, only its hash.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.cli.errors import BadSetup, CommandError
+from gateway.cli.terminal import printable, text_table
+from gateway.core.db import make_engine, make_sessionmaker
+from gateway.core.settings import Settings
+from gateway.results.export import iso_utc
+from gateway.staff.audit import CLI_ACTOR
+from gateway.staff.auth import StaffError, create_token, list_tokens, revoke_token
+from gateway.staff.models import ApiToken, Role, User
+from gateway.staff.users import check_password_rules, create_user, list_users, password_hasher
+
+ROLE_CHOICE = click.Choice([role.value for role in Role])
+SHORT_ID = 8
+
+
+@click.group("users")
+def users() -> None:
+    """Dashboard users: who may sign in, and with which role (viewer, manager, admin)."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=ROLE_CHOICE, required=True, help="What the user may do.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of prompting.",
+)
+def users_create(username: str, role: str, password_stdin: bool) -> None:
+    """Add a user who signs in to the dashboard with USERNAME and a password."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(
+            "Password", hide_input=True, confirmation_prompt="Repeat the password"
+        )
+    hasher = password_hasher(Settings.from_env().password_hash_profile)
+    with _staff_errors():
+        check_password_rules(password)
+        with _sessions(User) as sessions, sessions.begin() as session:
+            user = create_user(
+                session,
+                username=username,
+                password=password,
+                role=Role(role),
+                actor=CLI_ACTOR,
+                hasher=hasher,
+            )
+    click.echo(f"User {user.username} created, role {user.role}.")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List users by username."""
+    with _sessions(User) as sessions, sessions() as session:
+        rows = list_users(session)
+    if not rows:
+        click.echo("No users yet: add one with `survey-gateway users create NAME --role admin`.")
+        return
+    header = ("USERNAME", "ROLE", "ACTIVE", "CREATED (UTC)", "LAST LOGIN (UTC)")
+    click.echo(
+        text_table(
+            [header]
+            + [
+                (
+                    user.username,
+                    str(user.role),
+                    "yes" if user.active else "no",
+                    iso_utc(user.created_at),
+                    iso_utc(user.last_login_at) or "-",
+                )
+                for user in rows
+            ]
+        )
+    )
+
+
+@click.group("tokens")
+def tokens() -> None:
+    """API tokens for scripts: sent as `Authorization: Bearer <token>` to /api/v1."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="What the token is for, e.g. 'nightly-export'.")
+@click.option("--role", type=ROLE_CHOICE, required=True, help="What the token may do.")
+def tokens_create(name: str, role: str) -> None:
+    """Make a token and print its secret, this once."""
+    with _staff_errors(), _sessions(ApiToken) as sessions, sessions.begin() as session:
+        issued = create_token(session, name=name, role=Role(role), actor=CLI_ACTOR)
+    token = issued.token
+    click.echo(
+        f"Token '{token.name}' created (id {token.id[:SHORT_ID]}, role {token.role}).\n"
+        "Its secret is on the next line. It is shown only now and is not stored: "
+        "copy it to a safe place.",
+        err=True,
+    )
+    click.echo(issued.secret)
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """List tokens, revoked ones included (never their secrets)."""
+    with _sessions(ApiToken) as sessions, sessions() as session:
+        rows = list_tokens(session)
+    if not rows:
+        click.echo("No tokens yet.")
+        return
+    header = ("ID", "NAME", "ROLE", "STATUS", "CREATED (UTC)", "LAST USED (UTC)", "CREATED BY")
+    click.echo(
+        text_table(
+            [header]
+            + [
+                (
+                    token.id[:SHORT_ID],
+                    printable(token.name),
+                    str(token.role),
+                    "active"
+                    if token.revoked_at is None
+                    else f"revoked {iso_utc(token.revoked_at)}",
+                    iso_utc(token.created_at),
+                    iso_utc(token.last_used_at) or "-",
+                    token.created_by or "-",
+                )
+                for token in rows
+            ]
+        )
+    )
+
+
+@tokens.command("revoke")
+@click.argument("ident", metavar="ID")
+def tokens_revoke(ident: str) -> None:
+    """Revoke a token (by its id, or the 8 characters `tokens list` shows), for good."""
+    with _staff_errors(), _sessions(ApiToken) as sessions, sessions.begin() as session:
+        token = revoke_token(session, ident, actor=CLI_ACTOR)
+    click.echo(f"Token '{token.name}' ({token.id[:SHORT_ID]}) is revoked.")
+
+
+@contextmanager
+def _sessions(model: type[User] | type[ApiToken]) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the gateway's database, refusing one that was never migrated this far."""
+    settings = Settings.from_env()
+    engine = make_engine(settings.database_url)
+    try:
+        if not inspect(engine).has_table(model.__tablename__):
+            # Commands do not migrate: that is for the processes that start the gateway.
+            raise BadSetup(
+                f"the database has no {model.__tablename__} table yet: start "
+                "`survey-gateway run` (or `survey-gateway worker`) once to migrate it"
+            )
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _staff_errors() -> Iterator[None]:
+    """A refused request (name taken, short password, unknown id) as a one-line error."""
+    try:
+        yield
+    except StaffError as exc:
+        raise CommandError(str(exc)) from None

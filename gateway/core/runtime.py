@@ -1,0 +1,104 @@
+"""The live parts one process works with, built once from the settings.
+
+The web app and the workers each build one ``Runtime``; nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+from argon2 import PasswordHasher
+from redis import Redis
+from rq import Queue
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from flows import Flow, load_flows
+from gateway.core.crypto import NumberCipher, pseudonymise
+from gateway.core.db import make_engine, make_sessionmaker
+from gateway.core.errors import ConfigError
+from gateway.core.queue import RqJobQueue, make_queue
+from gateway.core.redis_client import connect
+from gateway.core.settings import Settings
+from gateway.enumerators.registrations import ENUMERATOR_FLOW
+from gateway.staff.users import password_hasher
+from gateway.surveys.live_facts import SqlFacts
+from gateway.surveys.session_store import RedisSessionStore
+from handlers.ports import Services
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def new_run_id() -> str:
+    """A fresh, unguessable run id."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Settings plus the connections and services built from them."""
+
+    settings: Settings
+    redis: Redis
+    queue: Queue
+    jobs: RqJobQueue
+    store: RedisSessionStore
+    engine: Engine
+    sessions: sessionmaker[Session]
+    flows: dict[str, Flow]
+    cipher: NumberCipher
+    services: Services
+    password_hasher: PasswordHasher
+
+    @classmethod
+    def build(cls, settings: Settings, *, client: Redis | None = None) -> Runtime:
+        """Connect to Redis and the database and load the flows."""
+        flows = load_flows(settings.flows_dir)
+        if settings.ussd_flow not in flows:
+            raise ConfigError(
+                f"GATEWAY_USSD_FLOW names '{settings.ussd_flow}', which is not a known flow "
+                f"(known: {', '.join(sorted(flows))})"
+            )
+        client = client if client is not None else connect(settings)
+        queue = make_queue(client)
+        engine = make_engine(settings.database_url)
+        sessions = make_sessionmaker(engine)
+        store = RedisSessionStore(
+            client, session_ttl=settings.ussd_session_ttl, facts=SqlFacts(sessions)
+        )
+        jobs = RqJobQueue(queue, store)
+        cipher = NumberCipher.from_settings(settings)
+        services = Services(
+            store=store,
+            jobs=jobs,
+            pseudonymise=partial(pseudonymise, secret_key=settings.secret_key),
+            encrypt_phone=cipher.encrypt,
+            now=utc_now,
+            new_id=new_run_id,
+            phone_region=settings.phone_region,
+            enumerator_flow=flows.get(ENUMERATOR_FLOW),
+        )
+        return cls(
+            settings=settings,
+            redis=client,
+            queue=queue,
+            jobs=jobs,
+            store=store,
+            engine=engine,
+            sessions=sessions,
+            flows=flows,
+            cipher=cipher,
+            services=services,
+            password_hasher=password_hasher(settings.password_hash_profile),
+        )
+
+    @property
+    def ussd_flow(self) -> Flow:
+        """The flow a household reaches by dialling the USSD code."""
+        return self.flows[self.settings.ussd_flow]

@@ -1,0 +1,1 @@
+"""Enumerators: registration by SMS and a supervisor's decision on it."""

@@ -1,0 +1,1 @@
+"""Results: which submissions, the headline report, small-cell suppression and exports."""

@@ -1,0 +1,1 @@
+"""Staff: dashboard users, API tokens, roles and the audit log."""

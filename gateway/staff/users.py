@@ -1,0 +1,135 @@
+"""Dashboard users: their accounts, their passwords, and signing in.
+
+Passwords are hashed with argon2id at the cost the settings name
+(``GATEWAY_PASSWORD_HASH_PROFILE``); the hasher is built once, by :func:`password_hasher`, and
+passed in. A hash keeps its own parameters, so one made at another cost still verifies, and is
+remade at the current cost when its user signs in. The dashboard's session login is built on
+:func:`authenticate_user`; API tokens, the other staff credential, are in ``gateway.staff.auth``.
+
+Functions that change rows take a SQLAlchemy session, write their audit event in it, and leave
+committing to the caller.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from argon2 import Parameters, PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.core.models import utcnow
+from gateway.core.settings import PasswordHashProfile
+from gateway.staff.audit import NamedActor, audit
+from gateway.staff.auth import Actor, StaffError
+from gateway.staff.models import Role, User
+
+MIN_PASSWORD_LENGTH = 12
+# argon2 would hash a megabyte happily, slowly: a long "password" is a denial of service.
+MAX_PASSWORD_LENGTH = 256
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+
+_HASH_PROFILES: dict[PasswordHashProfile, Parameters] = {
+    PasswordHashProfile.RFC_9106_LOW_MEMORY: profiles.RFC_9106_LOW_MEMORY,
+    PasswordHashProfile.RFC_9106_HIGH_MEMORY: profiles.RFC_9106_HIGH_MEMORY,
+    PasswordHashProfile.CHEAPEST: profiles.CHEAPEST,
+}
+
+
+def password_hasher(profile: PasswordHashProfile) -> PasswordHasher:
+    """The argon2id hasher of a cost profile; it verifies hashes made under any profile."""
+    return PasswordHasher.from_parameters(_HASH_PROFILES[profile])
+
+
+def hash_password(password: str, *, hasher: PasswordHasher) -> str:
+    """An argon2id hash of the password (salted; the parameters are stored in the hash)."""
+    return hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str, *, hasher: PasswordHasher) -> bool:
+    """True when the password matches the hash, whatever parameters it was made with."""
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def normalise_username(username: str) -> str:
+    """Usernames are compared as typed, without surrounding spaces and case."""
+    return username.strip().lower()
+
+
+def check_password_rules(password: str) -> None:
+    """Raise StaffError when the password is too short or too long to be accepted."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise StaffError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    actor: NamedActor | str,
+    hasher: PasswordHasher,
+) -> User:
+    """Add a dashboard user with this password and role, its hash made by ``hasher``."""
+    username = normalise_username(username)
+    if not USERNAME.fullmatch(username):
+        raise StaffError(
+            "a username is 2 to 64 lowercase letters, digits or . _ - and starts with a letter "
+            "or digit (e.g. 'awa.traore')"
+        )
+    check_password_rules(password)
+    if session.scalars(select(User.id).where(User.username == username)).first() is not None:
+        raise StaffError(f"the username '{username}' is taken", status=409)
+    password_hash = hash_password(password, hasher=hasher)
+    user = User(username=username, password_hash=password_hash, role=role, active=True)
+    session.add(user)
+    session.flush()
+    audit(session, actor, "user.create", "user", user.id, f"username={username} role={role}")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, in username order."""
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def authenticate_user(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    hasher: PasswordHasher,
+    now: datetime | None = None,
+) -> User | None:
+    """The active user with this username and password, or None; for the dashboard's login.
+
+    On success, notes ``last_login_at``, remakes the hash with ``hasher`` if it was made with
+    other parameters and writes a ``login`` audit event; the caller commits. Failure takes as
+    long for an unknown user as for a wrong password, so the timing does not tell which
+    usernames exist.
+    """
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return None
+    user = session.scalars(
+        select(User).where(User.username == normalise_username(username))
+    ).first()
+    if user is None or not user.active:
+        # As long as checking a real user's password: one hash at the current cost.
+        hash_password(password, hasher=hasher)
+        return None
+    if not verify_password(user.password_hash, password, hasher=hasher):
+        return None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password, hasher=hasher)
+    user.last_login_at = now or utcnow()
+    session.flush()
+    audit(session, Actor.for_user(user), "login", "user", user.id)
+    return user

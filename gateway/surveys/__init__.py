@@ -1,0 +1,1 @@
+"""Households' surveys: live conversation state, the runs stored from it, retention of numbers."""

@@ -1,0 +1,322 @@
+"""Campaigns API: create a campaign with its audience, follow it, start, pause, resume, cancel.
+
+Viewers read; managers change. It goes through ``gateway.campaigns.definition`` and
+``gateway.campaigns.lifecycle`` as ``survey-gateway campaign`` does: one transaction with its
+audit event, then the workers are asked to act. A campaign is created with its audience, either
+as JSON (``contacts``: a list of ``{"phone", "language"?, "region"?}``) or as a multipart form
+whose ``audience`` file is a CSV; more contacts are added the same way. The fields are checked
+at once; the list is stored encrypted and imported by a worker (``gateway.campaigns.imports``):
+the answer is 202 with the import to follow (``Location``), whatever the size of the list.
+Numbers are never answered back: rows are named by number.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any, NoReturn
+
+import marshmallow as ma
+from flask import request, url_for
+from flask_smorest import abort
+
+from gateway.campaigns.definition import (
+    CampaignError,
+    CampaignSpec,
+    create_campaign,
+    find_campaign,
+    list_campaigns,
+)
+from gateway.campaigns.imports import (
+    Format,
+    find_import,
+    invalid_rows,
+    problem_text,
+    queue_upload,
+    rows_read,
+)
+from gateway.campaigns.lifecycle import (
+    cancel_campaign,
+    pause_campaign,
+    resume_campaign,
+    start_campaign,
+)
+from gateway.campaigns.models import Campaign, CampaignImport, ImportStatus
+from gateway.campaigns.progress import contact_counts, progress
+from gateway.campaigns.queue import CampaignJobs
+from gateway.core.runtime import Runtime, utc_now
+from gateway.staff.auth import Role, current_actor, require_role
+from gateway.web.api.base import ApiBlueprint, read_session, runtime, write_session
+from gateway.web.api.campaign_schemas import (
+    LOCATION,
+    MULTIPART_AUDIENCE,
+    AcceptedSchema,
+    CampaignDetailSchema,
+    CampaignListItemSchema,
+    ChangeSchema,
+    ImportSchema,
+    NewCampaignSchema,
+    NewContactsSchema,
+)
+
+blp = ApiBlueprint("campaigns", __name__, description="Campaigns: surveys sent to a list")
+BLUEPRINTS = (blp,)
+
+# A CSV of 100,000 numbers is about 2 MB; JSON is read whole, so it is held to less.
+MAX_CSV_BYTES = 20 * 1024 * 1024
+MAX_JSON_BYTES = 5 * 1024 * 1024
+FORM_MEMORY_BYTES = 256 * 1024
+AUDIENCE_FIELD = "audience"
+
+
+# -- views ----------------------------------------------------------------------------------
+
+
+@blp.route("/campaigns", methods=["GET"])
+@require_role(Role.VIEWER)
+@blp.response(200, CampaignListItemSchema(many=True))
+def campaigns_list() -> Any:
+    """Every campaign, newest first, with its number of contacts and of invitations sent."""
+    with read_session() as session:
+        rows = list_campaigns(session)
+        counts = contact_counts(session)
+    listed = []
+    for campaign in rows:
+        total, invited = counts.get(campaign.id, (0, 0))
+        listed.append({"campaign": campaign, "contacts": total, "invited": invited})
+    return listed
+
+
+@blp.route("/campaigns", methods=["POST"])
+@require_role(Role.MANAGER)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {
+            "application/json": {"schema": NewCampaignSchema},
+            "multipart/form-data": {
+                "schema": {
+                    **MULTIPART_AUDIENCE,
+                    "required": ["name", "flow", "channel", AUDIENCE_FIELD],
+                }
+            },
+        },
+    }
+)
+@blp.response(202, AcceptedSchema, headers=LOCATION)
+def campaigns_create() -> Any:
+    """Create a draft campaign; its list is imported by a worker: follow the import.
+
+    The fields are checked at once (a 422 creates nothing), and so is the CSV's header row.
+    Rows not taken are listed in the import's report once it is done.
+    """
+    rt = runtime()
+    multipart = _allow_audience()
+    if multipart:
+        data = _load(NewCampaignSchema, request.form.to_dict(), "form")
+    else:
+        data = _load(NewCampaignSchema, request.get_json(silent=True), "json")
+        if not data.get("contacts"):
+            _refuse("the campaign needs its audience: 'contacts', a list of {phone}")
+    stream, format = _audience(data)
+    spec = CampaignSpec(
+        name=data["name"],
+        flow=data["flow"],
+        channel=data["channel"],
+        start_at=data.get("start_at"),
+        window=data["window"],
+        timezone=data["timezone"],
+        throttle=data["throttle"],
+        reminder_count=data.get("reminders"),
+        reminder_interval_hours=data.get("reminder_interval_hours"),
+        expiry_hours=data.get("expiry_hours"),
+        retention_days=data.get("retention_days"),
+    )
+    actor = current_actor()
+    with _campaign_errors(), write_session() as session:
+        campaign = create_campaign(
+            session, spec, rt.flows, ussd_flow=rt.settings.ussd_flow, actor=actor
+        )
+        queued = queue_upload(session, rt.cipher, campaign, stream, actor=actor, format=format)
+    return _accepted(rt, campaign, queued)
+
+
+@blp.route("/campaigns/<campaign_id>/imports", methods=["POST"])
+@require_role(Role.MANAGER)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {
+            "application/json": {"schema": NewContactsSchema},
+            "multipart/form-data": {"schema": MULTIPART_AUDIENCE},
+        },
+    }
+)
+@blp.response(202, AcceptedSchema, headers=LOCATION)
+def campaigns_import(campaign_id: str) -> Any:
+    """Add contacts to a campaign (numbers already in it count as duplicates): follow the import.
+
+    A running campaign invites them in turn; a cancelled or completed one takes none (409).
+    """
+    rt = runtime()
+    with _campaign_errors(), read_session() as session:
+        find_campaign(session, campaign_id)  # an unknown campaign is a 404, whatever the body
+    if _allow_audience():
+        data: dict[str, Any] = {}
+    else:
+        data = _load(NewContactsSchema, request.get_json(silent=True), "json")
+    stream, format = _audience(data)
+    with _campaign_errors(), write_session() as session:
+        campaign = find_campaign(session, campaign_id)
+        queued = queue_upload(
+            session, rt.cipher, campaign, stream, actor=current_actor(), format=format
+        )
+    return _accepted(rt, campaign, queued)
+
+
+@blp.route("/campaigns/<campaign_id>/imports/<import_id>", methods=["GET"])
+@require_role(Role.VIEWER)
+@blp.response(200, ImportSchema)
+def campaigns_import_get(campaign_id: str, import_id: str) -> Any:
+    """An import of the campaign's list: queued, running (rows read so far), done with its
+    report, or failed with the reason."""
+    rt = runtime()
+    with _campaign_errors(), read_session() as session:
+        campaign = find_campaign(session, campaign_id)
+        found = find_import(session, campaign.id, import_id)
+    if found.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        # Whoever follows an import keeps it going: a job lost with Redis is queued again.
+        CampaignJobs(rt.queue).revive_import(found.id)
+    return _import_view(rt, found)
+
+
+@blp.route("/campaigns/<campaign_id>", methods=["GET"])
+@require_role(Role.VIEWER)
+@blp.response(200, CampaignDetailSchema)
+def campaigns_get(campaign_id: str) -> Any:
+    """A campaign (by id, or its first 6 characters or more) and its progress."""
+    with _campaign_errors(), read_session() as session:
+        campaign = find_campaign(session, campaign_id)
+        return {"campaign": campaign, "progress": progress(session, campaign, utc_now())}
+
+
+@blp.route("/campaigns/<campaign_id>/start", methods=["POST"])
+@require_role(Role.MANAGER)
+@blp.response(200, ChangeSchema)
+def campaigns_start(campaign_id: str) -> Any:
+    """Start sending invitations (from start_at on, within the daily window)."""
+    return _change(campaign_id, start_campaign)
+
+
+@blp.route("/campaigns/<campaign_id>/pause", methods=["POST"])
+@require_role(Role.MANAGER)
+@blp.response(200, ChangeSchema)
+def campaigns_pause(campaign_id: str) -> Any:
+    """Stop sending invitations until resumed; surveys under way go on."""
+    return _change(campaign_id, pause_campaign)
+
+
+@blp.route("/campaigns/<campaign_id>/resume", methods=["POST"])
+@require_role(Role.MANAGER)
+@blp.response(200, ChangeSchema)
+def campaigns_resume(campaign_id: str) -> Any:
+    """Send the rest of a paused campaign's invitations."""
+    return _change(campaign_id, resume_campaign)
+
+
+@blp.route("/campaigns/<campaign_id>/cancel", methods=["POST"])
+@require_role(Role.MANAGER)
+@blp.response(200, ChangeSchema)
+def campaigns_cancel(campaign_id: str) -> Any:
+    """Send no more invitations or reminders, for good; answers given are kept."""
+    return _change(campaign_id, cancel_campaign)
+
+
+def _change(campaign_id: str, action: Callable[..., Campaign]) -> dict[str, Any]:
+    rt = runtime()
+    with _campaign_errors(), write_session() as session:
+        before = find_campaign(session, campaign_id).status
+        campaign = action(session, campaign_id, actor=current_actor())
+        counts = progress(session, campaign, utc_now())
+    # Once committed: the fan-out for a running campaign, the end of reminders for a cancel.
+    CampaignJobs(rt.queue).after_change(campaign)
+    return {"campaign": campaign, "progress": counts, "changed": campaign.status is not before}
+
+
+def _allow_audience() -> bool:
+    """Let this request carry a list; whether it is a multipart form."""
+    multipart = request.mimetype == "multipart/form-data"
+    # The app takes small bodies only; an audience is larger. Set before the body is read.
+    request.max_content_length = MAX_CSV_BYTES if multipart else MAX_JSON_BYTES
+    # Werkzeug's multipart parser reads 64 KiB at a time and holds each read to this limit.
+    request.max_form_memory_size = FORM_MEMORY_BYTES
+    return multipart
+
+
+def _audience(data: dict[str, Any]) -> tuple[IO[bytes], Format]:
+    """The list sent: the form's CSV file, or the JSON contacts (already checked)."""
+    if "contacts" in data:
+        return io.BytesIO(json.dumps(data["contacts"]).encode()), "json"
+    upload = request.files.get(AUDIENCE_FIELD)
+    if upload is None or not upload.filename:
+        _refuse(f"the form needs the list as a CSV file in '{AUDIENCE_FIELD}'")
+    return upload.stream, "csv"
+
+
+def _accepted(rt: Runtime, campaign: Campaign, queued: CampaignImport) -> Any:
+    """202, once committed: the import is queued, and where to follow it."""
+    CampaignJobs(rt.queue).run_import(queued.id)
+    location = url_for(
+        "campaigns.campaigns_import_get", campaign_id=campaign.id, import_id=queued.id
+    )
+    body = {"campaign": campaign, "import_": _import_view(rt, queued)}
+    return body, 202, {"Location": location}
+
+
+def _import_view(rt: Runtime, found: CampaignImport) -> dict[str, Any]:
+    """An import as the API gives it: reasons in English, numbers masked."""
+    return {
+        "id": found.id,
+        "campaign_id": found.campaign_id,
+        "status": found.status,
+        "created_by": found.created_by,
+        "created_at": found.created_at,
+        "started_at": found.started_at,
+        "finished_at": found.finished_at,
+        "rows_read": rows_read(rt, found),
+        "accepted": found.accepted,
+        "duplicates": found.duplicates,
+        "opted_out": found.opted_out,
+        "invalid_count": found.invalid_count,
+        "invalid": [
+            {"row_number": row, "reason": reason} for row, reason in invalid_rows(found, "en")
+        ],
+        "problem": problem_text(found, "en"),
+    }
+
+
+def _load(schema: type[ma.Schema], raw: Any, location: str) -> dict[str, Any]:
+    """The request's fields, checked; a 422 naming each field that is wrong."""
+    if not isinstance(raw, dict):
+        _refuse("send the campaign as a JSON object or a multipart form")
+    try:
+        data: dict[str, Any] = schema().load(raw)
+    except ma.ValidationError as exc:
+        abort(422, errors={location: exc.messages})
+    return data
+
+
+def _refuse(message: str) -> NoReturn:
+    abort(422, message=message)
+    raise AssertionError("abort returned")  # abort always raises; this is for the type checker
+
+
+@contextmanager
+def _campaign_errors() -> Iterator[None]:
+    """A campaign that cannot be found, made or changed: a JSON error saying why."""
+    try:
+        yield
+    except CampaignError as exc:
+        abort(exc.status, message=str(exc))

@@ -1,0 +1,318 @@
+"""The staff dashboard: sign-in, the helpers every staff page shares, and their registration.
+
+Pages are rendered on the server from ``gateway/web/templates/dashboard`` and work with plain forms:
+staff in field offices use old browsers on slow links. Each staff blueprint is made by
+:func:`staff_blueprint`, which checks the CSRF token on every POST, answers errors with a page,
+and keeps pages out of caches. Each view checks the role it needs with :func:`require`; the
+signed-in user is read from the database on every request, so a deactivated account or a
+changed role takes effect at once.
+
+The features live in ``dashboard_campaigns``, ``dashboard_results`` and
+``dashboard_enumerators``; the phone simulator in ``simulator_page``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal, ParamSpec, TypeVar
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from gateway.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
+from gateway.core.runtime import Runtime
+from gateway.staff.auth import Actor
+from gateway.staff.models import Role, User
+from gateway.staff.users import authenticate_user, normalise_username
+from gateway.web import csrf
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+V = TypeVar("V", bound=Callable[..., Any])
+LOGIN_ATTEMPTS = 10
+LOGIN_WINDOW_S = 15 * 60
+SESSION_USER = "uid"
+SESSION_LANGUAGE = "lang"
+SESSION_LIFETIME = timedelta(hours=12)
+_UPLOAD_ATTR = "dashboard_upload_max_bytes"
+UPLOAD_FORM_MEMORY = 256 * 1024
+# Where a sign-in may send the browser back to: our own pages only, never another site.
+_RETURN_PREFIXES = ("/dashboard", "/simulator")
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """The signed-in staff member, as read at the start of this request."""
+
+    id: str
+    username: str
+    role: Role
+
+    @property
+    def actor(self) -> Actor:
+        """This person as the audit log names them (``user:alice``)."""
+        return Actor("user", self.username, self.role)
+
+    def may(self, role: Role | str) -> bool:
+        """True when this person's role includes ``role``."""
+        return self.role.includes(Role(role))
+
+
+def runtime() -> Runtime:
+    """The runtime of the current app."""
+    rt: Runtime = current_app.extensions["gateway"]
+    return rt
+
+
+def is_development() -> bool:
+    """True on a development machine (``GATEWAY_ENV=development``, the default)."""
+    return runtime().settings.env == "development"
+
+
+def language() -> str:
+    """The interface language chosen by a link and kept in the session; French by default."""
+    chosen = session.get(SESSION_LANGUAGE)
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def t(key: str, **values: Any) -> str:
+    """The interface text ``key`` in the session's language."""
+    return translate(language(), key, **values)
+
+
+def current_user() -> Staff | None:
+    """The signed-in, still active staff member, or None."""
+    if "staff" in g:
+        staff: Staff | None = g.staff
+        return staff
+    staff = None
+    user_id = session.get(SESSION_USER)
+    if isinstance(user_id, str):
+        with runtime().sessions() as db:
+            user = db.get(User, user_id)
+            if user is not None and user.active:
+                staff = Staff(id=user.id, username=user.username, role=Role(user.role))
+    g.staff = staff
+    return staff
+
+
+def require(
+    role: Role,
+) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, ResponseReturnValue]]:
+    """Let only staff with ``role`` (or above) in; anyone signed out goes to the sign-in page."""
+
+    def decorate(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+        @functools.wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+            staff = current_user()
+            if staff is None:
+                return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+            if not staff.may(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def signed_in() -> Staff:
+    """The staff member of a view behind :func:`require` (never None there)."""
+    staff = current_user()
+    if staff is None:  # pragma: no cover - require() has sent them to sign in
+        abort(403)
+    return staff
+
+
+def allow_upload(max_bytes: int) -> Callable[[V], V]:
+    """Let a view take a request body up to ``max_bytes`` (the app allows 16 KB otherwise)."""
+
+    def mark(view: V) -> V:
+        setattr(view, _UPLOAD_ATTR, max_bytes)
+        return view
+
+    return mark
+
+
+def _request_limits() -> None:
+    # Before the CSRF check reads the form: the body is parsed once, under the view's limit.
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, _UPLOAD_ATTR, None)
+    if isinstance(limit, int):
+        request.max_content_length = limit
+        # Werkzeug's multipart parser reads 64 KiB at a time and holds each read to this limit
+        # (16 KB in the app): an upload needs room for a read, not only for its small fields.
+        request.max_form_memory_size = UPLOAD_FORM_MEMORY
+
+
+def staff_blueprint(name: str, import_name: str, url_prefix: str) -> Blueprint:
+    """A blueprint of staff pages: CSRF-checked POSTs, error pages, no caching."""
+    bp = Blueprint(name, import_name, url_prefix=url_prefix)
+    bp.before_request(_request_limits)
+    csrf.protect(bp)
+    bp.register_error_handler(HTTPException, _error_page)
+    bp.after_request(_page_headers)
+    return bp
+
+
+def _error_page(exc: HTTPException) -> ResponseReturnValue:
+    """An error as a page in the staff's language, not the JSON the AT callbacks get."""
+    status = exc.code or 500
+    if status == 400 and exc.description == "csrf":
+        message = t("error.csrf")
+    elif status == 413:
+        message = t("error.too_large")
+    else:
+        message = t(f"error.{status}") if status in (403, 404) else t("error.other")
+    return render_template("dashboard/error.html", status=status, message=message), status
+
+
+def _page_headers(response: Response) -> Response:
+    # Pages show who answered what on shared office computers: nothing is kept in caches.
+    # The other security headers are set for every response (gateway/web/security_headers.py).
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _safe_return(target: str | None) -> str | None:
+    """``target`` if it is one of our own pages, else None."""
+    if not target or not target.startswith(_RETURN_PREFIXES) or "\\" in target:
+        return None
+    return target
+
+
+def sign_in(username: str, password: str) -> Staff | Literal["refused", "throttled"]:
+    """Check the credentials (``authenticate_user`` audits a sign-in); say why when refused.
+
+    After LOGIN_ATTEMPTS failures for one username, each less than LOGIN_WINDOW_S after the
+    one before, its sign-ins are refused unchecked until LOGIN_WINDOW_S have passed since the
+    last failure: passwords cannot be guessed at the speed of HTTP.
+    """
+    rt = runtime()
+    key = f"sg:login:fail:{normalise_username(username)[:64]}"
+    failures = rt.redis.get(key)
+    if failures is not None and int(failures) >= LOGIN_ATTEMPTS:
+        return "throttled"
+    with rt.sessions.begin() as db:
+        user = authenticate_user(db, username, password, hasher=rt.password_hasher)
+        staff = None if user is None else Staff(user.id, user.username, Role(user.role))
+    if staff is None:
+        with rt.redis.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, LOGIN_WINDOW_S)
+            pipe.execute()
+        log.info("dashboard sign-in refused for username %r", username[:64])
+        return "refused"
+    rt.redis.delete(key)
+    return staff
+
+
+bp = staff_blueprint("dashboard", __name__, "/dashboard")
+
+
+@bp.get("/")
+@require(Role.VIEWER)
+def home() -> ResponseReturnValue:
+    """The campaigns list is where staff start."""
+    return redirect(url_for("dashboard_campaigns.index"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    """The sign-in form, and signing in."""
+    target = _safe_return(request.values.get("next"))
+    if request.method == "GET":
+        if current_user() is not None:
+            return redirect(target or url_for("dashboard.home"))
+        return render_template("dashboard/login.html", next=target, error=None, username="")
+    username = request.form.get("username", "").strip()[:64]
+    staff = sign_in(username, request.form.get("password", "")[:256])
+    if not isinstance(staff, Staff):
+        error = t("login.throttled" if staff == "throttled" else "login.failed")
+        page = render_template("dashboard/login.html", next=target, error=error, username=username)
+        return page, 200
+    chosen = session.get(SESSION_LANGUAGE)
+    # A fresh session at sign-in: nothing from before (a token seen by others) carries over.
+    session.clear()
+    if chosen in LANGUAGES:
+        session[SESSION_LANGUAGE] = chosen
+    session[SESSION_USER] = staff.id
+    session.permanent = True
+    csrf.renew()
+    return redirect(target or url_for("dashboard.home"))
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    """Sign out: the session is emptied, the language kept."""
+    chosen = session.get(SESSION_LANGUAGE)
+    session.clear()
+    if chosen in LANGUAGES:
+        session[SESSION_LANGUAGE] = chosen
+    return redirect(url_for("dashboard.login"))
+
+
+@bp.get("/language/<code>")
+def set_language(code: str) -> ResponseReturnValue:
+    """Switch the interface language, then go back to the page the link was on."""
+    if code not in LANGUAGES:
+        abort(404)
+    session[SESSION_LANGUAGE] = code
+    return redirect(_safe_return(request.args.get("next")) or url_for("dashboard.home"))
+
+
+def _template_globals() -> dict[str, Any]:
+    staff = current_user() if request else None
+    return {
+        "t": t,
+        "lang": language(),
+        "languages": LANGUAGES,
+        "staff": staff,
+        "is_development": is_development(),
+    }
+
+
+def register_dashboard(app: Flask) -> None:
+    """Add the staff pages and the phone simulator to ``app``."""
+    # Imported here: the feature modules import this one for its helpers.
+    from gateway.web import simulator as simulator_page
+    from gateway.web.dashboard import campaigns as dashboard_campaigns
+    from gateway.web.dashboard import enumerators as dashboard_enumerators
+    from gateway.web.dashboard import results as dashboard_results
+
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SECURE"] = runtime_of(app).settings.is_production
+    app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
+    app.context_processor(_template_globals)
+    for blueprint in (
+        bp,
+        dashboard_campaigns.bp,
+        dashboard_results.bp,
+        dashboard_enumerators.bp,
+        simulator_page.bp,
+    ):
+        app.register_blueprint(blueprint)
+
+
+def runtime_of(app: Flask) -> Runtime:
+    """The runtime ``create_app`` built for ``app``."""
+    rt: Runtime = app.extensions["gateway"]
+    return rt

@@ -1,0 +1,282 @@
+"""Dashboard: campaigns, their audience import and report, their progress and state changes.
+
+Everything goes through the campaign domain exactly as ``survey-gateway campaign`` does: one
+transaction per change with its audit row, then ``CampaignJobs.after_change`` once committed.
+An uploaded list is stored encrypted and imported by a worker (``gateway.campaigns.imports``):
+the upload redirects to the campaign page at once, and the page follows the import, reloading
+itself (a meta refresh: the content security policy allows no script) until the report is
+there. The report names rows by number and masks any number, as the domain wrote it. The
+domain's reasons (a refusal, a row not taken) are kept as catalogue keys and said in the
+language of whoever reads the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any, Literal
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from gateway.campaigns.definition import (
+    DEFAULT_THROTTLE,
+    DEFAULT_TIMEZONE,
+    DEFAULT_WINDOW,
+    CampaignError,
+    CampaignSpec,
+    create_campaign,
+    find_campaign,
+    list_campaigns,
+)
+from gateway.campaigns.imports import (
+    invalid_rows,
+    latest_import,
+    problem_text,
+    queue_upload,
+    rows_read,
+)
+from gateway.campaigns.lifecycle import (
+    cancel_campaign,
+    pause_campaign,
+    resume_campaign,
+    start_campaign,
+)
+from gateway.campaigns.models import Campaign, CampaignImport, CampaignStatus, ImportStatus
+from gateway.campaigns.progress import Progress, contact_counts, progress
+from gateway.campaigns.queue import CampaignJobs
+from gateway.core.i18n import Message
+from gateway.core.models import utcnow
+from gateway.core.runtime import Runtime
+from gateway.enumerators.registrations import ENUMERATOR_FLOW
+from gateway.staff.models import Role
+from gateway.web.dashboard.base import (
+    Staff,
+    allow_upload,
+    language,
+    require,
+    runtime,
+    signed_in,
+    staff_blueprint,
+    t,
+)
+
+Action = Literal["start", "pause", "resume", "cancel"]
+# The buttons each status offers, in the order shown.
+ACTIONS: dict[CampaignStatus, tuple[Action, ...]] = {
+    CampaignStatus.DRAFT: ("start", "cancel"),
+    CampaignStatus.RUNNING: ("pause", "cancel"),
+    CampaignStatus.PAUSED: ("resume", "cancel"),
+    CampaignStatus.CANCELLED: (),
+    CampaignStatus.COMPLETED: (),
+}
+_CHANGES = {
+    "start": start_campaign,
+    "pause": pause_campaign,
+    "resume": resume_campaign,
+    "cancel": cancel_campaign,
+}
+LIST_ROWS = 50
+# Invalid rows listed on the page; the rest are counted (the page must stay small).
+REPORT_ROWS = 50
+# While the list is imported, the campaign page reloads itself this often (seconds).
+REFRESH_S = 3
+# An uploaded list may be far bigger than any other request (the app's default is 16 KB).
+UPLOAD_MAX_BYTES = 8 * 1024 * 1024
+
+bp = staff_blueprint("dashboard_campaigns", __name__, "/dashboard/campaigns")
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A campaign in the list: its contacts and how many were invited."""
+
+    campaign: Campaign
+    contacts: int
+    invited: int
+
+    @property
+    def percent(self) -> int:
+        """Invited, as a whole percentage of the contacts."""
+        return round(100 * self.invited / self.contacts) if self.contacts else 0
+
+
+def listing(rt: Runtime) -> list[Listed]:
+    """The newest campaigns with their invitation counts."""
+    with rt.sessions() as session:
+        rows = list_campaigns(session)[:LIST_ROWS]
+        counts = contact_counts(session)
+    return [Listed(row, *counts.get(row.id, (0, 0))) for row in rows]
+
+
+def survey_flows(rt: Runtime) -> list[str]:
+    """The flows a campaign may invite to (not the enumerators' registration)."""
+    return sorted(flow_id for flow_id in rt.flows if flow_id != ENUMERATOR_FLOW)
+
+
+def create_with_audience(
+    rt: Runtime, staff: Staff, spec: CampaignSpec, upload: IO[bytes]
+) -> Campaign:
+    """Create a draft campaign and store its list, in one transaction; then queue the import.
+
+    A form or a list header that cannot be read creates nothing (CampaignError says why).
+    """
+    with rt.sessions.begin() as session:
+        campaign = create_campaign(
+            session, spec, rt.flows, ussd_flow=rt.settings.ussd_flow, actor=staff.actor
+        )
+        queued = queue_upload(session, rt.cipher, campaign, upload, actor=staff.actor)
+    CampaignJobs(rt.queue).run_import(queued.id)
+    return campaign
+
+
+def import_state(rt: Runtime, found: CampaignImport | None, language: str) -> dict[str, Any]:
+    """The campaign's last import for its page: status, rows read, the report or the reason.
+
+    Invalid rows are ``(row number, reason)``, the reason in ``language``.
+    """
+    if found is None:
+        return {"status": None}
+    return {
+        "status": found.status.value,
+        "pending": found.status in (ImportStatus.QUEUED, ImportStatus.RUNNING),
+        "rows": rows_read(rt, found),
+        "accepted": found.accepted,
+        "duplicates": found.duplicates,
+        "opted_out": found.opted_out,
+        "invalid_count": found.invalid_count,
+        "invalid": invalid_rows(found, language)[:REPORT_ROWS],
+        "problem": problem_text(found, language),
+    }
+
+
+def change_state(rt: Runtime, staff: Staff, ident: str, action: Action) -> Campaign:
+    """Start, pause, resume or cancel, audited; then have the workers act on it."""
+    with rt.sessions.begin() as session:
+        changed = _CHANGES[action](session, ident, actor=staff.actor)
+    CampaignJobs(rt.queue).after_change(changed)
+    return changed
+
+
+def campaign_page(
+    rt: Runtime, ident: str, language: str
+) -> tuple[Campaign, Progress, dict[str, Any]]:
+    """The campaign, its counts now, and its last import; CampaignError when there is no
+    such campaign."""
+    with rt.sessions() as session:
+        campaign = find_campaign(session, ident)
+        found = latest_import(session, campaign.id)
+        if found is not None and found.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+            # Whoever follows an import keeps it going: a job lost with Redis is queued again.
+            CampaignJobs(rt.queue).revive_import(found.id)
+        last = import_state(rt, found, language)
+        return campaign, progress(session, campaign, utcnow()), last
+
+
+def parse_spec(form: dict[str, str]) -> CampaignSpec:
+    """The campaign asked for in the form; CampaignError for a value that cannot be read."""
+    try:
+        # A French user types 0,5 for a half.
+        throttle = float((form.get("throttle") or str(DEFAULT_THROTTLE)).replace(",", "."))
+    except ValueError:
+        raise CampaignError(Message("campaign_error.throttle_number")) from None
+    start_text = form.get("start_at", "").strip()
+    try:
+        start_at = datetime.fromisoformat(start_text) if start_text else None
+    except ValueError:
+        raise CampaignError(Message("campaign_error.start_at", text=start_text[:20])) from None
+    return CampaignSpec(
+        name=form.get("name", ""),
+        flow=form.get("flow", ""),
+        channel=form.get("channel", ""),
+        start_at=start_at,
+        window=form.get("window") or DEFAULT_WINDOW,
+        timezone=form.get("timezone") or DEFAULT_TIMEZONE,
+        throttle=throttle,
+    )
+
+
+@bp.get("/")
+@require(Role.VIEWER)
+def index() -> ResponseReturnValue:
+    """The campaigns, newest first, with their progress."""
+    return render_template("dashboard/campaigns.html", rows=listing(runtime()))
+
+
+@bp.get("/new")
+@require(Role.MANAGER)
+def new() -> ResponseReturnValue:
+    """The form to create a campaign from a CSV list."""
+    return _form_page(problem=None, values={})
+
+
+@bp.post("/new")
+@require(Role.MANAGER)
+@allow_upload(UPLOAD_MAX_BYTES)
+def create() -> ResponseReturnValue:
+    """Create the campaign and queue the import of its list, then show it importing."""
+    rt = runtime()
+    values = {name: request.form.get(name, "")[:200] for name in _FIELDS}
+    upload = request.files.get("audience")
+    try:
+        if upload is None or not upload.filename:
+            raise CampaignError(Message("campaigns.no_file"))
+        spec = parse_spec(values)
+        campaign = create_with_audience(rt, signed_in(), spec, upload.stream)
+    except CampaignError as exc:
+        return _form_page(problem=exc.in_language(language()), values=values), 422
+    flash(t("campaigns.created_ok", name=campaign.name), "ok")
+    return redirect(url_for("dashboard_campaigns.show", campaign_id=campaign.id))
+
+
+_FIELDS = ("name", "flow", "channel", "start_at", "window", "timezone", "throttle")
+
+
+def _form_page(problem: str | None, values: dict[str, str]) -> str:
+    rt = runtime()
+    return render_template(
+        "dashboard/campaign_new.html",
+        flows=survey_flows(rt),
+        ussd_flow=rt.settings.ussd_flow,
+        problem=problem,
+        values=values,
+        defaults={
+            "window": DEFAULT_WINDOW,
+            "timezone": DEFAULT_TIMEZONE,
+            "throttle": f"{DEFAULT_THROTTLE:g}",
+        },
+    )
+
+
+@bp.get("/<campaign_id>")
+@require(Role.VIEWER)
+def show(campaign_id: str) -> ResponseReturnValue:
+    """A campaign: its settings, counts, its list's import, and its buttons by role."""
+    rt = runtime()
+    try:
+        campaign, counts, last = campaign_page(rt, campaign_id[:36], language())
+    except CampaignError:
+        abort(404)
+    return render_template(
+        "dashboard/campaign.html",
+        campaign=campaign,
+        counts=counts,
+        report=last,
+        refresh=REFRESH_S if last["status"] and last["pending"] else None,
+        actions=ACTIONS[campaign.status],
+    )
+
+
+@bp.post("/<campaign_id>/<any(start, pause, resume, cancel):action>")
+@require(Role.MANAGER)
+def act(campaign_id: str, action: Action) -> ResponseReturnValue:
+    """Start, pause, resume or cancel, then back to the campaign page."""
+    try:
+        changed = change_state(runtime(), signed_in(), campaign_id[:36], action)
+    except CampaignError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(t("campaigns.action_refused", problem=exc.in_language(language())), "error")
+        return redirect(url_for("dashboard_campaigns.show", campaign_id=campaign_id[:36]))
+    flash(t(f"campaigns.done.{action}"), "ok")
+    return redirect(url_for("dashboard_campaigns.show", campaign_id=changed.id))

@@ -1,0 +1,1 @@
+"""Africa's Talking callbacks: USSD steps and notices, inbound SMS, delivery reports."""
