@@ -17,7 +17,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, update
@@ -31,6 +30,7 @@ from gateway.campaigns.models import (
     CampaignStatus,
     ContactStatus,
 )
+from gateway.core.errors import DomainError
 from gateway.core.i18n import Message
 from gateway.core.lookup import rows_by_id
 from gateway.core.models import utcnow
@@ -55,23 +55,9 @@ INVITATION_TEXT = "invitation_ussd"
 _WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 
 
-class CampaignError(Exception):
-    """A campaign request that cannot be done, said so a person can act on it.
-
-    ``reason`` is a ``Message`` the dashboard says in the reader's language; ``str()`` is its
-    English, what the API and the CLI answer. A reason given as plain text is said as it is.
-    ``status`` is the HTTP status an API answers with: 404 unknown campaign, 409 a change its
-    state does not allow, 422 a value out of bounds.
-    """
-
-    def __init__(self, reason: Message | str, status: Literal[404, 409, 422] = 422) -> None:
-        super().__init__(reason if isinstance(reason, str) else reason.in_language("en"))
-        self.reason = reason
-        self.status = status
-
-    def in_language(self, language: str) -> str:
-        """Why, in ``language``."""
-        return self.reason if isinstance(self.reason, str) else self.reason.in_language(language)
+class CampaignError(DomainError):
+    """A campaign request that cannot be done: 404 unknown campaign, 409 a change its state
+    does not allow, 422 a value out of bounds."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from flows import Flow
 from gateway.core.crypto import REFERENCE_ALPHABET, NumberCipher
+from gateway.core.errors import DomainError
 from gateway.core.lookup import rows_by_id
 from gateway.core.models import Enumerator, EnumeratorStatus, Respondent, Submission, utcnow
 from gateway.surveys.persistence import create_message
@@ -40,8 +41,9 @@ _CODE_READING = str.maketrans({"I": "1", "L": "1", "O": "0"})
 _CODE_TRIES = 20
 
 
-class EnumeratorError(Exception):
-    """A supervisor's request that cannot be done: unknown, ambiguous, or not in this status."""
+class EnumeratorError(DomainError):
+    """A supervisor's request that cannot be done: unknown (404), ambiguous or not in this
+    status (409)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +120,9 @@ def find_enumerator(session: Session, ident: str) -> Enumerator:
     # Shorter prefixes than elsewhere: a supervisor reads these ids off a phone.
     matches = rows_by_id(session, Enumerator, prefix, min_prefix=4)
     if not matches:
-        raise EnumeratorError(f"no enumerator has the code or id '{ident.strip()}'")
+        raise EnumeratorError(f"no enumerator has the code or id '{ident.strip()}'", status=404)
     if len(matches) > 1:
-        raise EnumeratorError(f"more than one enumerator has an id starting '{prefix}'")
+        raise EnumeratorError(f"more than one enumerator has an id starting '{prefix}'", status=409)
     return matches[0]
 
 
@@ -218,7 +220,7 @@ def _decide(
     if enumerator.status is not frm:
         hint = other[1] if enumerator.status is other[0] else ""
         raise EnumeratorError(
-            f"enumerator {enumerator.id[:8]} is {enumerator.status}: {refusal}{hint}"
+            f"enumerator {enumerator.id[:8]} is {enumerator.status}: {refusal}{hint}", status=409
         )
     enumerator.status = to
     enumerator.decided_at = now or utcnow()
@@ -236,4 +238,6 @@ def _new_code(session: Session) -> str:
         code = CODE_PREFIX + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(CODE_LENGTH))
         if session.scalars(select(Enumerator.id).where(Enumerator.code == code)).first() is None:
             return code
-    raise EnumeratorError("no free enumerator code found: the code space is nearly used up")
+    raise EnumeratorError(
+        "no free enumerator code found: the code space is nearly used up", status=409
+    )

@@ -27,6 +27,7 @@ from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.core.errors import DomainError
 from gateway.core.lookup import rows_by_id
 from gateway.core.models import utcnow
 from gateway.staff.audit import NamedActor, audit
@@ -63,12 +64,8 @@ TOKEN_WINDOW_S = 60
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class StaffError(Exception):
-    """A staff request that cannot be done; ``status`` is the HTTP status an API answers with."""
-
-    def __init__(self, message: str, status: Literal[401, 404, 409, 422] = 422) -> None:
-        super().__init__(message)
-        self.status = status
+class StaffError(DomainError):
+    """A staff request that cannot be done: a user, a token or a credential."""
 
 
 @dataclass(frozen=True, slots=True)
