@@ -141,21 +141,29 @@ def test_the_worker_waits_for_the_database_at_start(
     env = cli_env(tmp_path / "var")
     env["REDIS_URL"] = killable_redis.url
     env["DATABASE_URL"] = f"postgresql://nobody:secret@127.0.0.1:{free_port()}/none"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "worker"],
-        env=env,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    stderr_path = tmp_path / "worker.err"
+    with stderr_path.open("wb") as stderr_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "worker"],
+            env=env,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr_file,
+        )
     try:
-        time.sleep(4)
+        # Starting takes seconds on a busy machine: wait for the worker to say it waits, then
+        # check it is still waiting (and said so once) a while later.
+        deadline = time.monotonic() + 60
+        while "unreachable" not in stderr_path.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, "the worker exited for want of the database"
+            time.sleep(0.2)
+        time.sleep(3)
         assert process.poll() is None, "the worker exited for want of the database"
     finally:
         process.kill()
-        _, stderr = process.communicate(timeout=10)
-    log = stderr.decode()
+        process.wait(timeout=10)
+    log = stderr_path.read_text()
     assert log.count("unreachable") == 1, log
     assert "Database unreachable at postgresql://nobody:***@127.0.0.1:" in log, log
     assert "Traceback" not in log and "secret" not in log, log
