@@ -2,10 +2,10 @@
 
 Viewers read; managers change. Each change is one call to ``gateway.campaigns.services``, as
 from the dashboard and ``survey-gateway campaign``: one transaction with its audit event, then
-the workers are asked to act. A campaign is created with its audience, either
-as JSON (``contacts``: a list of ``{"phone", "language"?, "region"?}``) or as a multipart form
-whose ``audience`` file is a CSV; more contacts are added the same way. The fields are checked
-at once; the list is stored encrypted and imported by a worker (``gateway.campaigns.imports``):
+the workers are asked to act. A campaign is created with its audience, either as JSON
+(``contacts``: a list of ``{"phone", "language"?, "region"?}``) or as a multipart form whose
+``audience`` file is a CSV; more contacts are added the same way. The fields are checked at
+once; the list is stored encrypted and imported by a worker (``gateway.campaigns.imports``):
 the answer is 202 with the import to follow (``Location``), whatever the size of the list.
 Numbers are never answered back: rows are named by number.
 """
