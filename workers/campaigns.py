@@ -46,7 +46,8 @@ from gateway.campaigns.models import (
     CampaignStatus,
     ContactStatus,
 )
-from gateway.campaigns.queue import CampaignJobs, hold_key
+from gateway.campaigns.queue import hold_key
+from gateway.campaigns.services import campaign_jobs
 from gateway.core.models import Message
 from gateway.core.rate_limit import RateLimiter
 from gateway.core.runtime import Runtime
@@ -86,13 +87,13 @@ def fan_out(campaign_id: str) -> None:
     rt = ctx.runtime
     job = get_current_job()
     if job is not None:
-        CampaignJobs(rt.queue).started(campaign_id, job.id)  # another job may be queued now
+        campaign_jobs(rt).started(campaign_id, job.id)  # another job may be queued now
     lock = rt.redis.lock(hold_key(campaign_id), timeout=LOCK_TIMEOUT_S)
     if not lock.acquire(blocking=False):
         # Another worker is inviting this campaign's contacts, or died doing so: look again
         # later. Only one fan-out job ever waits, so this cannot start a second chain.
         later = ctx.clock.now() + timedelta(seconds=LOCK_BUSY_RETRY_S)
-        CampaignJobs(rt.queue).fan_out(campaign_id, at=later)
+        campaign_jobs(rt).fan_out(campaign_id, at=later)
         return
     try:
         next_at = _send_batch(ctx, campaign_id, lock)
@@ -104,7 +105,7 @@ def fan_out(campaign_id: str) -> None:
     if next_at is not None:
         # Released first: the next job must find the lock free.
         soon = next_at <= ctx.clock.now()
-        CampaignJobs(rt.queue).fan_out(campaign_id, at=None if soon else next_at)
+        campaign_jobs(rt).fan_out(campaign_id, at=None if soon else next_at)
 
 
 def _send_batch(ctx: WorkerContext, campaign_id: str, lock: Lock) -> datetime | None:
@@ -263,7 +264,7 @@ def _invite(
     marks.add(contact.id, ContactStatus.SENT, run_id=run_id, message_id=message_id, sent_at=now)
     if campaign.channel is CampaignChannel.USSD and campaign.reminder_count > 0:
         at = next_send_time(campaign, now + timedelta(hours=campaign.reminder_interval_hours))
-        CampaignJobs(rt.queue).remind_invitation(contact.id, 1, at)
+        campaign_jobs(rt).remind_invitation(contact.id, 1, at)
 
 
 def _completed_status(rt: Runtime, key: str) -> ContactStatus:
@@ -361,9 +362,7 @@ def remind_invitation(contact_id: int, number: int) -> None:
     record_reply(reply.key, reply.respondent, reply.phone_token, reply.kind, reply.body)
     if number < campaign.reminder_count:
         later = ctx.clock.now() + timedelta(hours=campaign.reminder_interval_hours)
-        CampaignJobs(rt.queue).remind_invitation(
-            contact_id, number + 1, next_send_time(campaign, later)
-        )
+        campaign_jobs(rt).remind_invitation(contact_id, number + 1, next_send_time(campaign, later))
 
 
 def stop_reminders(campaign_id: str) -> None:

@@ -18,7 +18,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from gateway.campaigns.queue import CampaignJobs
+from gateway.campaigns.services import campaign_jobs
 from gateway.core.models import Message, MessageStatus
 from gateway.core.queue import SEND_RETRY
 from gateway.core.runtime import utc_now
@@ -110,7 +110,7 @@ def sweep_messages() -> None:
     with rt.sessions() as session:
         # A campaign whose chain still goes on has a job marked as waiting, or the next one
         # finds this one marked: one chain goes on either way (see CampaignJobs.fan_out).
-        resumed = CampaignJobs(rt.queue).resume_running(session)
+        resumed = campaign_jobs(rt).resume_running(session)
     if resumed:
         log.warning("message sweep: fan-out resumed for %d running campaign(s)", len(resumed))
 

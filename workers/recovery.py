@@ -15,7 +15,7 @@ import logging
 from sqlalchemy import select
 
 from gateway.campaigns.models import CampaignImport, ImportStatus
-from gateway.campaigns.queue import CampaignJobs
+from gateway.campaigns.services import campaign_jobs
 from gateway.core.runtime import Runtime, utc_now
 from gateway.surveys.live_facts import rebuild
 from workers.maintenance import PURGE_JOB_ID, SWEEP_JOB_ID, schedule_daily_purge, schedule_sweep
@@ -34,7 +34,7 @@ def restore_live_state(runtime: Runtime) -> None:
         schedule_daily_purge(runtime.queue, after=now)
     if runtime.queue.fetch_job(SWEEP_JOB_ID) is None:
         schedule_sweep(runtime.queue, after=now)
-    jobs = CampaignJobs(runtime.queue)
+    jobs = campaign_jobs(runtime)
     with runtime.sessions() as session:
         resumed = jobs.resume_running(session)
         pending = session.scalars(

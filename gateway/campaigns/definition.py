@@ -7,8 +7,8 @@ states is in ``gateway.campaigns.lifecycle``, the audience import in
 ``workers.campaigns``.
 
 Functions that change rows write their audit event in the same session and leave committing
-to the caller; once committed, the caller hands the campaign to
-``gateway.campaigns.queue.CampaignJobs.after_change``, which queues the fan-out.
+to the caller: staff's operations go through ``gateway.campaigns.services``, which commits, then
+hands the campaign to the workers.
 """
 
 from __future__ import annotations

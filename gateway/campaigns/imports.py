@@ -65,9 +65,9 @@ def queue_upload(
 ) -> CampaignImport:
     """Store an uploaded list, encrypted, as a queued import of ``campaign``.
 
-    The caller commits, then queues the job (``CampaignJobs.run_import``). What can be seen at
-    once is refused at once (CampaignError): a closed campaign, an empty file, a CSV header
-    without a phone column or not in UTF-8. Rows are checked by the import.
+    The caller commits, then queues the job (``gateway.campaigns.services`` does both). What
+    can be seen at once is refused at once (CampaignError): a closed campaign, an empty file, a
+    CSV header without a phone column or not in UTF-8. Rows are checked by the import.
     """
     check_open(campaign)
     piece = stream.read(PART_BYTES)

@@ -6,8 +6,8 @@ campaign is still in a status it may move from, so staff and the fan-out acting 
 moment overwrite nothing; a change its state does not allow raises ``CampaignError`` (409).
 
 Functions that change rows write their audit event in the same session and leave committing
-to the caller; once committed, the caller hands the campaign to
-``gateway.campaigns.queue.CampaignJobs.after_change``, which queues the fan-out.
+to the caller: staff's operations go through ``gateway.campaigns.services``, which commits, then
+hands the campaign to the workers.
 """
 
 from __future__ import annotations

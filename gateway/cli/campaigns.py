@@ -3,20 +3,19 @@
 ``create`` makes a draft campaign with its list (a file whose header cannot be read creates
 nothing), then imports the list there and then, through the same import as the workers run
 for the API and the dashboard (``gateway.campaigns.imports``), and prints the import report;
-``start`` sends. Each change
-is committed with its audit event (actor ``cli``) before the workers are asked to act on it.
+``start`` sends. Each change is one call to ``gateway.campaigns.services``, as from the API and
+the dashboard: committed with its audit event (actor ``cli``), then the workers act on it.
 Numbers are never printed: rows of the file are named by row number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import click
-from sqlalchemy.orm import Session
 
 from gateway.campaigns.definition import (
     DEFAULT_THROTTLE,
@@ -24,26 +23,19 @@ from gateway.campaigns.definition import (
     DEFAULT_WINDOW,
     CampaignError,
     CampaignSpec,
-    create_campaign,
     find_campaign,
     list_campaigns,
 )
-from gateway.campaigns.imports import (
-    Format,
-    invalid_rows,
-    problem_text,
-    queue_upload,
-    run_import,
-)
-from gateway.campaigns.lifecycle import (
-    cancel_campaign,
-    pause_campaign,
-    resume_campaign,
-    start_campaign,
-)
+from gateway.campaigns.imports import invalid_rows, problem_text
 from gateway.campaigns.models import Campaign, CampaignImport, ImportStatus
 from gateway.campaigns.progress import contact_counts, progress
-from gateway.campaigns.queue import CampaignJobs
+from gateway.campaigns.services import (
+    Action,
+    Audience,
+    add_contacts,
+    change_state,
+    create_with_audience,
+)
 from gateway.cli.errors import BadSetup, CommandError, migrated_runtime
 from gateway.cli.terminal import printable, text_table
 from gateway.core.models import utcnow
@@ -113,17 +105,11 @@ def create_command(
         expiry_hours=expiry_hours,
         retention_days=retention_days,
     )
-    with _runtime() as rt, _errors(), audience.open("rb") as stream:
-        with rt.sessions.begin() as session:
-            created = create_campaign(
-                session, spec, rt.flows, ussd_flow=rt.settings.ussd_flow, actor=CLI_ACTOR
-            )
-            queued = queue_upload(
-                session, rt.cipher, created, stream, actor=CLI_ACTOR, format=_format(audience)
-            )
-        short = created.id[:SHORT_ID]
-        click.echo(f"Campaign {short} created (draft): {describe(created)}")
-        _import(rt, queued.id)
+    with _runtime() as rt, _errors(), _audience(audience) as given:
+        created = create_with_audience(rt, CLI_ACTOR, spec, given, import_now=True)
+    short = created.campaign.id[:SHORT_ID]
+    click.echo(f"Campaign {short} created (draft): {describe(created.campaign)}")
+    _report(created.import_)
     click.echo(f"Start it with: survey-gateway campaign start {short}")
 
 
@@ -132,41 +118,37 @@ def create_command(
 @click.argument("audience", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(ident: str, audience: Path) -> None:
     """Add the numbers of another file (numbers already in the campaign count as duplicates)."""
-    with _runtime() as rt, _errors(), audience.open("rb") as stream:
-        with rt.sessions.begin() as session:
-            found = find_campaign(session, ident)
-            queued = queue_upload(
-                session, rt.cipher, found, stream, actor=CLI_ACTOR, format=_format(audience)
-            )
-        _import(rt, queued.id)
+    with _runtime() as rt, _errors(), _audience(audience) as given:
+        added = add_contacts(rt, CLI_ACTOR, ident, given, import_now=True)
+    _report(added.import_)
 
 
 @campaign.command("start")
 @click.argument("ident", metavar="ID")
 def start_command(ident: str) -> None:
     """Start sending invitations (from --start on, within the daily hours)."""
-    _change(ident, lambda s: start_campaign(s, ident, actor=CLI_ACTOR))
+    _change(ident, "start")
 
 
 @campaign.command("pause")
 @click.argument("ident", metavar="ID")
 def pause_command(ident: str) -> None:
     """Stop sending invitations until resumed; surveys under way go on."""
-    _change(ident, lambda s: pause_campaign(s, ident, actor=CLI_ACTOR))
+    _change(ident, "pause")
 
 
 @campaign.command("resume")
 @click.argument("ident", metavar="ID")
 def resume_command(ident: str) -> None:
     """Send the rest of a paused campaign's invitations."""
-    _change(ident, lambda s: resume_campaign(s, ident, actor=CLI_ACTOR))
+    _change(ident, "resume")
 
 
 @campaign.command("cancel")
 @click.argument("ident", metavar="ID")
 def cancel_command(ident: str) -> None:
     """Send no more invitations or reminders, for good; answers given are kept."""
-    _change(ident, lambda s: cancel_campaign(s, ident, actor=CLI_ACTOR))
+    _change(ident, "cancel")
 
 
 @campaign.command("status")
@@ -233,29 +215,29 @@ def report_text(report: CampaignImport) -> str:
     return "\n".join(lines)
 
 
-def _import(rt: Runtime, import_id: str) -> None:
-    """Import the stored list now, as a worker would; print the report, or fail saying why."""
-    ended = run_import(rt, import_id)
-    if ended is None or ended.status is not ImportStatus.DONE:
-        problem = problem_text(ended, "en") if ended is not None else None
+def _report(ended: CampaignImport) -> None:
+    """Print the report of the list imported, or fail saying why it was not."""
+    if ended.status is not ImportStatus.DONE:
+        problem = problem_text(ended, "en")
         raise CommandError(f"The list was not imported: {problem or 'the import did not end'}")
     click.echo(report_text(ended))
 
 
-def _change(ident: str, change: Callable[[Session], Campaign]) -> None:
-    """Apply a state change in one transaction, then have the workers act on it."""
+def _change(ident: str, action: Action) -> None:
+    """Apply a state change, then say what it did."""
     with _runtime() as rt, _errors():
-        with rt.sessions.begin() as session:
-            before = find_campaign(session, ident).status
-            changed = change(session)
-        CampaignJobs(rt.queue).after_change(changed)
-    what = "unchanged" if changed.status is before else f"{before} -> {changed.status}"
+        done = change_state(rt, CLI_ACTOR, ident, action)
+    changed = done.campaign
+    what = f"{done.before} -> {changed.status}" if done.changed else "unchanged"
     click.echo(f"Campaign {changed.id[:SHORT_ID]} {changed.status} ({what}).")
 
 
-def _format(path: Path) -> Format:
-    """A ``.json`` file holds a JSON list; any other, CSV."""
-    return "json" if path.suffix.lower() == ".json" else "csv"
+@contextmanager
+def _audience(path: Path) -> Iterator[Audience]:
+    """The list in the file, open for reading: a ``.json`` file holds a JSON list; any other,
+    CSV."""
+    with path.open("rb") as stream:
+        yield Audience(stream, "json" if path.suffix.lower() == ".json" else "csv")
 
 
 def _moment(text: str) -> datetime:

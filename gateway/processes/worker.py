@@ -14,7 +14,7 @@ from typing import Any
 
 import rq
 
-from gateway.campaigns.queue import CampaignJobs
+from gateway.campaigns.services import campaign_jobs
 from gateway.core.outage import REDIS_OUTAGE_ERRORS, Outage, wait_for, waiting_client
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
@@ -59,7 +59,7 @@ class GatewayWorker(rq.SimpleWorker):
             return
         try:
             with self.runtime.sessions() as session:
-                CampaignJobs(self.runtime.queue).resume_running(session)
+                campaign_jobs(self.runtime).resume_running(session)
         except Exception as exc:  # the database may be away: the next maintenance tries again
             log.warning("running campaigns not checked: %s", type(exc).__name__)
 

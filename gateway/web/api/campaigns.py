@@ -1,22 +1,20 @@
 """Campaigns API: create a campaign with its audience, follow it, start, pause, resume, cancel.
 
-Viewers read; managers change. It goes through ``gateway.campaigns.definition`` and
-``gateway.campaigns.lifecycle`` as ``survey-gateway campaign`` does: one transaction with its
-audit event, then the workers are asked to act. A campaign is created with its audience, either
-as JSON (``contacts``: a list of ``{"phone", "language"?, "region"?}``) or as a multipart form
-whose ``audience`` file is a CSV; more contacts are added the same way. The fields are checked
-at once; the list is stored encrypted and imported by a worker (``gateway.campaigns.imports``):
+Viewers read; managers change. Each change is one call to ``gateway.campaigns.services``, as
+from the dashboard and ``survey-gateway campaign``: one transaction with its audit event, then
+the workers are asked to act. A campaign is created with its audience, either as JSON
+(``contacts``: a list of ``{"phone", "language"?, "region"?}``) or as a multipart form whose
+``audience`` file is a CSV; more contacts are added the same way. The fields are checked at
+once; the list is stored encrypted and imported by a worker (``gateway.campaigns.imports``):
 the answer is 202 with the import to follow (``Location``), whatever the size of the list.
 Numbers are never answered back: rows are named by number.
 """
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Any, NoReturn
+from typing import Any, NoReturn
 
 import marshmallow as ma
 from flask import request, url_for
@@ -25,30 +23,24 @@ from flask_smorest import abort
 from gateway.campaigns.definition import (
     CampaignError,
     CampaignSpec,
-    create_campaign,
     find_campaign,
     list_campaigns,
 )
-from gateway.campaigns.imports import (
-    Format,
-    find_import,
-    invalid_rows,
-    problem_text,
-    queue_upload,
-    rows_read,
-)
-from gateway.campaigns.lifecycle import (
-    cancel_campaign,
-    pause_campaign,
-    resume_campaign,
-    start_campaign,
-)
-from gateway.campaigns.models import Campaign, CampaignImport, ImportStatus
+from gateway.campaigns.imports import find_import, invalid_rows, problem_text, rows_read
+from gateway.campaigns.models import CampaignImport
 from gateway.campaigns.progress import contact_counts, progress
-from gateway.campaigns.queue import CampaignJobs
+from gateway.campaigns.services import (
+    Action,
+    Audience,
+    Upload,
+    add_contacts,
+    change_state,
+    create_with_audience,
+    keep_import_going,
+)
 from gateway.core.runtime import Runtime, utc_now
 from gateway.staff.auth import Role, current_actor, require_role
-from gateway.web.api.base import ApiBlueprint, read_session, runtime, write_session
+from gateway.web.api.base import ApiBlueprint, read_session, runtime
 from gateway.web.api.campaign_schemas import (
     LOCATION,
     MULTIPART_AUDIENCE,
@@ -120,7 +112,7 @@ def campaigns_create() -> Any:
         data = _load(NewCampaignSchema, request.get_json(silent=True), "json")
         if not data.get("contacts"):
             _refuse("the campaign needs its audience: 'contacts', a list of {phone}")
-    stream, format = _audience(data)
+    audience = _audience(data)
     spec = CampaignSpec(
         name=data["name"],
         flow=data["flow"],
@@ -134,13 +126,9 @@ def campaigns_create() -> Any:
         expiry_hours=data.get("expiry_hours"),
         retention_days=data.get("retention_days"),
     )
-    actor = current_actor()
-    with _campaign_errors(), write_session() as session:
-        campaign = create_campaign(
-            session, spec, rt.flows, ussd_flow=rt.settings.ussd_flow, actor=actor
-        )
-        queued = queue_upload(session, rt.cipher, campaign, stream, actor=actor, format=format)
-    return _accepted(rt, campaign, queued)
+    with _campaign_errors():
+        created = create_with_audience(rt, current_actor(), spec, audience)
+    return _accepted(rt, created)
 
 
 @blp.route("/campaigns/<campaign_id>/imports", methods=["POST"])
@@ -167,13 +155,10 @@ def campaigns_import(campaign_id: str) -> Any:
         data: dict[str, Any] = {}
     else:
         data = _load(NewContactsSchema, request.get_json(silent=True), "json")
-    stream, format = _audience(data)
-    with _campaign_errors(), write_session() as session:
-        campaign = find_campaign(session, campaign_id)
-        queued = queue_upload(
-            session, rt.cipher, campaign, stream, actor=current_actor(), format=format
-        )
-    return _accepted(rt, campaign, queued)
+    audience = _audience(data)
+    with _campaign_errors():
+        added = add_contacts(rt, current_actor(), campaign_id, audience)
+    return _accepted(rt, added)
 
 
 @blp.route("/campaigns/<campaign_id>/imports/<import_id>", methods=["GET"])
@@ -186,9 +171,7 @@ def campaigns_import_get(campaign_id: str, import_id: str) -> Any:
     with _campaign_errors(), read_session() as session:
         campaign = find_campaign(session, campaign_id)
         found = find_import(session, campaign.id, import_id)
-    if found.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
-        # Whoever follows an import keeps it going: a job lost with Redis is queued again.
-        CampaignJobs(rt.queue).revive_import(found.id)
+    keep_import_going(rt, found)
     return _import_view(rt, found)
 
 
@@ -207,7 +190,7 @@ def campaigns_get(campaign_id: str) -> Any:
 @blp.response(200, ChangeSchema)
 def campaigns_start(campaign_id: str) -> Any:
     """Start sending invitations (from start_at on, within the daily window)."""
-    return _change(campaign_id, start_campaign)
+    return _change(campaign_id, "start")
 
 
 @blp.route("/campaigns/<campaign_id>/pause", methods=["POST"])
@@ -215,7 +198,7 @@ def campaigns_start(campaign_id: str) -> Any:
 @blp.response(200, ChangeSchema)
 def campaigns_pause(campaign_id: str) -> Any:
     """Stop sending invitations until resumed; surveys under way go on."""
-    return _change(campaign_id, pause_campaign)
+    return _change(campaign_id, "pause")
 
 
 @blp.route("/campaigns/<campaign_id>/resume", methods=["POST"])
@@ -223,7 +206,7 @@ def campaigns_pause(campaign_id: str) -> Any:
 @blp.response(200, ChangeSchema)
 def campaigns_resume(campaign_id: str) -> Any:
     """Send the rest of a paused campaign's invitations."""
-    return _change(campaign_id, resume_campaign)
+    return _change(campaign_id, "resume")
 
 
 @blp.route("/campaigns/<campaign_id>/cancel", methods=["POST"])
@@ -231,18 +214,16 @@ def campaigns_resume(campaign_id: str) -> Any:
 @blp.response(200, ChangeSchema)
 def campaigns_cancel(campaign_id: str) -> Any:
     """Send no more invitations or reminders, for good; answers given are kept."""
-    return _change(campaign_id, cancel_campaign)
+    return _change(campaign_id, "cancel")
 
 
-def _change(campaign_id: str, action: Callable[..., Campaign]) -> dict[str, Any]:
+def _change(campaign_id: str, action: Action) -> dict[str, Any]:
     rt = runtime()
-    with _campaign_errors(), write_session() as session:
-        before = find_campaign(session, campaign_id).status
-        campaign = action(session, campaign_id, actor=current_actor())
-        counts = progress(session, campaign, utc_now())
-    # Once committed: the fan-out for a running campaign, the end of reminders for a cancel.
-    CampaignJobs(rt.queue).after_change(campaign)
-    return {"campaign": campaign, "progress": counts, "changed": campaign.status is not before}
+    with _campaign_errors():
+        done = change_state(rt, current_actor(), campaign_id, action)
+    with read_session() as session:
+        counts = progress(session, done.campaign, utc_now())
+    return {"campaign": done.campaign, "progress": counts, "changed": done.changed}
 
 
 def _allow_audience() -> bool:
@@ -255,23 +236,22 @@ def _allow_audience() -> bool:
     return multipart
 
 
-def _audience(data: dict[str, Any]) -> tuple[IO[bytes], Format]:
+def _audience(data: dict[str, Any]) -> Audience:
     """The list sent: the form's CSV file, or the JSON contacts (already checked)."""
     if "contacts" in data:
-        return io.BytesIO(json.dumps(data["contacts"]).encode()), "json"
+        return Audience.of_contacts(data["contacts"])
     upload = request.files.get(AUDIENCE_FIELD)
     if upload is None or not upload.filename:
         _refuse(f"the form needs the list as a CSV file in '{AUDIENCE_FIELD}'")
-    return upload.stream, "csv"
+    return Audience(upload.stream, "csv")
 
 
-def _accepted(rt: Runtime, campaign: Campaign, queued: CampaignImport) -> Any:
-    """202, once committed: the import is queued, and where to follow it."""
-    CampaignJobs(rt.queue).run_import(queued.id)
+def _accepted(rt: Runtime, done: Upload) -> Any:
+    """202: the import is queued, and where to follow it."""
     location = url_for(
-        "campaigns.campaigns_import_get", campaign_id=campaign.id, import_id=queued.id
+        "campaigns.campaigns_import_get", campaign_id=done.campaign.id, import_id=done.import_.id
     )
-    body = {"campaign": campaign, "import_": _import_view(rt, queued)}
+    body = {"campaign": done.campaign, "import_": _import_view(rt, done.import_)}
     return body, 202, {"Location": location}
 
 

@@ -1,7 +1,7 @@
 """Dashboard: campaigns, their audience import and report, their progress and state changes.
 
-Everything goes through the campaign domain exactly as ``survey-gateway campaign`` does: one
-transaction per change with its audit row, then ``CampaignJobs.after_change`` once committed.
+Each change is one call to ``gateway.campaigns.services``, as from the API and
+``survey-gateway campaign``: one transaction with its audit row, then the workers act on it.
 An uploaded list is stored encrypted and imported by a worker (``gateway.campaigns.imports``):
 the upload redirects to the campaign page at once, and the page follows the import, reloading
 itself (a meta refresh: the content security policy allows no script) until the report is
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any, Literal
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -25,33 +25,25 @@ from gateway.campaigns.definition import (
     DEFAULT_WINDOW,
     CampaignError,
     CampaignSpec,
-    create_campaign,
     find_campaign,
     list_campaigns,
 )
-from gateway.campaigns.imports import (
-    invalid_rows,
-    latest_import,
-    problem_text,
-    queue_upload,
-    rows_read,
-)
-from gateway.campaigns.lifecycle import (
-    cancel_campaign,
-    pause_campaign,
-    resume_campaign,
-    start_campaign,
-)
+from gateway.campaigns.imports import invalid_rows, latest_import, problem_text, rows_read
 from gateway.campaigns.models import Campaign, CampaignImport, CampaignStatus, ImportStatus
 from gateway.campaigns.progress import Progress, contact_counts, progress
-from gateway.campaigns.queue import CampaignJobs
+from gateway.campaigns.services import (
+    Action,
+    Audience,
+    change_state,
+    create_with_audience,
+    keep_import_going,
+)
 from gateway.core.i18n import Message
 from gateway.core.models import utcnow
 from gateway.core.runtime import Runtime
 from gateway.enumerators.registrations import ENUMERATOR_FLOW
 from gateway.staff.models import Role
 from gateway.web.dashboard.base import (
-    Staff,
     allow_upload,
     language,
     require,
@@ -61,7 +53,6 @@ from gateway.web.dashboard.base import (
     t,
 )
 
-Action = Literal["start", "pause", "resume", "cancel"]
 # The buttons each status offers, in the order shown.
 ACTIONS: dict[CampaignStatus, tuple[Action, ...]] = {
     CampaignStatus.DRAFT: ("start", "cancel"),
@@ -69,12 +60,6 @@ ACTIONS: dict[CampaignStatus, tuple[Action, ...]] = {
     CampaignStatus.PAUSED: ("resume", "cancel"),
     CampaignStatus.CANCELLED: (),
     CampaignStatus.COMPLETED: (),
-}
-_CHANGES = {
-    "start": start_campaign,
-    "pause": pause_campaign,
-    "resume": resume_campaign,
-    "cancel": cancel_campaign,
 }
 LIST_ROWS = 50
 # Invalid rows listed on the page; the rest are counted (the page must stay small).
@@ -114,22 +99,6 @@ def survey_flows(rt: Runtime) -> list[str]:
     return sorted(flow_id for flow_id in rt.flows if flow_id != ENUMERATOR_FLOW)
 
 
-def create_with_audience(
-    rt: Runtime, staff: Staff, spec: CampaignSpec, upload: IO[bytes]
-) -> Campaign:
-    """Create a draft campaign and store its list, in one transaction; then queue the import.
-
-    A form or a list header that cannot be read creates nothing (CampaignError says why).
-    """
-    with rt.sessions.begin() as session:
-        campaign = create_campaign(
-            session, spec, rt.flows, ussd_flow=rt.settings.ussd_flow, actor=staff.actor
-        )
-        queued = queue_upload(session, rt.cipher, campaign, upload, actor=staff.actor)
-    CampaignJobs(rt.queue).run_import(queued.id)
-    return campaign
-
-
 def import_state(rt: Runtime, found: CampaignImport | None, language: str) -> dict[str, Any]:
     """The campaign's last import for its page: status, rows read, the report or the reason.
 
@@ -150,14 +119,6 @@ def import_state(rt: Runtime, found: CampaignImport | None, language: str) -> di
     }
 
 
-def change_state(rt: Runtime, staff: Staff, ident: str, action: Action) -> Campaign:
-    """Start, pause, resume or cancel, audited; then have the workers act on it."""
-    with rt.sessions.begin() as session:
-        changed = _CHANGES[action](session, ident, actor=staff.actor)
-    CampaignJobs(rt.queue).after_change(changed)
-    return changed
-
-
 def campaign_page(
     rt: Runtime, ident: str, language: str
 ) -> tuple[Campaign, Progress, dict[str, Any]]:
@@ -166,9 +127,8 @@ def campaign_page(
     with rt.sessions() as session:
         campaign = find_campaign(session, ident)
         found = latest_import(session, campaign.id)
-        if found is not None and found.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
-            # Whoever follows an import keeps it going: a job lost with Redis is queued again.
-            CampaignJobs(rt.queue).revive_import(found.id)
+        if found is not None:
+            keep_import_going(rt, found)
         last = import_state(rt, found, language)
         return campaign, progress(session, campaign, utcnow()), last
 
@@ -222,11 +182,11 @@ def create() -> ResponseReturnValue:
         if upload is None or not upload.filename:
             raise CampaignError(Message("campaigns.no_file"))
         spec = parse_spec(values)
-        campaign = create_with_audience(rt, signed_in(), spec, upload.stream)
+        created = create_with_audience(rt, signed_in().actor, spec, Audience(upload.stream))
     except CampaignError as exc:
         return _form_page(problem=exc.in_language(language()), values=values), 422
-    flash(t("campaigns.created_ok", name=campaign.name), "ok")
-    return redirect(url_for("dashboard_campaigns.show", campaign_id=campaign.id))
+    flash(t("campaigns.created_ok", name=created.campaign.name), "ok")
+    return redirect(url_for("dashboard_campaigns.show", campaign_id=created.campaign.id))
 
 
 _FIELDS = ("name", "flow", "channel", "start_at", "window", "timezone", "throttle")
@@ -272,11 +232,11 @@ def show(campaign_id: str) -> ResponseReturnValue:
 def act(campaign_id: str, action: Action) -> ResponseReturnValue:
     """Start, pause, resume or cancel, then back to the campaign page."""
     try:
-        changed = change_state(runtime(), signed_in(), campaign_id[:36], action)
+        done = change_state(runtime(), signed_in().actor, campaign_id[:36], action)
     except CampaignError as exc:
         if exc.status == 404:
             abort(404)
         flash(t("campaigns.action_refused", problem=exc.in_language(language())), "error")
         return redirect(url_for("dashboard_campaigns.show", campaign_id=campaign_id[:36]))
     flash(t(f"campaigns.done.{action}"), "ok")
-    return redirect(url_for("dashboard_campaigns.show", campaign_id=changed.id))
+    return redirect(url_for("dashboard_campaigns.show", campaign_id=done.campaign.id))
