@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway.cli.main import cli
 from gateway.core.models import Enumerator, Message
@@ -49,15 +49,11 @@ class Surfaces:
     runtime: Runtime
     settings: Settings
     secrets: dict[str, str]
-    browsers: dict[str, FlaskClient]
+    browsers: dict[str, FlaskClient]  # signed in before any audit mark: logins are audited
 
     def api(self, method: str, path: str, role: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.secrets[role]}"}
         return self.app.test_client().open(path, method=method, headers=headers, **kwargs)
-
-    def dashboard(self, role: str) -> FlaskClient:
-        """A browser signed in (before the test's audit marks) as the user named ``role``."""
-        return self.browsers[role]
 
     def cli(self, *args: str, stdin: str | None = None) -> Result:
         env: dict[str, str | None] = {
@@ -77,15 +73,12 @@ class Surfaces:
 
     def audit_after(self, mark: int) -> list[AuditEvent]:
         with self.runtime.sessions() as session:
-            return list(
-                session.scalars(
-                    select(AuditEvent).where(AuditEvent.id > mark).order_by(AuditEvent.id)
-                )
-            )
+            stmt = select(AuditEvent).where(AuditEvent.id > mark).order_by(AuditEvent.id)
+            return list(session.scalars(stmt))
 
     def audit_mark(self) -> int:
-        events = self.audit_after(0)
-        return events[-1].id if events else 0
+        with self.runtime.sessions() as session:
+            return session.scalar(select(func.max(AuditEvent.id))) or 0
 
 
 @pytest.fixture
@@ -131,7 +124,7 @@ def decide_through(surfaces: Surfaces, surface: str, enumerator_id: str, decisio
         response = surfaces.api("POST", path, "manager")
         assert response.status_code == 200, response.get_data(as_text=True)
     elif surface == "dashboard":
-        browser = surfaces.dashboard("manager")
+        browser = surfaces.browsers["manager"]
         page = browser.get("/dashboard/enumerators/").get_data(as_text=True)
         form = {"csrf_token": csrf_token(page)}
         response = browser.post(f"/dashboard/enumerators/{enumerator_id}/{decision}", data=form)
@@ -337,7 +330,7 @@ def test_an_export_is_the_same_file_and_audit_entry_from_every_surface(
             exported = response.get_data(as_text=True)
         elif surface == "dashboard":
             query = {"flow": "return_intention", **asked}
-            response = surfaces.dashboard("viewer").get(
+            response = surfaces.browsers["viewer"].get(
                 "/dashboard/results/export.csv", query_string=query
             )
             assert response.status_code == 200

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from gateway.core.runtime import Runtime
 
 Decision = Literal["approve", "reject", "revoke"]
-DECISIONS: tuple[Decision, ...] = ("approve", "reject", "revoke")
 
 
 @dataclass(frozen=True, slots=True)
