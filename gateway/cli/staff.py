@@ -2,9 +2,8 @@
 
 For the person who runs the server: the first admin is made here, and tokens for scripts.
 Every change is a ``gateway.staff.services`` call, as the API makes it: one transaction with
-its audit event (actor ``cli``). A token's secret is
-printed once, alone on standard output (so it can be piped into a secret store); it is not
-stored anywhere, only its hash.
+its audit event (actor ``cli``). A token's secret is printed once, alone on standard output (so
+it can be piped into a secret store); it is not stored anywhere, only its hash.
 """
 
 from __future__ import annotations
