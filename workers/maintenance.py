@@ -22,8 +22,8 @@ from gateway.campaigns.services import campaign_jobs
 from gateway.core.models import Message, MessageStatus
 from gateway.core.queue import SEND_RETRY
 from gateway.core.runtime import utc_now
-from gateway.staff.audit import audit
-from gateway.surveys.retention import purge
+from gateway.staff.audit import WORKER_ACTOR
+from gateway.surveys.services import purge_expired
 from workers.context import current
 
 log = logging.getLogger(__name__)
@@ -53,9 +53,7 @@ def daily_purge() -> None:
     """
     rt = current().runtime
     schedule_daily_purge(rt.queue, after=utc_now())
-    with rt.sessions.begin() as session:
-        report = purge(session, utc_now(), rt.settings.retention_days)
-        audit(session, "worker", "purge", "retention", None, "; ".join(report.lines()))
+    report = purge_expired(rt, WORKER_ACTOR)
     log.info("retention purge: %s", "; ".join(report.lines()))
 
 

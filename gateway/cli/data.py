@@ -1,9 +1,10 @@
 """``survey-gateway export``, ``report`` and ``outbox``: reading what the gateway collected.
 
 For people at a terminal: a survey's submissions as CSV, XLSX or HXL, its headline report as
-text tables, and the latest outbound SMS with numbers masked. These commands only read, and
-refuse a database that was never set up rather than migrate it (that is for the processes that
-write). Respondents appear by pseudonym only; no phone number is ever printed.
+text tables, and the latest outbound SMS with numbers masked. These commands only read (an
+export writes its audit row, nothing else), and refuse a database that was never set up rather
+than migrate it (that is for the processes that write). Respondents appear by pseudonym only;
+no phone number is ever printed.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from flows import load_flows
 from flows.model import Flow
 from gateway.cli.errors import BadSetup
 from gateway.cli.terminal import plural, printable_lines, text_table
+from gateway.core.errors import DomainError
 from gateway.core.settings import Settings
 from gateway.processes.supervisor import hide_password
 from gateway.results.selection import SubmissionFilter, parse_filter
+from gateway.staff.audit import CLI_ACTOR
 
 OUTBOX_LIMIT = 20
 
@@ -61,32 +64,38 @@ def export(
     """Export a survey's submissions: one row per submission, one column per question.
 
     Respondents appear by pseudonym only; phone numbers are never exported. Days are UTC
-    (2025-03-31); --until includes that whole day.
+    (2025-03-31); --until includes that whole day. Each export is written to the audit log
+    (actor cli), as the API's and the dashboard's are.
     """
     from gateway.core.db import make_sessionmaker
-    from gateway.core.runtime import utc_now
-    from gateway.results.export import ExportFormat, write_export
+    from gateway.results.export import ExportFormat
+    from gateway.results.services import start_export
 
     settings = Settings.from_env()
     flow = _known_flow(settings, flow_id)
-    export_format = cast(ExportFormat, fmt)  # one of click.Choice's
-    selection = _selection(since, until, campaign_id)
     if fmt == "xlsx" and output is None and sys.stdout.isatty():
         # A workbook is binary: on a terminal it is garbage, and may upset the terminal.
         raise BadSetup("xlsx is a binary file: give --output FILE (or redirect to a file)")
-    with _database(settings) as engine, make_sessionmaker(engine)() as session:
-        selection = _campaign_of(session, selection)
+    with _database(settings) as engine:
+        try:
+            done = start_export(
+                make_sessionmaker(engine),
+                CLI_ACTOR,
+                flow,
+                cast(ExportFormat, fmt),  # one of click.Choice's
+                since=since,
+                until=until,
+                campaign=campaign_id,
+            )
+        except DomainError as exc:
+            raise BadSetup(str(exc)) from None
         if output is None:
             with _stdout_for(fmt) as out:
-                count = write_export(
-                    session, flow, export_format, out, utc_now(), selection=selection
-                )
+                count = done.write(out)
             click.echo(f"{plural(count, 'submission')} exported.", err=True)
         else:
             with _open_for(fmt, output) as out:
-                count = write_export(
-                    session, flow, export_format, out, utc_now(), selection=selection
-                )
+                count = done.write(out)
             click.echo(f"{plural(count, 'submission')} written to {output}.", err=True)
 
 

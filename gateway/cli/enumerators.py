@@ -1,33 +1,26 @@
 """``survey-gateway enumerators``: a supervisor lists registrations and decides on them.
 
-Each decision is one database transaction. Once it is committed, the Redis marker that shows an
-approved enumerator the USSD enumerator menu is set or cleared, and an approval's SMS is handed
-to the workers. Phone numbers are shown masked, never in full.
+Each decision is ``gateway.enumerators.services.decide``, as the API and the dashboard make it:
+one audited transaction, then the Redis marker that shows an approved enumerator the USSD
+enumerator menu, and an approval's SMS handed to the workers. Phone numbers are shown masked,
+never in full.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 import click
-from sqlalchemy.orm import Session
 
 from gateway.cli.errors import migrated_runtime
 from gateway.cli.terminal import printable
 from gateway.core.models import Enumerator, EnumeratorStatus
 from gateway.core.runtime import Runtime
-from gateway.enumerators.registrations import (
-    ENUMERATOR_FLOW,
-    EnumeratorError,
-    approve,
-    list_enumerators,
-    redis_marker,
-    reject,
-    revoke,
-)
+from gateway.enumerators.registrations import EnumeratorError, list_enumerators
+from gateway.enumerators.services import Decided, Decision, decide
 from gateway.results.export import iso_utc
-from gateway.staff.audit import CLI_ACTOR, audit
+from gateway.staff.audit import CLI_ACTOR
 
 HEADER = ("ID", "STATUS", "CODE", "PHONE", "REGION", "SITE", "NAME", "REGISTERED (UTC)")
 SHORT_ID = 8
@@ -62,17 +55,10 @@ def list_command(status: str | None) -> None:
 @click.argument("ident", metavar="ID|CODE")
 def approve_command(ident: str) -> None:
     """Approve a registration (or an enumerator revoked before) and text them their code."""
-    with _runtime() as rt:
-        with _decision(), rt.sessions.begin() as session:
-            approval = approve(session, ident, rt.cipher, rt.flows[ENUMERATOR_FLOW])
-            if approval.message_id is not None:
-                _audit(session, "approve", approval.enumerator)
-        enumerator = approval.enumerator
-        rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
-        if approval.message_id is not None:
-            rt.jobs.send_message(approval.message_id)
+    done = _decide(ident, "approve")
+    enumerator = done.enumerator
     click.echo(table([enumerator]))
-    if approval.message_id is None:
+    if not done.sms_queued:
         click.echo(f"Already approved, code {enumerator.code}: nothing sent.")
     else:
         click.echo(
@@ -84,12 +70,8 @@ def approve_command(ident: str) -> None:
 @click.argument("ident", metavar="ID")
 def reject_command(ident: str) -> None:
     """Turn down a pending registration; the number stays a household."""
-    with _runtime() as rt:
-        with _decision(), rt.sessions.begin() as session:
-            enumerator = reject(session, ident)
-            _audit(session, "reject", enumerator)
-        rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
-    click.echo(table([enumerator]))
+    done = _decide(ident, "reject")
+    click.echo(table([done.enumerator]))
     click.echo("Rejected.")
 
 
@@ -97,21 +79,18 @@ def reject_command(ident: str) -> None:
 @click.argument("ident", metavar="ID|CODE")
 def revoke_command(ident: str) -> None:
     """Withdraw an approval: from the next dial, the number is a household again."""
+    done = _decide(ident, "revoke")
+    click.echo(table([done.enumerator]))
+    click.echo(f"Revoked: {done.enumerator.code} can no longer survey households.")
+
+
+def _decide(ident: str, decision: Decision) -> Decided:
+    """The decision, taken as the API's and the dashboard's are; a refusal as a one-line error."""
     with _runtime() as rt:
-        with _decision(), rt.sessions.begin() as session:
-            enumerator = revoke(session, ident)
-            _audit(session, "revoke", enumerator)
-        rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
-    click.echo(table([enumerator]))
-    click.echo(f"Revoked: {enumerator.code} can no longer survey households.")
-
-
-def _audit(session: Session, decision: str, enumerator: Enumerator) -> None:
-    """Every decision taken at the command line lands in the audit log, as the API's do."""
-    detail = f"status {enumerator.status}" + (
-        f", code {enumerator.code}" if enumerator.code else ""
-    )
-    audit(session, CLI_ACTOR, f"enumerator.{decision}", "enumerator", enumerator.id, detail)
+        try:
+            return decide(rt, CLI_ACTOR, ident, decision)
+        except EnumeratorError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def table(rows: Sequence[Enumerator]) -> str:
@@ -139,12 +118,3 @@ def table(rows: Sequence[Enumerator]) -> str:
 def _runtime() -> AbstractContextManager[Runtime]:
     """The runtime, on a database that has the enumerators table."""
     return migrated_runtime(Enumerator.__tablename__)
-
-
-@contextmanager
-def _decision() -> Iterator[None]:
-    """Report an impossible decision (unknown id, wrong status) as a one-line error."""
-    try:
-        yield
-    except EnumeratorError as exc:
-        raise click.ClickException(str(exc)) from None

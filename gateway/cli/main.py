@@ -33,7 +33,7 @@ from gateway.core.errors import ConfigError
 from gateway.core.settings import Settings
 from gateway.processes.servers import serve, worker
 from gateway.processes.supervisor import run
-from gateway.staff.audit import CLI_ACTOR, audit
+from gateway.staff.audit import CLI_ACTOR
 
 __all__ = ["BadSetup", "CommandError", "cli", "main"]
 
@@ -144,12 +144,9 @@ def keys_rotate() -> None:
     Then the old keys can be removed from GATEWAY_ENCRYPTION_KEYS. Pseudonyms do not change.
     """
     from gateway.core.runtime import Runtime
-    from gateway.surveys.retention import rotate_keys
+    from gateway.surveys.services import rotate_stored_keys
 
-    rt = Runtime.build(Settings.from_env())
-    with rt.sessions.begin() as session:
-        report = rotate_keys(session, rt.store, rt.cipher)
-        audit(session, CLI_ACTOR, "keys.rotate", "keys", None, str(report))
+    report = rotate_stored_keys(Runtime.build(Settings.from_env()), CLI_ACTOR)
     click.echo(
         f"Re-encrypted under the current key: {report.messages} outbox numbers, "
         f"{report.campaign_contacts} campaign numbers, {report.enumerators} enumerator numbers, "
@@ -162,14 +159,10 @@ def keys_rotate() -> None:
 @click.option("--days", type=click.IntRange(1, 3650), help="Retention (default: the setting).")
 def purge(days: int | None) -> None:
     """Delete stored numbers and message bodies past their retention period (answers stay)."""
-    from gateway.core.runtime import Runtime, utc_now
-    from gateway.surveys.retention import purge as purge_numbers
+    from gateway.core.runtime import Runtime
+    from gateway.surveys.services import purge_expired
 
-    settings = Settings.from_env()
-    rt = Runtime.build(settings)
-    with rt.sessions.begin() as session:
-        report = purge_numbers(session, utc_now(), days or settings.retention_days)
-        audit(session, CLI_ACTOR, "purge", "retention", None, "; ".join(report.lines()))
+    report = purge_expired(Runtime.build(Settings.from_env()), CLI_ACTOR, days=days)
     click.echo("Purged: " + "; ".join(report.lines()) + ".")
 
 

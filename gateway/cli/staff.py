@@ -1,9 +1,9 @@
 """``survey-gateway users`` and ``survey-gateway tokens``: staff accounts and API tokens.
 
 For the person who runs the server: the first admin is made here, and tokens for scripts.
-Every change is one transaction with its audit event (actor ``cli``). A token's secret is
-printed once, alone on standard output (so it can be piped into a secret store); it is not
-stored anywhere, only its hash.
+Every change is a ``gateway.staff.services`` call, as the API makes it: one transaction with
+its audit event (actor ``cli``). A token's secret is printed once, alone on standard output (so
+it can be piped into a secret store); it is not stored anywhere, only its hash.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from gateway.core.db import make_engine, make_sessionmaker
 from gateway.core.settings import Settings
 from gateway.results.export import iso_utc
 from gateway.staff.audit import CLI_ACTOR
-from gateway.staff.auth import StaffError, create_token, list_tokens, revoke_token
+from gateway.staff.errors import StaffError
 from gateway.staff.models import ApiToken, Role, User
-from gateway.staff.users import check_password_rules, create_user, list_users, password_hasher
+from gateway.staff.services import add_user, issue_token, revoke_api_token
+from gateway.staff.tokens import list_tokens
+from gateway.staff.users import check_password_rules, list_users, password_hasher
 
 ROLE_CHOICE = click.Choice([role.value for role in Role])
 SHORT_ID = 8
@@ -54,13 +56,13 @@ def users_create(username: str, role: str, password_stdin: bool) -> None:
     hasher = password_hasher(Settings.from_env().password_hash_profile)
     with _staff_errors():
         check_password_rules(password)
-        with _sessions(User) as sessions, sessions.begin() as session:
-            user = create_user(
-                session,
+        with _sessions(User) as sessions:
+            user = add_user(
+                sessions,
+                CLI_ACTOR,
                 username=username,
                 password=password,
                 role=Role(role),
-                actor=CLI_ACTOR,
                 hasher=hasher,
             )
     click.echo(f"User {user.username} created, role {user.role}.")
@@ -102,8 +104,8 @@ def tokens() -> None:
 @click.option("--role", type=ROLE_CHOICE, required=True, help="What the token may do.")
 def tokens_create(name: str, role: str) -> None:
     """Make a token and print its secret, this once."""
-    with _staff_errors(), _sessions(ApiToken) as sessions, sessions.begin() as session:
-        issued = create_token(session, name=name, role=Role(role), actor=CLI_ACTOR)
+    with _staff_errors(), _sessions(ApiToken) as sessions:
+        issued = issue_token(sessions, CLI_ACTOR, name=name, role=Role(role))
     token = issued.token
     click.echo(
         f"Token '{token.name}' created (id {token.id[:SHORT_ID]}, role {token.role}).\n"
@@ -148,8 +150,8 @@ def tokens_list() -> None:
 @click.argument("ident", metavar="ID")
 def tokens_revoke(ident: str) -> None:
     """Revoke a token (by its id, or the 8 characters `tokens list` shows), for good."""
-    with _staff_errors(), _sessions(ApiToken) as sessions, sessions.begin() as session:
-        token = revoke_token(session, ident, actor=CLI_ACTOR)
+    with _staff_errors(), _sessions(ApiToken) as sessions:
+        token = revoke_api_token(sessions, CLI_ACTOR, ident)
     click.echo(f"Token '{token.name}' ({token.id[:SHORT_ID]}) is revoked.")
 
 

@@ -5,7 +5,8 @@ GatewayError
 ├── DomainError          a staff request that cannot be done; carries its HTTP status
 │   ├── CampaignError        (gateway.campaigns)
 │   ├── EnumeratorError      (gateway.enumerators)
-│   └── StaffError           (gateway.staff)
+│   ├── ExportError          (gateway.results.services)
+│   └── StaffError           (gateway.staff.errors)
 └── SendError            an outbound message could not be handed to the network
     ├── TransientSendError   worth retrying later (network down, AT 5xx)
     └── PermanentSendError   retrying cannot help (invalid number, bad sender id)

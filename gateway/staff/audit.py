@@ -1,7 +1,8 @@
 """The audit log: who did what to which object, one appended row per action.
 
 Actors are named as people read them: ``user:alice`` (dashboard), ``token:<name>`` (API token),
-``cli`` (a command at the server's terminal). ``audit`` adds the row to the caller's session, so
+``cli`` (a command at the server's terminal), ``worker`` (a job nobody asked for then, such as
+the nightly purge). ``audit`` adds the row to the caller's session, so
 it commits or rolls back with the action it records: no action without its row, no row for an
 action that failed.
 """
@@ -18,6 +19,7 @@ from gateway.core.models import utcnow
 from gateway.staff.models import AuditEvent
 
 CLI_ACTOR = "cli"
+WORKER_ACTOR = "worker"
 # Column widths of audit_events, so an overlong value is cut here, not refused by PostgreSQL.
 _ACTOR_LENGTH = 80
 _ACTION_LENGTH = 64
@@ -26,7 +28,7 @@ _OBJECT_ID_LENGTH = 64
 
 
 class NamedActor(Protocol):
-    """Anything that names an actor (``gateway.staff.auth.Actor``); ``str()`` gives its label."""
+    """Anything that names an actor (``gateway.staff.actors.Actor``); ``str()`` gives its label."""
 
     def __str__(self) -> str: ...
 

@@ -4,7 +4,8 @@ Passwords are hashed with argon2id at the cost the settings name
 (``GATEWAY_PASSWORD_HASH_PROFILE``); the hasher is built once, by :func:`password_hasher`, and
 passed in. A hash keeps its own parameters, so one made at another cost still verifies, and is
 remade at the current cost when its user signs in. The dashboard's session login is built on
-:func:`authenticate_user`; API tokens, the other staff credential, are in ``gateway.staff.auth``.
+:func:`authenticate_user`; API tokens, the other staff credential, are in
+``gateway.staff.tokens``.
 
 Functions that change rows take a SQLAlchemy session, write their audit event in it, and leave
 committing to the caller.
@@ -22,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from gateway.core.models import utcnow
 from gateway.core.settings import PasswordHashProfile
+from gateway.staff.actors import Actor
 from gateway.staff.audit import NamedActor, audit
-from gateway.staff.auth import Actor, StaffError
+from gateway.staff.errors import StaffError
 from gateway.staff.models import Role, User
 
 MIN_PASSWORD_LENGTH = 12

@@ -1,14 +1,13 @@
 """Results API: submissions page by page, the headline report, and exports; role ``viewer``.
 
-Every answer is pseudonymised (no phone number is ever read here). Exports are row-level data,
-so each one is written to the audit log before it is sent. An unknown flow or campaign is a
-JSON 404, as every API error is.
+Every answer is pseudonymised (no phone number is ever read here). Exports are row-level data:
+each is ``gateway.results.services.start_export``, written to the audit log before it is sent.
+An unknown flow or campaign is a JSON 404, as every API error is.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import marshmallow as ma
@@ -17,25 +16,20 @@ from flask_smorest import abort
 
 from flows import Flow
 from gateway.campaigns.definition import CampaignError, find_campaign
+from gateway.core.errors import DomainError
 from gateway.core.runtime import utc_now
-from gateway.results.export import (
-    MEDIA_TYPES,
-    ExportFormat,
-    export_chunks,
-    export_filename,
-)
+from gateway.results.export import MEDIA_TYPES, ExportFormat
 from gateway.results.report import has_headline_report, headline_report
 from gateway.results.selection import SubmissionFilter, parse_filter
+from gateway.results.services import start_export
 from gateway.results.submissions import (
     PER_PAGE_DEFAULT,
     PER_PAGE_MAX,
-    count_submissions,
     list_submissions,
 )
 from gateway.results.suppression import DEFAULT_K, MIN_K
-from gateway.staff.audit import audit
 from gateway.staff.auth import Role, current_actor, require_role
-from gateway.web.api.base import ApiBlueprint, read_session, runtime, write_session
+from gateway.web.api.base import ApiBlueprint, read_session, runtime
 
 blp = ApiBlueprint("results", __name__, description="Submissions, headline report and exports")
 BLUEPRINTS = (blp,)
@@ -204,26 +198,24 @@ def flow_report(query: dict[str, Any], flow_id: str) -> Any:
 def _export(query: dict[str, Any], flow_id: str, fmt: ExportFormat) -> Response:
     """Download a flow's submissions, pseudonymised, one column per question; audited."""
     flow = _flow(flow_id)
-    selection = _selection(query)
-    now = utc_now()
-    with write_session() as session:
-        rows = count_submissions(session, flow=flow.id, selection=selection)
-        filters = " ".join(f"{name}={query[name]}" for name in sorted(query))
-        detail = f"format={fmt} rows={rows}" + (f" {filters}" if filters else "")
-        audit(session, current_actor(), "export", "flow", flow.id, detail)
-    rt = runtime()
-
-    def chunks() -> Iterator[bytes]:
-        # The session lives as long as the download, not the view: rows stream as they come.
-        with rt.sessions() as stream_session:
-            yield from export_chunks(stream_session, flow, fmt, now, selection=selection)
-
-    name = export_filename(flow.id, fmt, now.date())
+    try:
+        export = start_export(
+            runtime().sessions,
+            current_actor(),
+            flow,
+            fmt,
+            since=query.get("since"),
+            until=query.get("until"),
+            campaign=query.get("campaign"),
+        )
+    except DomainError as exc:
+        abort(exc.status, message=str(exc))
     return Response(
-        chunks(),
+        # Streamed in a session of the export's own, as long as the download, not the view.
+        export.chunks(),
         mimetype=MEDIA_TYPES[fmt],
         headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
             # Personal data: no shared cache may keep a copy.
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",

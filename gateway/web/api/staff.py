@@ -1,10 +1,9 @@
 """Staff API endpoints: who am I, users, tokens, enumerator decisions, the audit log.
 
 Two blueprints, so the OpenAPI document groups them: ``staff`` (``/me``, ``/users``,
-``/tokens``, ``/audit``) and ``enumerators``. Decisions on enumerators go through
-``gateway.enumerators.registrations`` exactly as ``survey-gateway enumerators`` does: one
-transaction (with its
-audit event), then the Redis marker and, for an approval, the SMS job.
+``/tokens``, ``/audit``) and ``enumerators``. Every change is one call of a service
+(``gateway.staff.services``, ``gateway.enumerators.services``), as the dashboard and the CLI
+make it; a refusal is answered with the status and the message the service gives.
 """
 
 from __future__ import annotations
@@ -12,42 +11,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any
 
 import marshmallow as ma
 from flask_smorest import abort
-from sqlalchemy.exc import IntegrityError
 
+from gateway.core.errors import DomainError
 from gateway.core.models import EnumeratorStatus
-from gateway.enumerators.registrations import (
-    ENUMERATOR_FLOW,
-    EnumeratorError,
-    approve,
-    find_enumerator,
-    list_enumerators,
-    redis_marker,
-    reject,
-    revoke,
-)
-from gateway.staff.audit import audit, audit_page
-from gateway.staff.auth import (
-    TOKEN_NAME,
-    Role,
-    StaffError,
-    create_token,
-    current_actor,
-    list_tokens,
-    require_role,
-    revoke_token,
-)
+from gateway.enumerators.registrations import list_enumerators
+from gateway.enumerators.services import Decision, decide
+from gateway.staff.audit import audit_page
+from gateway.staff.auth import Role, current_actor, require_role
+from gateway.staff.services import add_user, issue_token, revoke_api_token
+from gateway.staff.tokens import TOKEN_NAME, list_tokens
 from gateway.staff.users import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     USERNAME,
-    create_user,
     list_users,
 )
-from gateway.web.api.base import ApiBlueprint, read_session, runtime, write_session
+from gateway.web.api.base import ApiBlueprint, read_session, runtime
 
 staff_blp = ApiBlueprint(
     "staff", __name__, description="Who is calling, users, API tokens, audit log"
@@ -203,8 +186,9 @@ def users_list() -> Any:
 @staff_blp.response(201, UserSchema)
 def users_create(data: dict[str, Any]) -> Any:
     """Add a dashboard user."""
-    with _staff_errors(), write_session() as session:
-        return create_user(session, actor=current_actor(), hasher=runtime().password_hasher, **data)
+    rt = runtime()
+    with _refusals():
+        return add_user(rt.sessions, current_actor(), hasher=rt.password_hasher, **data)
 
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -225,8 +209,8 @@ def tokens_list() -> Any:
 @staff_blp.response(201, IssuedTokenSchema)
 def tokens_create(data: dict[str, Any]) -> Any:
     """Make an API token. Its secret is in this answer only: it is not stored."""
-    with _staff_errors(), write_session() as session:
-        issued = create_token(session, actor=current_actor(), **data)
+    with _refusals():
+        issued = issue_token(runtime().sessions, current_actor(), **data)
     fields = {name: getattr(issued.token, name) for name in TokenSchema().fields}
     return {**fields, "secret": issued.secret}
 
@@ -236,8 +220,8 @@ def tokens_create(data: dict[str, Any]) -> Any:
 @staff_blp.response(200, TokenSchema)
 def tokens_revoke(token_id: str) -> Any:
     """Revoke a token for good; requests with it get 401 from now on."""
-    with _staff_errors(), write_session() as session:
-        return revoke_token(session, token_id, actor=current_actor())
+    with _refusals():
+        return revoke_api_token(runtime().sessions, current_actor(), token_id)
 
 
 # -- audit log ------------------------------------------------------------------------------
@@ -302,49 +286,17 @@ def enumerators_revoke(ident: str) -> Any:
     return _decide(ident, "revoke")
 
 
-def _decide(ident: str, decision: Literal["approve", "reject", "revoke"]) -> dict[str, Any]:
-    rt = runtime()
-    message_id: str | None = None
-    with write_session() as session:
-        try:
-            enumerator = find_enumerator(session, ident)
-        except EnumeratorError as exc:
-            abort(404, message=str(exc))
-        before = enumerator.status
-        try:
-            if decision == "approve":
-                approval = approve(session, enumerator.id, rt.cipher, rt.flows[ENUMERATOR_FLOW])
-                message_id = approval.message_id
-            elif decision == "reject":
-                reject(session, enumerator.id)
-            else:
-                revoke(session, enumerator.id)
-        except EnumeratorError as exc:
-            abort(409, message=str(exc))
-        changed = enumerator.status is not before
-        if changed:
-            code = f", code {enumerator.code}" if enumerator.code else ""
-            audit(
-                session,
-                current_actor(),
-                f"enumerator.{decision}",
-                "enumerator",
-                enumerator.id,
-                f"{before} -> {enumerator.status}{code}",
-            )
-    # As the CLI does: only once committed, the live marker and the SMS.
-    rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
-    if message_id is not None:
-        rt.jobs.send_message(message_id)
-    return {"enumerator": enumerator, "changed": changed, "sms_queued": message_id is not None}
+def _decide(ident: str, decision: Decision) -> dict[str, Any]:
+    with _refusals():
+        done = decide(runtime(), current_actor(), ident, decision)
+    return {"enumerator": done.enumerator, "changed": done.changed, "sms_queued": done.sms_queued}
 
 
 @contextmanager
-def _staff_errors() -> Iterator[None]:
-    """StaffError as a JSON error with its status; a lost race on a unique name as 409."""
+def _refusals() -> Iterator[None]:
+    """A refused request (unknown id, name taken, wrong status) as a JSON error, its status
+    the one the service gave."""
     try:
         yield
-    except StaffError as exc:
+    except DomainError as exc:
         abort(exc.status, message=str(exc))
-    except IntegrityError:
-        abort(409, message="this conflicts with a change made at the same time: try again")

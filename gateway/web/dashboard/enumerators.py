@@ -1,13 +1,11 @@
 """Dashboard: enumerators awaiting approval, and a manager's decision on each.
 
-A decision goes exactly as ``survey-gateway enumerators`` makes it: one transaction (with its
-audit row), then, once committed, the Redis marker that shows an approved enumerator the USSD
-enumerator menu, and the approval SMS handed to the workers.
+A decision is ``gateway.enumerators.services.decide``, as the API and ``survey-gateway
+enumerators`` make it: audited, then the Redis marker and the approval SMS once committed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from flask import flash, redirect, render_template, url_for
@@ -15,59 +13,16 @@ from flask.typing import ResponseReturnValue
 
 from gateway.core.models import Enumerator, EnumeratorStatus
 from gateway.core.runtime import Runtime
-from gateway.enumerators.registrations import (
-    ENUMERATOR_FLOW,
-    EnumeratorError,
-    approve,
-    find_enumerator,
-    list_enumerators,
-    redis_marker,
-    reject,
-)
-from gateway.staff.audit import audit
+from gateway.enumerators.registrations import EnumeratorError, list_enumerators
+from gateway.enumerators.services import decide
 from gateway.staff.models import Role
-from gateway.web.dashboard.base import Staff, require, runtime, signed_in, staff_blueprint, t
+from gateway.web.dashboard.base import require, runtime, signed_in, staff_blueprint, t
 
 Decision = Literal["approve", "reject"]
 # Rows on one page: the page must stay small on a slow link; the oldest wait longest.
 PAGE_ROWS = 50
 
 bp = staff_blueprint("dashboard_enumerators", __name__, "/dashboard/enumerators")
-
-
-@dataclass(frozen=True, slots=True)
-class Decided:
-    """What a decision did: the enumerator after it, and whether an SMS was queued."""
-
-    enumerator: Enumerator
-    sms_queued: bool
-
-
-def decide(rt: Runtime, staff: Staff, enumerator_id: str, decision: Decision) -> Decided:
-    """Approve or reject one registration, audited; then set the marker and queue the SMS.
-
-    Raises EnumeratorError when the enumerator is unknown or not in a status for it.
-    """
-    message_id: str | None = None
-    with rt.sessions.begin() as session:
-        before = find_enumerator(session, enumerator_id).status
-        if decision == "approve":
-            approval = approve(session, enumerator_id, rt.cipher, rt.flows[ENUMERATOR_FLOW])
-            enumerator, message_id = approval.enumerator, approval.message_id
-        else:
-            enumerator = reject(session, enumerator_id)
-        if enumerator.status is not before:
-            # Worded as the API words it, so the audit log reads the same whichever was used.
-            code = f", code {enumerator.code}" if enumerator.code else ""
-            detail = f"{before} -> {enumerator.status}{code}"
-            audit(
-                session, staff.actor, f"enumerator.{decision}", "enumerator", enumerator.id, detail
-            )
-    # Only once committed: a marker or an SMS for a decision that rolled back would lie.
-    rt.store.set_enumerator(enumerator.respondent_id, redis_marker(enumerator))
-    if message_id is not None:
-        rt.jobs.send_message(message_id)
-    return Decided(enumerator, message_id is not None)
 
 
 def pending(rt: Runtime) -> tuple[list[Enumerator], int]:
@@ -90,7 +45,7 @@ def index() -> ResponseReturnValue:
 def decide_view(enumerator_id: str, decision: Decision) -> ResponseReturnValue:
     """Approve or reject one registration, then back to the list with what happened."""
     try:
-        done = decide(runtime(), signed_in(), enumerator_id[:36], decision)
+        done = decide(runtime(), signed_in().actor, enumerator_id[:36], decision)
     except EnumeratorError:
         flash(t("enumerators.cannot"), "error")
         return redirect(url_for("dashboard_enumerators.index"))

@@ -2,12 +2,12 @@
 
 The report is ``gateway.results.report.headline_report``: small cells are suppressed there, before
 anything is drawn, so neither the charts nor the tables can show them. Exports (CSV, XLSX, HXL)
-are row-level, pseudonymised data; each download is written to the audit log.
+are row-level, pseudonymised data; each download is ``gateway.results.services.start_export``,
+written to the audit log before it goes out, as the API's and the CLI's are.
 """
 
 from __future__ import annotations
 
-import io
 import tempfile
 from dataclasses import dataclass
 from typing import IO
@@ -18,21 +18,15 @@ from markupsafe import Markup
 
 from flows import Flow
 from gateway.campaigns.definition import list_campaigns
-from gateway.core.runtime import Runtime, utc_now
-from gateway.results.export import (
-    EXPORT_FORMATS,
-    MEDIA_TYPES,
-    ExportFormat,
-    export_filename,
-    write_export,
-)
+from gateway.core.errors import DomainError
+from gateway.core.runtime import Runtime
+from gateway.results.export import EXPORT_FORMATS, MEDIA_TYPES, ExportFormat
 from gateway.results.report import HeadlineReport, has_headline_report, headline_report
 from gateway.results.selection import SubmissionFilter, parse_filter
-from gateway.staff.audit import audit
+from gateway.results.services import AuditedExport, start_export
 from gateway.staff.models import Role
 from gateway.web.charts import report_chart
 from gateway.web.dashboard.base import (
-    Staff,
     language,
     require,
     runtime,
@@ -102,24 +96,11 @@ def report(rt: Runtime, query: Query, lang: str) -> HeadlineReport | None:
         )
 
 
-def build_export(rt: Runtime, staff: Staff, query: Query, fmt: ExportFormat) -> IO[bytes]:
-    """The export as a file at its start, the download written to the audit log."""
+def spooled(export: AuditedExport) -> IO[bytes]:
+    """The export as a file at its start, for ``send_file``."""
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
-    with rt.sessions.begin() as session:
-        if fmt == "xlsx":
-            rows = write_export(
-                session, query.flow, fmt, spool, utc_now(), selection=query.selection
-            )
-        else:
-            text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-            rows = write_export(
-                session, query.flow, fmt, text, utc_now(), selection=query.selection
-            )
-            text.flush()
-            text.detach()  # the spool stays open for the response
-        filters = " ".join(f"{k}={v}" for k, v in sorted(query.args.items()) if k != "flow")
-        detail = f"format={fmt} rows={rows}" + (f" {filters}" if filters else "")
-        audit(session, staff.actor, "export", "flow", query.flow.id, detail)
+    for chunk in export.chunks():
+        spool.write(chunk)
     spool.seek(0)
     return spool
 
@@ -161,13 +142,23 @@ def export(fmt: ExportFormat) -> ResponseReturnValue:
     query = parse_query(rt)
     if isinstance(query, str):
         abort(400)
-    staff = signed_in()
-    data = build_export(rt, staff, query, fmt)
+    try:
+        done = start_export(
+            rt.sessions,
+            signed_in().actor,
+            query.flow,
+            fmt,
+            since=query.args.get("since"),
+            until=query.args.get("until"),
+            campaign=query.args.get("campaign"),
+        )
+    except DomainError as exc:
+        abort(exc.status)
     response = send_file(
-        data,
+        spooled(done),
         mimetype=MEDIA_TYPES[fmt],
         as_attachment=True,
-        download_name=export_filename(query.flow.id, fmt, utc_now().date()),
+        download_name=done.filename,
         max_age=0,
     )
     response.headers["Cache-Control"] = "no-store"
