@@ -25,16 +25,10 @@ from gateway.core.db import (
     ping,
     upgrade,
 )
-from gateway.core.models import (
-    Answer,
-    Base,
-    Message,
-    MessageStatus,
-    Respondent,
-    Submission,
-    SubmissionStatus,
-)
+from gateway.core.models import Base
 from gateway.core.settings import Settings
+from gateway.messaging.models import Message, MessageStatus
+from gateway.surveys.models import Answer, Respondent, Submission, SubmissionStatus
 from gateway.surveys.persistence import RunSnapshot, create_message, sync_submission
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

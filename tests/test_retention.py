@@ -13,8 +13,10 @@ from gateway.campaigns.audience import import_audience, json_rows
 from gateway.campaigns.definition import CampaignSpec, create_campaign
 from gateway.campaigns.models import Campaign, CampaignContact
 from gateway.core.crypto import NumberCipher
-from gateway.core.models import Answer, Enumerator, EnumeratorStatus, Message, Submission
 from gateway.core.runtime import Runtime, utc_now
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
+from gateway.messaging.models import Message
+from gateway.surveys.models import Answer, Submission
 from gateway.surveys.retention import PURGED, purge, rotate_keys
 from gateway.surveys.session_store import RedisSessionStore
 from tests.phone import FULL_SURVEY_RETURN, Phone

@@ -10,8 +10,9 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from gateway.core.models import Answer, Message, MessageStatus, Submission, SubmissionStatus
 from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message, MessageStatus
+from gateway.surveys.models import Answer, Submission, SubmissionStatus
 from tests.phone import FULL_SURVEY_RETURN, Phone
 
 FIRST_SCREEN_FR = (

@@ -47,9 +47,9 @@ from gateway.campaigns.models import (
     ContactStatus,
 )
 from gateway.campaigns.queue import CampaignJobs, hold_key
-from gateway.core.models import Message
 from gateway.core.rate_limit import RateLimiter
 from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message
 from gateway.surveys.live_facts import SqlFacts
 from handlers.ports import Reply
 from handlers.sms import start_survey_by_sms

@@ -31,9 +31,9 @@ from gateway.campaigns.definition import CampaignError
 from gateway.campaigns.lifecycle import status_text
 from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
 from gateway.core.i18n import Message
-from gateway.core.models import OptOut
 from gateway.core.runtime import Runtime
 from gateway.staff.audit import NamedActor, audit
+from gateway.surveys.models import OptOut
 from handlers.phone import mask_phone, normalise_phone
 
 CHUNK_SIZE = 1000

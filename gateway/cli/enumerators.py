@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from gateway.cli.errors import migrated_runtime
 from gateway.cli.terminal import printable
-from gateway.core.models import Enumerator, EnumeratorStatus
 from gateway.core.runtime import Runtime
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
 from gateway.enumerators.registrations import (
     ENUMERATOR_FLOW,
     EnumeratorError,

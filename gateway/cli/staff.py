@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.cli.errors import BadSetup, CommandError
 from gateway.cli.terminal import printable, text_table
+from gateway.core.crypto import password_hasher
 from gateway.core.db import make_engine, make_sessionmaker
 from gateway.core.settings import Settings
 from gateway.results.export import iso_utc
 from gateway.staff.audit import CLI_ACTOR
 from gateway.staff.auth import StaffError, create_token, list_tokens, revoke_token
 from gateway.staff.models import ApiToken, Role, User
-from gateway.staff.users import check_password_rules, create_user, list_users, password_hasher
+from gateway.staff.users import check_password_rules, create_user, list_users
 
 ROLE_CHOICE = click.Choice([role.value for role in Role])
 SHORT_ID = 8

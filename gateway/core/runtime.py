@@ -17,14 +17,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import Flow, load_flows
-from gateway.core.crypto import NumberCipher, pseudonymise
+from gateway.core.crypto import NumberCipher, password_hasher, pseudonymise
 from gateway.core.db import make_engine, make_sessionmaker
 from gateway.core.errors import ConfigError
 from gateway.core.queue import RqJobQueue, make_queue
 from gateway.core.redis_client import connect
-from gateway.core.settings import Settings
-from gateway.enumerators.registrations import ENUMERATOR_FLOW
-from gateway.staff.users import password_hasher
+from gateway.core.settings import ENUMERATOR_FLOW, Settings
 from gateway.surveys.live_facts import SqlFacts
 from gateway.surveys.session_store import RedisSessionStore
 from handlers.ports import Services

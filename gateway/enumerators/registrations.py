@@ -25,12 +25,16 @@ from flows import Flow
 from gateway.core.crypto import REFERENCE_ALPHABET, NumberCipher
 from gateway.core.errors import DomainError
 from gateway.core.lookup import rows_by_id
-from gateway.core.models import Enumerator, EnumeratorStatus, Respondent, Submission, utcnow
+from gateway.core.models import utcnow
+
+# Named in the settings, which the runtime (in core) reads; re-exported for this domain's callers.
+from gateway.core.settings import ENUMERATOR_FLOW as ENUMERATOR_FLOW
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
+from gateway.surveys.models import Respondent, Submission
 from gateway.surveys.persistence import create_message
 from handlers.gsm import ascii_screen
 from handlers.phone import mask_phone
 
-ENUMERATOR_FLOW = "enumerator_registration"
 APPROVED_KIND = "enumerator_approved"
 APPROVED_TEXT = "approved"
 CODE_PREFIX = "ENQ-"

@@ -26,8 +26,8 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from flows.model import Flow
-from gateway.core.models import Answer, Submission, SubmissionStatus
 from gateway.results.selection import EVERYTHING, SubmissionFilter
+from gateway.surveys.models import Answer, Submission, SubmissionStatus
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "submission_id",

@@ -19,10 +19,10 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from flows.model import Flow, Option, localise
-from gateway.core.models import Answer, Submission, SubmissionStatus
 from gateway.results.export import iso_utc
 from gateway.results.selection import SubmissionFilter
 from gateway.results.suppression import DEFAULT_K, MIN_K, Suppressed, Suppression, percent, suppress
+from gateway.surveys.models import Answer, Submission, SubmissionStatus
 
 REPORT_BATCH = 1000
 

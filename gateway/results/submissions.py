@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.core.models import Answer, Submission
 from gateway.results.export import export_status, iso_utc
 from gateway.results.selection import EVERYTHING, SubmissionFilter
+from gateway.surveys.models import Answer, Submission
 
 PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 100

@@ -16,14 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core.crypto import NumberCipher, reference_code
-from gateway.core.models import (
-    Answer,
-    Message,
-    MessageStatus,
-    Respondent,
-    Submission,
-    SubmissionStatus,
-)
+from gateway.messaging.models import Message, MessageStatus
+from gateway.surveys.models import Answer, Respondent, Submission, SubmissionStatus
 from handlers.phone import mask_phone
 
 RunStatus = Literal["active", "completed", "declined"]

@@ -47,7 +47,7 @@ from gateway.campaigns.models import Campaign, CampaignImport, ImportStatus
 from gateway.campaigns.progress import contact_counts, progress
 from gateway.campaigns.queue import CampaignJobs
 from gateway.core.runtime import Runtime, utc_now
-from gateway.staff.auth import Role, current_actor, require_role
+from gateway.staff.auth import Role
 from gateway.web.api.base import ApiBlueprint, read_session, runtime, write_session
 from gateway.web.api.campaign_schemas import (
     LOCATION,
@@ -60,6 +60,7 @@ from gateway.web.api.campaign_schemas import (
     NewCampaignSchema,
     NewContactsSchema,
 )
+from gateway.web.auth import current_actor, require_role
 
 blp = ApiBlueprint("campaigns", __name__, description="Campaigns: surveys sent to a list")
 BLUEPRINTS = (blp,)

@@ -18,7 +18,7 @@ import marshmallow as ma
 from flask_smorest import abort
 from sqlalchemy.exc import IntegrityError
 
-from gateway.core.models import EnumeratorStatus
+from gateway.enumerators.models import EnumeratorStatus
 from gateway.enumerators.registrations import (
     ENUMERATOR_FLOW,
     EnumeratorError,
@@ -30,16 +30,7 @@ from gateway.enumerators.registrations import (
     revoke,
 )
 from gateway.staff.audit import audit, audit_page
-from gateway.staff.auth import (
-    TOKEN_NAME,
-    Role,
-    StaffError,
-    create_token,
-    current_actor,
-    list_tokens,
-    require_role,
-    revoke_token,
-)
+from gateway.staff.auth import TOKEN_NAME, Role, StaffError, create_token, list_tokens, revoke_token
 from gateway.staff.users import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -48,6 +39,7 @@ from gateway.staff.users import (
     list_users,
 )
 from gateway.web.api.base import ApiBlueprint, read_session, runtime, write_session
+from gateway.web.auth import current_actor, require_role
 
 staff_blp = ApiBlueprint(
     "staff", __name__, description="Who is calling, users, API tokens, audit log"

@@ -13,8 +13,8 @@ from typing import Literal
 from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from gateway.core.models import Enumerator, EnumeratorStatus
 from gateway.core.runtime import Runtime
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
 from gateway.enumerators.registrations import (
     ENUMERATOR_FLOW,
     EnumeratorError,
