@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 from gateway.campaigns.audience import import_audience, json_rows
 from gateway.campaigns.definition import CampaignSpec, create_campaign
 from gateway.campaigns.models import Campaign, CampaignContact
+from gateway.core.clock import utc_now
 from gateway.core.crypto import NumberCipher
-from gateway.core.runtime import Runtime, utc_now
+from gateway.core.runtime import Runtime
 from gateway.enumerators.models import Enumerator, EnumeratorStatus
 from gateway.messaging.models import Message
 from gateway.surveys.models import Answer, Submission

@@ -202,7 +202,7 @@ _MARK = (
     .where(_contacts.c.id == bindparam("contact"))
     .values(
         status=bindparam("new_status"),
-        run_id=bindparam("new_run_id"),
+        run_id=bindparam("new_id"),
         message_id=bindparam("new_message_id"),
         sent_at=bindparam("new_sent_at"),
     )
@@ -316,7 +316,7 @@ class _Marks:
             {
                 "contact": contact_id,
                 "new_status": status,
-                "new_run_id": run_id,
+                "new_id": run_id,
                 "new_message_id": message_id,
                 "new_sent_at": sent_at,
             }

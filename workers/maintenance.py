@@ -19,8 +19,8 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from gateway.campaigns.queue import CampaignJobs
+from gateway.core.clock import utc_now
 from gateway.core.queue import SEND_RETRY
-from gateway.core.runtime import utc_now
 from gateway.messaging.models import Message, MessageStatus
 from gateway.staff.audit import audit
 from gateway.surveys.retention import purge

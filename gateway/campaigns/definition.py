@@ -30,10 +30,10 @@ from gateway.campaigns.models import (
     CampaignStatus,
     ContactStatus,
 )
+from gateway.core.clock import utc_now
 from gateway.core.errors import DomainError
 from gateway.core.i18n import Message
 from gateway.core.lookup import rows_by_id
-from gateway.core.models import utcnow
 from gateway.staff.audit import NamedActor, audit
 
 DEFAULT_WINDOW = "08:00-19:00"
@@ -149,7 +149,7 @@ def create_campaign(
     start_at = spec.start_at
     if start_at is not None and start_at.utcoffset() is None:
         start_at = start_at.replace(tzinfo=tz)
-    if start_at is not None and start_at > (now or utcnow()) + MAX_START_AHEAD:
+    if start_at is not None and start_at > (now or utc_now()) + MAX_START_AHEAD:
         raise CampaignError(
             Message(
                 "campaign_error.start_too_late",

@@ -40,9 +40,9 @@ from gateway.campaigns.audience import (
 )
 from gateway.campaigns.definition import CampaignError
 from gateway.campaigns.models import Campaign, CampaignImport, CampaignImportPart, ImportStatus
+from gateway.core.clock import utc_now
 from gateway.core.crypto import InvalidToken, NumberCipher
 from gateway.core.i18n import Message
-from gateway.core.models import utcnow
 from gateway.core.runtime import Runtime
 from gateway.staff.audit import NamedActor, audit
 
@@ -111,7 +111,7 @@ def run_import(rt: Runtime, import_id: str) -> CampaignImport | None:
         if found.status not in PENDING:
             return found
         found.status = ImportStatus.RUNNING
-        found.started_at = utcnow()
+        found.started_at = utc_now()
         found.attempts += 1
     try:
         _import(rt, import_id)
@@ -153,7 +153,7 @@ def _import(rt: Runtime, import_id: str) -> None:
         rows = _rows(found.format, stream)
         report = import_audience(session, rt, campaign, rows, actor=found.created_by, progress=note)
         found.status = ImportStatus.DONE
-        found.finished_at = utcnow()
+        found.finished_at = utc_now()
         found.rows_read = report.rows
         found.accepted = report.accepted
         found.duplicates = report.duplicates
@@ -173,7 +173,7 @@ def _fail(rt: Runtime, import_id: str, exc: CampaignError) -> None:
         if found.status not in PENDING:
             return
         found.status = ImportStatus.FAILED
-        found.finished_at = utcnow()
+        found.finished_at = utc_now()
         found.problem = json.dumps([str(exc), *_kept(problem)])
         _drop_upload(session, import_id)
         audit(

@@ -27,8 +27,8 @@ from gateway.campaigns.models import (
     CampaignStatus,
     ImportStatus,
 )
+from gateway.core.clock import utc_now
 from gateway.core.i18n import Message
-from gateway.core.models import utcnow
 from gateway.staff.audit import NamedActor, audit
 
 # Statuses in which a campaign still has invitations to send, or may again.
@@ -50,7 +50,7 @@ def start_campaign(
         raise CampaignError(Message("campaign_error.no_contacts", name=campaign.name), 409)
     values: dict[str, Any] = {"status": CampaignStatus.RUNNING}
     if campaign.started_at is None:
-        values["started_at"] = now or utcnow()
+        values["started_at"] = now or utc_now()
     return _move(session, campaign, _OPEN, values, actor, "campaign.start")
 
 
@@ -91,7 +91,7 @@ def cancel_campaign(
         return campaign
     values: dict[str, Any] = {"status": CampaignStatus.CANCELLED}
     if campaign.finished_at is None:
-        values["finished_at"] = now or utcnow()
+        values["finished_at"] = now or utc_now()
     allowed = (*_OPEN, CampaignStatus.COMPLETED)
     return _move(session, campaign, allowed, values, actor, "campaign.cancel")
 

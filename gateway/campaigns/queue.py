@@ -11,7 +11,7 @@ waits. (Two running at once would still not send twice: see ``workers.campaigns`
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from rq import Queue
 from rq.job import JobStatus
@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.campaigns.models import Campaign, CampaignStatus
+from gateway.core.clock import utc_now
 from gateway.core.queue import SYNC_RETRY
 from gateway.core.redis_scripts import delete_if_holds
 
@@ -95,7 +96,7 @@ class CampaignJobs:
 
         Returns False, queueing nothing, when a fan-out job of the campaign already waits.
         """
-        now = datetime.now(UTC)
+        now = utc_now()
         wait = max(at - now, timedelta(0)) if at is not None else timedelta(0)
         ttl = int((wait + PENDING_MARGIN).total_seconds())
         job_id = f"fan-out-{campaign_id}-{uuid.uuid4().hex[:12]}"

@@ -63,8 +63,8 @@ def export(
     Respondents appear by pseudonym only; phone numbers are never exported. Days are UTC
     (2025-03-31); --until includes that whole day.
     """
+    from gateway.core.clock import utc_now
     from gateway.core.db import make_sessionmaker
-    from gateway.core.runtime import utc_now
     from gateway.results.export import ExportFormat, write_export
 
     settings = Settings.from_env()

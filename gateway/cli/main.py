@@ -162,7 +162,8 @@ def keys_rotate() -> None:
 @click.option("--days", type=click.IntRange(1, 3650), help="Retention (default: the setting).")
 def purge(days: int | None) -> None:
     """Delete stored numbers and message bodies past their retention period (answers stay)."""
-    from gateway.core.runtime import Runtime, utc_now
+    from gateway.core.clock import utc_now
+    from gateway.core.runtime import Runtime
     from gateway.surveys.retention import purge as purge_numbers
 
     settings = Settings.from_env()

@@ -14,7 +14,6 @@ two agree. A respondent appears only as a pseudonym; a phone number appears only
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -30,16 +29,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> datetime:
-    """Return the current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    """Return a fresh random id (uuid4, 36 characters)."""
-    return str(uuid.uuid4())
 
 
 class UTCDateTime(TypeDecorator[datetime]):

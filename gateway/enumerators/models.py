@@ -8,7 +8,8 @@ from enum import StrEnum
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.core.models import Base, UTCDateTime, enum_column, new_id, utcnow
+from gateway.core.clock import new_id, utc_now
+from gateway.core.models import Base, UTCDateTime, enum_column
 
 
 class EnumeratorStatus(StrEnum):
@@ -44,5 +45,5 @@ class Enumerator(Base):
     code: Mapped[str | None] = mapped_column(String(12), unique=True)
     # The registration run the details come from; unique, so a replayed job registers once.
     run_id: Mapped[str] = mapped_column(String(36), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

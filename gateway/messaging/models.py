@@ -8,7 +8,8 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.core.models import Base, UTCDateTime, enum_column, new_id, utcnow
+from gateway.core.clock import new_id, utc_now
+from gateway.core.models import Base, UTCDateTime, enum_column
 
 # A message may belong to a submission: its table must be known to resolve the foreign key.
 from gateway.surveys import models as _survey_models  # noqa: F401
@@ -87,7 +88,7 @@ class Message(Base):
     network_code: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)
 
     __table_args__ = (UniqueConstraint("submission_id", "kind"),)

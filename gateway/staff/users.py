@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.core.models import utcnow
+from gateway.core.clock import utc_now
 from gateway.staff.audit import NamedActor, audit
 from gateway.staff.auth import Actor, StaffError
 from gateway.staff.models import Role, User
@@ -118,7 +118,7 @@ def authenticate_user(
         return None
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password, hasher=hasher)
-    user.last_login_at = now or utcnow()
+    user.last_login_at = now or utc_now()
     session.flush()
     audit(session, Actor.for_user(user), "login", "user", user.id)
     return user

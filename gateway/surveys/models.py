@@ -11,7 +11,8 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.core.models import Base, UTCDateTime, enum_column, utcnow
+from gateway.core.clock import utc_now
+from gateway.core.models import Base, UTCDateTime, enum_column
 
 
 class SubmissionStatus(StrEnum):
@@ -29,8 +30,8 @@ class Respondent(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     language: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)
 
 
 class Submission(Base):

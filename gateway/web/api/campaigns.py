@@ -46,7 +46,8 @@ from gateway.campaigns.lifecycle import (
 from gateway.campaigns.models import Campaign, CampaignImport, ImportStatus
 from gateway.campaigns.progress import contact_counts, progress
 from gateway.campaigns.queue import CampaignJobs
-from gateway.core.runtime import Runtime, utc_now
+from gateway.core.clock import utc_now
+from gateway.core.runtime import Runtime
 from gateway.staff.auth import Role
 from gateway.web.api.base import ApiBlueprint, read_session, runtime, write_session
 from gateway.web.api.campaign_schemas import (

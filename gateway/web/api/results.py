@@ -17,7 +17,7 @@ from flask_smorest import abort
 
 from flows import Flow
 from gateway.campaigns.definition import CampaignError, find_campaign
-from gateway.core.runtime import utc_now
+from gateway.core.clock import utc_now
 from gateway.results.export import (
     MEDIA_TYPES,
     ExportFormat,

@@ -45,8 +45,8 @@ from gateway.campaigns.lifecycle import (
 from gateway.campaigns.models import Campaign, CampaignImport, CampaignStatus, ImportStatus
 from gateway.campaigns.progress import Progress, contact_counts, progress
 from gateway.campaigns.queue import CampaignJobs
+from gateway.core.clock import utc_now
 from gateway.core.i18n import Message
-from gateway.core.models import utcnow
 from gateway.core.runtime import Runtime
 from gateway.enumerators.registrations import ENUMERATOR_FLOW
 from gateway.staff.models import Role
@@ -170,7 +170,7 @@ def campaign_page(
             # Whoever follows an import keeps it going: a job lost with Redis is queued again.
             CampaignJobs(rt.queue).revive_import(found.id)
         last = import_state(rt, found, language)
-        return campaign, progress(session, campaign, utcnow()), last
+        return campaign, progress(session, campaign, utc_now()), last
 
 
 def parse_spec(form: dict[str, str]) -> CampaignSpec:

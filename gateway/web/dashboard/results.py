@@ -18,7 +18,8 @@ from markupsafe import Markup
 
 from flows import Flow
 from gateway.campaigns.definition import list_campaigns
-from gateway.core.runtime import Runtime, utc_now
+from gateway.core.clock import utc_now
+from gateway.core.runtime import Runtime
 from gateway.results.export import (
     EXPORT_FORMATS,
     MEDIA_TYPES,
