@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, Literal, NoReturn, TypeVar, cast
 
-from flask import current_app, g, request
+from flask import g, request
 from flask_smorest import Blueprint, abort
 from redis import Redis
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway.staff.auth import Actor, StaffError, hash_token, verify_token
 from gateway.staff.models import ApiToken, Role
+from gateway.web.runtime import runtime
 
 __all__ = ["BEARER_SCHEME", "current_actor", "require_role"]
 
@@ -79,7 +80,7 @@ def _authenticate_request(role: Role) -> Actor:
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret:
         _refuse(401, "this needs an API token: send the header 'Authorization: Bearer <token>'")
-    rt = current_app.extensions["gateway"]
+    rt = runtime()
     failures_key = f"sg:auth:fail:{(request.remote_addr or 'unknown')[:64]}"
     _check_token_attempts(rt.redis, failures_key)
     with rt.sessions.begin() as session:

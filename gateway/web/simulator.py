@@ -33,13 +33,8 @@ from gateway.surveys.simulator_numbers import (
     draw_simulator_number,
     is_simulator_number,
 )
-from gateway.web.dashboard.base import (
-    SESSION_LIFETIME,
-    Staff,
-    current_user,
-    runtime,
-    staff_blueprint,
-)
+from gateway.web.dashboard.base import SESSION_LIFETIME, Staff, current_user, staff_blueprint
+from gateway.web.runtime import runtime
 from gateway.web.webhooks import sms as sms_webhooks
 from gateway.web.webhooks import ussd as webhooks
 from handlers.phone import mask_phone, normalise_phone

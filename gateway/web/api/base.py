@@ -39,7 +39,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from gateway.core.runtime import Runtime
 from gateway.web.auth import BEARER_SCHEME
-from gateway.web.webhooks.ussd import runtime
+from gateway.web.runtime import runtime
 
 __all__ = [
     "API_PREFIX",

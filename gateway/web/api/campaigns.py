@@ -49,7 +49,7 @@ from gateway.campaigns.queue import CampaignJobs
 from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
 from gateway.staff.auth import Role
-from gateway.web.api.base import ApiBlueprint, read_session, runtime, write_session
+from gateway.web.api.base import ApiBlueprint, read_session, write_session
 from gateway.web.api.campaign_schemas import (
     LOCATION,
     MULTIPART_AUDIENCE,
@@ -62,6 +62,7 @@ from gateway.web.api.campaign_schemas import (
     NewContactsSchema,
 )
 from gateway.web.auth import current_actor, require_role
+from gateway.web.runtime import runtime
 
 blp = ApiBlueprint("campaigns", __name__, description="Campaigns: surveys sent to a list")
 BLUEPRINTS = (blp,)

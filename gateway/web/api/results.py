@@ -35,8 +35,9 @@ from gateway.results.submissions import (
 from gateway.results.suppression import DEFAULT_K, MIN_K
 from gateway.staff.audit import audit
 from gateway.staff.auth import Role
-from gateway.web.api.base import ApiBlueprint, read_session, runtime, write_session
+from gateway.web.api.base import ApiBlueprint, read_session, write_session
 from gateway.web.auth import current_actor, require_role
+from gateway.web.runtime import runtime
 
 blp = ApiBlueprint("results", __name__, description="Submissions, headline report and exports")
 BLUEPRINTS = (blp,)

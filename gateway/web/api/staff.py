@@ -38,8 +38,9 @@ from gateway.staff.users import (
     create_user,
     list_users,
 )
-from gateway.web.api.base import ApiBlueprint, read_session, runtime, write_session
+from gateway.web.api.base import ApiBlueprint, read_session, write_session
 from gateway.web.auth import current_actor, require_role
+from gateway.web.runtime import runtime
 
 staff_blp = ApiBlueprint(
     "staff", __name__, description="Who is calling, users, API tokens, audit log"

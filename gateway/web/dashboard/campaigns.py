@@ -55,11 +55,11 @@ from gateway.web.dashboard.base import (
     allow_upload,
     language,
     require,
-    runtime,
     signed_in,
     staff_blueprint,
     t,
 )
+from gateway.web.runtime import runtime
 
 Action = Literal["start", "pause", "resume", "cancel"]
 # The buttons each status offers, in the order shown.

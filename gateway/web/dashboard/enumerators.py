@@ -26,7 +26,8 @@ from gateway.enumerators.registrations import (
 )
 from gateway.staff.audit import audit
 from gateway.staff.models import Role
-from gateway.web.dashboard.base import Staff, require, runtime, signed_in, staff_blueprint, t
+from gateway.web.dashboard.base import Staff, require, signed_in, staff_blueprint, t
+from gateway.web.runtime import runtime
 
 Decision = Literal["approve", "reject"]
 # Rows on one page: the page must stay small on a slow link; the oldest wait longest.

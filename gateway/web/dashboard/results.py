@@ -32,15 +32,8 @@ from gateway.results.selection import SubmissionFilter, parse_filter
 from gateway.staff.audit import audit
 from gateway.staff.models import Role
 from gateway.web.charts import report_chart
-from gateway.web.dashboard.base import (
-    Staff,
-    language,
-    require,
-    runtime,
-    signed_in,
-    staff_blueprint,
-    t,
-)
+from gateway.web.dashboard.base import Staff, language, require, signed_in, staff_blueprint, t
+from gateway.web.runtime import runtime
 
 # Exports up to this size stay in memory; bigger ones go to a temporary file while they go out.
 SPOOL_IN_MEMORY = 4 * 1024 * 1024
