@@ -19,6 +19,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from gateway.campaigns.queue import CampaignJobs
+from gateway.core import job_names
 from gateway.core.clock import utc_now
 from gateway.core.queue import SEND_RETRY
 from gateway.messaging.models import Message, MessageStatus
@@ -66,7 +67,7 @@ def schedule_daily_purge(queue: Queue, *, after: datetime) -> datetime:
         moment += timedelta(days=1)
     job = queue.enqueue_at(
         moment,
-        "workers.maintenance.daily_purge",
+        job_names.DAILY_PURGE,
         job_id=PURGE_JOB_ID,
         description="daily purge",
         result_ttl=KEEP_PLANNED,
@@ -130,7 +131,7 @@ def schedule_sweep(queue: Queue, *, after: datetime) -> datetime:
     moment = after + SWEEP_EVERY
     job = queue.enqueue_at(
         moment,
-        "workers.maintenance.sweep_messages",
+        job_names.SWEEP_MESSAGES,
         job_id=SWEEP_JOB_ID,
         description="sweep",
         result_ttl=KEEP_PLANNED,
