@@ -17,7 +17,7 @@ from gateway.core.crypto import NumberCipher
 from gateway.core.runtime import Runtime
 from gateway.enumerators.models import Enumerator, EnumeratorStatus
 from gateway.messaging.models import Message
-from gateway.surveys.models import Answer, Submission
+from gateway.surveys.models import StoredAnswer, Submission
 from gateway.surveys.retention import PURGED, purge, rotate_keys
 from gateway.surveys.session_store import RedisSessionStore
 from tests.phone import FULL_SURVEY_RETURN, Phone
@@ -81,7 +81,7 @@ def test_purge_blanks_old_numbers_and_bodies_and_keeps_answers(
         assert runtime.cipher.decrypt(kept[new_campaign]) == "+22376000013"
         # Answers stay, under pseudonyms.
         assert session.scalar(select(Submission.id).limit(1)) is not None
-        assert len(session.scalars(select(Answer)).all()) == 16
+        assert len(session.scalars(select(StoredAnswer)).all()) == 16
 
     with runtime.sessions.begin() as session:
         again = purge(session, now, 90)

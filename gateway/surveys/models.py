@@ -57,15 +57,15 @@ class Submission(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    answers: Mapped[list[Answer]] = relationship(
+    answers: Mapped[list[StoredAnswer]] = relationship(
         back_populates="submission",
-        order_by="Answer.seq",
+        order_by="StoredAnswer.seq",
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
 
 
-class Answer(Base):
+class StoredAnswer(Base):
     """A respondent's current answer (a code) to one question of a submission."""
 
     __tablename__ = "answers"

@@ -46,7 +46,7 @@ from gateway.campaigns.models import Campaign, CampaignImport, CampaignStatus, I
 from gateway.campaigns.progress import Progress, contact_counts, progress
 from gateway.campaigns.queue import CampaignJobs
 from gateway.core.clock import utc_now
-from gateway.core.i18n import Message
+from gateway.core.i18n import Translatable
 from gateway.core.runtime import Runtime
 from gateway.enumerators.registrations import ENUMERATOR_FLOW
 from gateway.staff.models import Role
@@ -179,12 +179,12 @@ def parse_spec(form: dict[str, str]) -> CampaignSpec:
         # A French user types 0,5 for a half.
         throttle = float((form.get("throttle") or str(DEFAULT_THROTTLE)).replace(",", "."))
     except ValueError:
-        raise CampaignError(Message("campaign_error.throttle_number")) from None
+        raise CampaignError(Translatable("campaign_error.throttle_number")) from None
     start_text = form.get("start_at", "").strip()
     try:
         start_at = datetime.fromisoformat(start_text) if start_text else None
     except ValueError:
-        raise CampaignError(Message("campaign_error.start_at", text=start_text[:20])) from None
+        raise CampaignError(Translatable("campaign_error.start_at", text=start_text[:20])) from None
     return CampaignSpec(
         name=form.get("name", ""),
         flow=form.get("flow", ""),
@@ -220,7 +220,7 @@ def create() -> ResponseReturnValue:
     upload = request.files.get("audience")
     try:
         if upload is None or not upload.filename:
-            raise CampaignError(Message("campaigns.no_file"))
+            raise CampaignError(Translatable("campaigns.no_file"))
         spec = parse_spec(values)
         campaign = create_with_audience(rt, signed_in(), spec, upload.stream)
     except CampaignError as exc:
