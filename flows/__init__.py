@@ -5,7 +5,11 @@ Nothing in this package does I/O beyond reading flow files: no web, Redis, queue
 
 from __future__ import annotations
 
-from flows.engine import (
+from flows.engine import back, resume, show, start, switch_language
+from flows.errors import FlowError, RunStateError
+from flows.loader import build_flow, check_flows, load_flow, load_flows
+from flows.model import Flow, Option, Question, QuestionType
+from flows.run import (
     Answer,
     AnswerRecorded,
     Choice,
@@ -17,15 +21,7 @@ from flows.engine import (
     RunState,
     RunStatus,
     Step,
-    back,
-    resume,
-    show,
-    start,
-    switch_language,
 )
-from flows.errors import FlowError, RunStateError
-from flows.loader import build_flow, check_flows, load_flow, load_flows
-from flows.model import Flow, Option, Question, QuestionType
 
 __all__ = [
     "Answer",

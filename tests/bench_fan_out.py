@@ -44,10 +44,10 @@ from gateway.campaigns.lifecycle import start_campaign
 from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
 from gateway.campaigns.queue import CampaignJobs
 from gateway.core.db import upgrade
-from gateway.core.models import Message, MessageStatus
 from gateway.core.redis_client import start_embedded, url_of
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
+from gateway.messaging.models import Message, MessageStatus
 from gateway.staff.audit import CLI_ACTOR
 from tests.at_server import FakeATServer
 from tests.bench_campaigns import write_audience

@@ -103,7 +103,7 @@ class SmsPhone:
         """Run the workers, then return the messages to this phone not seen before."""
         from sqlalchemy import select
 
-        from gateway.core.models import Message
+        from gateway.messaging.models import Message
 
         self.run_jobs()
         with self.runtime.sessions() as session:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cli.staff import tokens, users
+from gateway.core.crypto import password_hasher
 from gateway.core.settings import PasswordHashProfile, Settings
 from gateway.staff.audit import audit, audit_page
 from gateway.staff.auth import (
@@ -27,7 +28,7 @@ from gateway.staff.auth import (
     verify_token,
 )
 from gateway.staff.models import ApiToken, AuditEvent, Role, User
-from gateway.staff.users import authenticate_user, create_user, password_hasher
+from gateway.staff.users import authenticate_user, create_user
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"

@@ -23,9 +23,10 @@ from gateway.campaigns.models import (
     ImportStatus,
 )
 from gateway.campaigns.queue import CampaignJobs
+from gateway.core.clock import utc_now
 from gateway.core.crypto import NumberCipher
 from gateway.core.db import alembic_config, make_engine, upgrade
-from gateway.core.runtime import Runtime, utc_now
+from gateway.core.runtime import Runtime
 from gateway.staff.audit import CLI_ACTOR
 from gateway.staff.auth import create_token
 from gateway.staff.models import AuditEvent, Role

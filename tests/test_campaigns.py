@@ -41,14 +41,15 @@ from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, 
 from gateway.campaigns.progress import Progress, progress
 from gateway.campaigns.queue import CampaignJobs, pending_key
 from gateway.cli.campaigns import campaign
-from gateway.core.models import Message, OptOut
 from gateway.core.rate_limit import RateLimiter
 from gateway.core.redis_client import url_of
 from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message
 from gateway.messaging.sender import AfricasTalkingSender, ConsoleSender, Sender
 from gateway.staff.audit import CLI_ACTOR
 from gateway.staff.auth import create_token
 from gateway.staff.models import AuditEvent, Role
+from gateway.surveys.models import OptOut
 from tests.at_server import FakeATServer
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from workers.context import WorkerContext, install

@@ -24,10 +24,11 @@ from gateway.campaigns.models import CampaignChannel, CampaignStatus
 from gateway.campaigns.progress import Progress
 from gateway.core.crypto import pseudonymise
 from gateway.core.i18n import missing_keys
-from gateway.core.models import Enumerator, EnumeratorStatus, Message
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
 from gateway.core.texts import TEXTS
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
+from gateway.messaging.models import Message
 from gateway.staff.models import Role
 from gateway.web.app import create_app
 from gateway.web.dashboard import base as dashboard_module

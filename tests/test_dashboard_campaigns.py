@@ -270,7 +270,7 @@ def test_every_reason_the_campaign_domain_gives_is_written_in_both_languages() -
         dashboard_campaigns,
     )
     source = "".join(Path(str(module.__file__)).read_text() for module in modules)
-    keys = set(re.findall(r'\bMessage\(\s*"([a-z_.]+)"', source))
+    keys = set(re.findall(r'\bTranslatable\(\s*"([a-z_.]+)"', source))
 
     assert len(keys) > 30
     assert sorted(keys - TEXTS["fr"].keys()) == sorted(keys - TEXTS["en"].keys()) == []

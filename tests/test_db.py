@@ -25,16 +25,10 @@ from gateway.core.db import (
     ping,
     upgrade,
 )
-from gateway.core.models import (
-    Answer,
-    Base,
-    Message,
-    MessageStatus,
-    Respondent,
-    Submission,
-    SubmissionStatus,
-)
+from gateway.core.models import Base
 from gateway.core.settings import Settings
+from gateway.messaging.models import Message, MessageStatus
+from gateway.surveys.models import Respondent, StoredAnswer, Submission, SubmissionStatus
 from gateway.surveys.persistence import RunSnapshot, create_message, sync_submission
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -101,7 +95,9 @@ def rows(session: Session) -> dict[str, Any]:
         ],
         "answers": [
             (a.submission_id, a.key, a.value, a.seq, a.answered_at)
-            for a in session.scalars(select(Answer).order_by(Answer.submission_id, Answer.key))
+            for a in session.scalars(
+                select(StoredAnswer).order_by(StoredAnswer.submission_id, StoredAnswer.key)
+            )
         ],
     }
 
@@ -116,7 +112,7 @@ def apply_in_order(session: Session, snaps: list[RunSnapshot]) -> dict[str, Any]
         sync_submission(session, snap)
         session.commit()
     state = rows(session)
-    for table in (Answer, Submission, Respondent):
+    for table in (StoredAnswer, Submission, Respondent):
         session.execute(delete(table))
     session.commit()
     return state
@@ -247,7 +243,7 @@ def test_deleting_a_submission_takes_its_answers_and_messages(db_session: Sessio
     db_session.commit()
     db_session.execute(delete(Submission).where(Submission.id == RUN_ID))
     db_session.commit()
-    assert db_session.scalars(select(Answer)).all() == []
+    assert db_session.scalars(select(StoredAnswer)).all() == []
     assert db_session.scalars(select(Message)).all() == []
 
 

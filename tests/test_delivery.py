@@ -21,8 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.test import TestResponse
 
 from gateway.core.db import alembic_config, make_engine, upgrade
-from gateway.core.models import Message, MessageStatus, UTCDateTime
+from gateway.core.models import UTCDateTime
 from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import AfricasTalkingSender
 from gateway.web.webhooks.delivery import DEDUPE_TTL_S, dedupe_key
 from tests.at_server import FakeATServer

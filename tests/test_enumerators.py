@@ -21,20 +21,14 @@ from sqlalchemy import select
 
 from flows import build_flow, resume, start
 from gateway.cli.enumerators import enumerators
-from gateway.core.models import (
-    Answer,
-    Enumerator,
-    EnumeratorStatus,
-    Message,
-    MessageStatus,
-    Submission,
-    SubmissionStatus,
-)
 from gateway.core.redis_client import url_of
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
+from gateway.messaging.models import Message, MessageStatus
 from gateway.results.export import export_csv
 from gateway.staff.models import AuditEvent
+from gateway.surveys.models import StoredAnswer, Submission, SubmissionStatus
 from handlers.ports import Channel, RunRecord
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 
@@ -433,7 +427,9 @@ def test_an_enumerator_surveys_a_household_for_it(
     assert stored.enumerator_code == code
     assert stored.channel == "ussd"
     with runtime.sessions() as session:
-        answers = session.scalars(select(Answer).where(Answer.submission_id == stored.id))
+        answers = session.scalars(
+            select(StoredAnswer).where(StoredAnswer.submission_id == stored.id)
+        )
         assert {a.key: a.value for a in answers}["current_region"] == "bamako"
     (confirmation,) = messages(runtime, "confirmation")
     assert confirmation.to_masked == HOUSEHOLD_MASKED

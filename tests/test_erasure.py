@@ -12,9 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from gateway.campaigns.models import CampaignContact
-from gateway.core.models import Enumerator, Message, Submission
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
+from gateway.enumerators.models import Enumerator
+from gateway.messaging.models import Message
+from gateway.surveys.models import Submission
 from tests.phone import Phone, SmsPhone
 from tests.test_campaigns import new_campaign
 from tests.test_enumerators import ENUMERATOR, approved_code, register

@@ -23,7 +23,7 @@ from flows import FlowError, load_flows
 from flows.loader import build_flow
 from gateway.cli.main import cli
 from gateway.core.crypto import NumberCipher, pseudonymise
-from gateway.core.models import MessageStatus
+from gateway.messaging.models import MessageStatus
 from gateway.messaging.outbox import OutboxRow, outbox_rows
 from gateway.results.export import (
     export_chunks,

@@ -9,9 +9,10 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
 
-from gateway.core.models import Message, MessageStatus, Submission
 from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import AfricasTalkingSender
+from gateway.surveys.models import Submission
 from tests.at_server import FakeATServer
 from tests.phone import FULL_SURVEY_RETURN, Phone
 from workers import jobs

@@ -22,9 +22,9 @@ from sqlalchemy import select
 
 from gateway.campaigns.lifecycle import start_campaign
 from gateway.core.crypto import NumberCipher
-from gateway.core.models import Message, MessageStatus
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
+from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import ConsoleSender
 from gateway.surveys.retention import rotate_keys
 from gateway.web.app import create_app

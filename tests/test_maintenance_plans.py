@@ -10,7 +10,8 @@ from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from gateway.core.runtime import Runtime, utc_now
+from gateway.core.clock import utc_now
+from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
 from gateway.messaging.sender import ConsoleSender
 from workers import maintenance

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from gateway.campaigns.lifecycle import start_campaign
 from gateway.campaigns.models import ContactStatus
 from gateway.campaigns.progress import Progress
-from gateway.core.models import Message, MessageStatus
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
+from gateway.messaging.models import Message, MessageStatus
 from gateway.surveys.live_facts import facts_ready
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from tests.test_campaigns import (

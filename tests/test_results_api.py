@@ -12,7 +12,8 @@ from openapi_spec_validator import validate
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from gateway.core.runtime import Runtime, utc_now
+from gateway.core.clock import utc_now
+from gateway.core.runtime import Runtime
 from gateway.staff.auth import create_token
 from gateway.staff.models import AuditEvent, Role
 from tests.households import FORTY, add, campaign

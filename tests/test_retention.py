@@ -12,9 +12,12 @@ from sqlalchemy import select, update
 from gateway.campaigns.audience import import_audience, json_rows
 from gateway.campaigns.definition import CampaignSpec, create_campaign
 from gateway.campaigns.models import Campaign, CampaignContact
+from gateway.core.clock import utc_now
 from gateway.core.crypto import NumberCipher
-from gateway.core.models import Answer, Enumerator, EnumeratorStatus, Message, Submission
-from gateway.core.runtime import Runtime, utc_now
+from gateway.core.runtime import Runtime
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
+from gateway.messaging.models import Message
+from gateway.surveys.models import StoredAnswer, Submission
 from gateway.surveys.retention import PURGED, purge, rotate_keys
 from gateway.surveys.session_store import RedisSessionStore
 from tests.phone import FULL_SURVEY_RETURN, Phone
@@ -78,7 +81,7 @@ def test_purge_blanks_old_numbers_and_bodies_and_keeps_answers(
         assert runtime.cipher.decrypt(kept[new_campaign]) == "+22376000013"
         # Answers stay, under pseudonyms.
         assert session.scalar(select(Submission.id).limit(1)) is not None
-        assert len(session.scalars(select(Answer)).all()) == 16
+        assert len(session.scalars(select(StoredAnswer)).all()) == 16
 
     with runtime.sessions.begin() as session:
         again = purge(session, now, 90)

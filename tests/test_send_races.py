@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import event
 
-from gateway.core.models import Message, MessageStatus
 from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import AfricasTalkingSender
 from gateway.surveys.persistence import create_message
 from tests.at_server import FakeATServer

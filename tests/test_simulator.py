@@ -19,10 +19,11 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from gateway.core.db import upgrade
-from gateway.core.models import Message, Submission, SubmissionStatus
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
+from gateway.messaging.models import Message
 from gateway.staff.models import AuditEvent
+from gateway.surveys.models import Submission, SubmissionStatus
 from gateway.surveys.simulator_numbers import draw_simulator_number, is_simulator_number
 from gateway.web.app import create_app
 from handlers.phone import normalise_phone

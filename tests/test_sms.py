@@ -10,8 +10,9 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from gateway.core.models import Message, OptOut, Respondent, Submission, SubmissionStatus
 from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message
+from gateway.surveys.models import OptOut, Respondent, Submission, SubmissionStatus
 from tests.phone import Phone, SmsPhone
 
 CONSENT_FR = (

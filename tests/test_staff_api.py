@@ -19,8 +19,9 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 from sqlalchemy import select
 
-from gateway.core.models import EnumeratorStatus, Message, MessageStatus
 from gateway.core.runtime import Runtime
+from gateway.enumerators.models import EnumeratorStatus
+from gateway.messaging.models import Message, MessageStatus
 from gateway.staff.auth import create_token, revoke_token
 from gateway.staff.models import ApiToken, AuditEvent, Role
 from tests.test_enumerators import ENUMERATOR, ENUMERATOR_MASKED, register, the_enumerator

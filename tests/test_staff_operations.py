@@ -23,11 +23,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from gateway.cli.main import cli
-from gateway.core.models import Enumerator, Message
+from gateway.core.clock import utc_now
 from gateway.core.redis_client import url_of
-from gateway.core.runtime import Runtime, utc_now
+from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
+from gateway.enumerators.models import Enumerator
 from gateway.enumerators.services import decide
+from gateway.messaging.models import Message
 from gateway.staff.auth import create_token
 from gateway.staff.models import ApiToken, AuditEvent, Role, User
 from gateway.surveys.retention import PURGED

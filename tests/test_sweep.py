@@ -8,8 +8,9 @@ from datetime import timedelta
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import update
 
-from gateway.core.models import Message, MessageStatus
-from gateway.core.runtime import Runtime, utc_now
+from gateway.core.clock import utc_now
+from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import AfricasTalkingSender
 from gateway.surveys.persistence import create_message
 from tests.at_server import FakeATServer

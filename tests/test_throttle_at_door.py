@@ -15,8 +15,8 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from gateway.campaigns.lifecycle import start_campaign
-from gateway.core.models import Message, MessageStatus
 from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import AfricasTalkingSender, SendResult
 from tests.at_server import FakeATServer
 from tests.test_campaigns import MORNING, FakeClock, change, new_campaign, numbers

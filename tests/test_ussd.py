@@ -10,8 +10,9 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from gateway.core.models import Answer, Message, MessageStatus, Submission, SubmissionStatus
 from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message, MessageStatus
+from gateway.surveys.models import StoredAnswer, Submission, SubmissionStatus
 from tests.phone import FULL_SURVEY_RETURN, Phone
 
 FIRST_SCREEN_FR = (
@@ -33,7 +34,9 @@ def submissions(runtime: Runtime) -> list[Submission]:
 def answers_of(runtime: Runtime, submission_id: str) -> dict[str, str]:
     """A submission's stored answers, key to code."""
     with runtime.sessions() as session:
-        rows = session.scalars(select(Answer).where(Answer.submission_id == submission_id))
+        rows = session.scalars(
+            select(StoredAnswer).where(StoredAnswer.submission_id == submission_id)
+        )
         return {row.key: row.value for row in rows}
 
 
@@ -303,7 +306,7 @@ def test_thirty_households_at_once_all_complete(
     assert {s.status for s in stored} == {SubmissionStatus.COMPLETED}
     assert len({s.respondent_id for s in stored}) == 30
     with runtime.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Answer)) == 30 * 8
+        assert session.scalar(select(func.count()).select_from(StoredAnswer)) == 30 * 8
     assert len(messages(runtime)) == 30
 
 

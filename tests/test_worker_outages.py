@@ -20,9 +20,9 @@ from rq import Worker
 from sqlalchemy import select
 
 from gateway.core.db import upgrade
-from gateway.core.models import Message, MessageStatus
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
+from gateway.messaging.models import Message, MessageStatus
 from handlers.ports import Reply
 from tests.killable_redis import KillableRedis, free_port
 from tests.test_cli import REPO, cli_env, poll

@@ -48,9 +48,9 @@ from gateway.campaigns.models import (
 )
 from gateway.campaigns.queue import hold_key
 from gateway.campaigns.services import campaign_jobs
-from gateway.core.models import Message
 from gateway.core.rate_limit import RateLimiter
 from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message
 from gateway.surveys.live_facts import SqlFacts
 from handlers.ports import Reply
 from handlers.sms import start_survey_by_sms
@@ -203,7 +203,7 @@ _MARK = (
     .where(_contacts.c.id == bindparam("contact"))
     .values(
         status=bindparam("new_status"),
-        run_id=bindparam("new_run_id"),
+        run_id=bindparam("new_id"),
         message_id=bindparam("new_message_id"),
         sent_at=bindparam("new_sent_at"),
     )
@@ -317,7 +317,7 @@ class _Marks:
             {
                 "contact": contact_id,
                 "new_status": status,
-                "new_run_id": run_id,
+                "new_id": run_id,
                 "new_message_id": message_id,
                 "new_sent_at": sent_at,
             }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gateway.core.rate_limit import Clock, SystemClock
+from gateway.core.clock import Clock, SystemClock
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
 from gateway.messaging.sender import Sender, make_sender

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 
-from gateway.core.models import Message, MessageStatus
+from gateway.messaging.models import Message, MessageStatus
 from workers.context import current
 
 log = logging.getLogger(__name__)

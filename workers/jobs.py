@@ -21,10 +21,11 @@ from gateway.campaigns.definition import link_run
 from gateway.campaigns.models import Campaign
 from gateway.core.crypto import reference_code
 from gateway.core.errors import PermanentSendError, SendOutcomeUnknown, TransientSendError
-from gateway.core.models import Message, MessageStatus, OptOut, Submission, SubmissionStatus
 from gateway.core.rate_limit import RateLimiter
 from gateway.enumerators.registrations import ENUMERATOR_FLOW, register_from_snapshot
+from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import SendStatus
+from gateway.surveys.models import OptOut, Submission, SubmissionStatus
 from gateway.surveys.persistence import RunSnapshot, create_message, sync_submission
 from handlers.ports import RunRecord
 from handlers.sms import CONFIRMATION_TEXT

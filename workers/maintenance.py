@@ -19,9 +19,10 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from gateway.campaigns.services import campaign_jobs
-from gateway.core.models import Message, MessageStatus
+from gateway.core import job_names
+from gateway.core.clock import utc_now
 from gateway.core.queue import SEND_RETRY
-from gateway.core.runtime import utc_now
+from gateway.messaging.models import Message, MessageStatus
 from gateway.staff.audit import WORKER_ACTOR
 from gateway.surveys.services import purge_expired
 from workers.context import current
@@ -64,7 +65,7 @@ def schedule_daily_purge(queue: Queue, *, after: datetime) -> datetime:
         moment += timedelta(days=1)
     job = queue.enqueue_at(
         moment,
-        "workers.maintenance.daily_purge",
+        job_names.DAILY_PURGE,
         job_id=PURGE_JOB_ID,
         description="daily purge",
         result_ttl=KEEP_PLANNED,
@@ -128,7 +129,7 @@ def schedule_sweep(queue: Queue, *, after: datetime) -> datetime:
     moment = after + SWEEP_EVERY
     job = queue.enqueue_at(
         moment,
-        "workers.maintenance.sweep_messages",
+        job_names.SWEEP_MESSAGES,
         job_id=SWEEP_JOB_ID,
         description="sweep",
         result_ttl=KEEP_PLANNED,

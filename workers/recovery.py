@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from gateway.campaigns.models import CampaignImport, ImportStatus
 from gateway.campaigns.services import campaign_jobs
-from gateway.core.runtime import Runtime, utc_now
+from gateway.core.clock import utc_now
+from gateway.core.runtime import Runtime
 from gateway.surveys.live_facts import rebuild
 from workers.maintenance import PURGE_JOB_ID, SWEEP_JOB_ID, schedule_daily_purge, schedule_sweep
 

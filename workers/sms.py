@@ -17,7 +17,9 @@ from flows import QuestionAsked, show
 from flows.gsm7 import to_gsm7
 from gateway.campaigns.models import CampaignContact
 from gateway.core.errors import PermanentSendError
-from gateway.core.models import Enumerator, Message, MessageStatus, OptOut, Respondent, Submission
+from gateway.enumerators.models import Enumerator
+from gateway.messaging.models import Message, MessageStatus
+from gateway.surveys.models import OptOut, Respondent, Submission
 from handlers.phone import mask_phone
 from handlers.sms import question_sms
 from workers.context import current

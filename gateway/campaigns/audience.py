@@ -30,10 +30,10 @@ from flows import Flow
 from gateway.campaigns.definition import CampaignError
 from gateway.campaigns.lifecycle import status_text
 from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
-from gateway.core.i18n import Message
-from gateway.core.models import OptOut
+from gateway.core.i18n import Translatable
 from gateway.core.runtime import Runtime
 from gateway.staff.audit import NamedActor, audit
+from gateway.surveys.models import OptOut
 from handlers.phone import mask_phone, normalise_phone
 
 CHUNK_SIZE = 1000
@@ -69,7 +69,7 @@ class InvalidRow:
 
     row_number: int
     reason: str
-    problem: Message | None = field(default=None, compare=False)
+    problem: Translatable | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -87,7 +87,7 @@ class ImportReport:
     invalid_count: int = 0
     invalid: list[InvalidRow] = field(default_factory=list)
 
-    def reject(self, row_number: int, problem: Message) -> None:
+    def reject(self, row_number: int, problem: Translatable) -> None:
         """Count an invalid row; list it while the list is short enough to read."""
         self.invalid_count += 1
         if len(self.invalid) < MAX_REPORTED_ROWS:
@@ -106,7 +106,7 @@ def csv_rows(stream: IO[bytes] | IO[str]) -> Iterator[AudienceRow]:
     try:
         first = text.readline()
         if not first.strip():
-            raise CampaignError(Message("campaign_error.csv_empty"))
+            raise CampaignError(Translatable("campaign_error.csv_empty"))
         delimiter = max(_DELIMITERS, key=first.count)
         reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
         phone, language, region = _columns(next(reader))
@@ -120,9 +120,13 @@ def csv_rows(stream: IO[bytes] | IO[str]) -> Iterator[AudienceRow]:
                 _cell(cells, region),
             )
     except UnicodeDecodeError:
-        raise CampaignError(Message("campaign_error.csv_encoding", row=row_number + 1)) from None
+        raise CampaignError(
+            Translatable("campaign_error.csv_encoding", row=row_number + 1)
+        ) from None
     except csv.Error as exc:
-        problem = Message("campaign_error.csv_unreadable", row=row_number + 1, problem=str(exc))
+        problem = Translatable(
+            "campaign_error.csv_unreadable", row=row_number + 1, problem=str(exc)
+        )
         raise CampaignError(problem) from None
     finally:
         if isinstance(text, io.TextIOWrapper) and text is not stream:
@@ -162,7 +166,7 @@ def import_audience(
     chunk: list[dict[str, Any]] = []
     for count, row in enumerate(rows, start=1):
         if count > MAX_ROWS:
-            raise CampaignError(Message("campaign_error.too_many_rows", max=MAX_ROWS))
+            raise CampaignError(Translatable("campaign_error.too_many_rows", max=MAX_ROWS))
         report.rows = count
         contact = _contact(rt, flow, campaign, row, report)
         if contact is not None:
@@ -189,7 +193,7 @@ def import_audience(
 def check_open(campaign: Campaign) -> None:
     """Refuse (409) to add contacts to a cancelled or completed campaign."""
     if campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.COMPLETED):
-        closed = Message(
+        closed = Translatable(
             "campaign_error.closed_import", name=campaign.name, status=status_text(campaign)
         )
         raise CampaignError(closed, 409)
@@ -201,7 +205,7 @@ def _contact(
     """The contact row to insert for ``row``, or None (and the reason in the report)."""
     raw = row.phone.strip()
     if not raw:
-        report.reject(row.row_number, Message("campaign_row.no_phone"))
+        report.reject(row.row_number, Translatable("campaign_row.no_phone"))
         return None
     e164 = normalise_phone(raw, rt.settings.phone_region)
     if e164 is None:
@@ -210,11 +214,13 @@ def _contact(
     language = _language(flow, row.language)
     if language is False:
         offered = ", ".join(flow.languages)
-        report.reject(row.row_number, Message("campaign_row.unknown_language", offered=offered))
+        report.reject(
+            row.row_number, Translatable("campaign_row.unknown_language", offered=offered)
+        )
         return None
     region = " ".join((row.region or "").split()) or None
     if region is not None and len(region) > MAX_REGION:
-        report.reject(row.row_number, Message("campaign_row.long_region", max=MAX_REGION))
+        report.reject(row.row_number, Translatable("campaign_row.long_region", max=MAX_REGION))
         return None
     return {
         "campaign_id": campaign.id,
@@ -299,7 +305,7 @@ def _columns(header: Sequence[str]) -> tuple[int, int | None, int | None]:
 
     phone = find(PHONE_HEADERS)
     if phone is None:
-        raise CampaignError(Message("campaign_error.no_phone_column"))
+        raise CampaignError(Translatable("campaign_error.no_phone_column"))
     return phone, find(LANGUAGE_HEADERS), find(REGION_HEADERS)
 
 
@@ -307,13 +313,13 @@ def _cell(cells: Sequence[str], index: int | None) -> str | None:
     return cells[index] if index is not None and index < len(cells) else None
 
 
-def _not_a_number(raw: str) -> Message:
+def _not_a_number(raw: str) -> Translatable:
     """Why an entry is refused, showing its digits masked and nothing else of it."""
     digits = re.sub(r"\D", "", raw)
     if not digits:
-        return Message("campaign_row.no_digits")
+        return Translatable("campaign_row.no_digits")
     masked = mask_phone(("+" if raw.startswith("+") else "") + digits)
-    return Message("campaign_row.not_a_number", masked=masked)
+    return Translatable("campaign_row.not_a_number", masked=masked)
 
 
 def _utf8(stream: IO[bytes]) -> io.TextIOWrapper:

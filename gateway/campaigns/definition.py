@@ -30,10 +30,10 @@ from gateway.campaigns.models import (
     CampaignStatus,
     ContactStatus,
 )
+from gateway.core.clock import utc_now
 from gateway.core.errors import DomainError
-from gateway.core.i18n import Message
+from gateway.core.i18n import Translatable
 from gateway.core.lookup import rows_by_id
-from gateway.core.models import utcnow
 from gateway.staff.audit import NamedActor, audit
 
 DEFAULT_WINDOW = "08:00-19:00"
@@ -84,14 +84,14 @@ def parse_window(text: str) -> tuple[time, time]:
     """Read a daily sending window such as ``08:00-19:00``; it opens before it closes."""
     match = _WINDOW.fullmatch(text)
     if match is None:
-        raise CampaignError(Message("campaign_error.window_format", window=text[:20]))
+        raise CampaignError(Translatable("campaign_error.window_format", window=text[:20]))
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-        raise CampaignError(Message("campaign_error.window_time", window=text[:20]))
+        raise CampaignError(Translatable("campaign_error.window_time", window=text[:20]))
     opens, closes = time(h1, m1), time(h2, m2)
     if opens >= closes:
         # Households are not texted at night: a window across midnight is refused, not guessed.
-        raise CampaignError(Message("campaign_error.window_order", window=text[:20]))
+        raise CampaignError(Translatable("campaign_error.window_order", window=text[:20]))
     return opens, closes
 
 
@@ -100,7 +100,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise CampaignError(Message("campaign_error.timezone", name=name[:64])) from None
+        raise CampaignError(Translatable("campaign_error.timezone", name=name[:64])) from None
 
 
 def create_campaign(
@@ -119,19 +119,19 @@ def create_campaign(
     """
     name = " ".join(spec.name.split())
     if any(ord(c) < 32 for c in spec.name):
-        raise CampaignError(Message("campaign_error.name_control"))
+        raise CampaignError(Translatable("campaign_error.name_control"))
     if not name or len(name) > MAX_NAME:
-        raise CampaignError(Message("campaign_error.name_length", max=MAX_NAME))
+        raise CampaignError(Translatable("campaign_error.name_length", max=MAX_NAME))
     flow = flows.get(spec.flow)
     if flow is None:
         known = ", ".join(sorted(flows))
         raise CampaignError(
-            Message("campaign_error.unknown_flow", flow=spec.flow[:64], known=known)
+            Translatable("campaign_error.unknown_flow", flow=spec.flow[:64], known=known)
         )
     try:
         channel = CampaignChannel(spec.channel)
     except ValueError:
-        problem = Message("campaign_error.channel", channel=spec.channel[:16])
+        problem = Translatable("campaign_error.channel", channel=spec.channel[:16])
         raise CampaignError(problem) from None
     if channel is CampaignChannel.USSD:
         _check_ussd_flow(flow, ussd_flow)
@@ -139,7 +139,7 @@ def create_campaign(
     tz = zone(spec.timezone)
     if not THROTTLE_MIN <= spec.throttle <= THROTTLE_MAX:
         raise CampaignError(
-            Message(
+            Translatable(
                 "campaign_error.throttle_range",
                 low=THROTTLE_MIN,
                 high=THROTTLE_MAX,
@@ -149,9 +149,9 @@ def create_campaign(
     start_at = spec.start_at
     if start_at is not None and start_at.utcoffset() is None:
         start_at = start_at.replace(tzinfo=tz)
-    if start_at is not None and start_at > (now or utcnow()) + MAX_START_AHEAD:
+    if start_at is not None and start_at > (now or utc_now()) + MAX_START_AHEAD:
         raise CampaignError(
-            Message(
+            Translatable(
                 "campaign_error.start_too_late",
                 start=start_at.replace(tzinfo=None).isoformat(timespec="minutes"),
                 days=MAX_START_AHEAD.days,
@@ -164,13 +164,16 @@ def create_campaign(
     expiry = (
         int(flow.expiry.total_seconds() // 3600) if spec.expiry_hours is None else spec.expiry_hours
     )
-    _check_range(Message("campaign_error.what.reminders"), reminders, 0, MAX_REMINDERS)
+    _check_range(Translatable("campaign_error.what.reminders"), reminders, 0, MAX_REMINDERS)
     _check_range(
-        Message("campaign_error.what.reminder_interval"), interval, 1, MAX_REMINDER_INTERVAL_HOURS
+        Translatable("campaign_error.what.reminder_interval"),
+        interval,
+        1,
+        MAX_REMINDER_INTERVAL_HOURS,
     )
-    _check_range(Message("campaign_error.what.expiry"), expiry, 1, MAX_EXPIRY_HOURS)
+    _check_range(Translatable("campaign_error.what.expiry"), expiry, 1, MAX_EXPIRY_HOURS)
     if spec.retention_days is not None:
-        what = Message("campaign_error.what.retention")
+        what = Translatable("campaign_error.what.retention")
         _check_range(what, spec.retention_days, 1, MAX_RETENTION_DAYS)
     campaign = Campaign(
         name=name,
@@ -203,17 +206,19 @@ def create_campaign(
 
 def _check_ussd_flow(flow: Flow, ussd_flow: str) -> None:
     if flow.id != ussd_flow:
-        raise CampaignError(Message("campaign_error.ussd_flow", ussd_flow=ussd_flow, flow=flow.id))
+        raise CampaignError(
+            Translatable("campaign_error.ussd_flow", ussd_flow=ussd_flow, flow=flow.id)
+        )
     if not flow.has_text(INVITATION_TEXT):
         raise CampaignError(
-            Message("campaign_error.no_invitation", flow=flow.id, text=INVITATION_TEXT)
+            Translatable("campaign_error.no_invitation", flow=flow.id, text=INVITATION_TEXT)
         )
 
 
-def _check_range(what: Message, value: int, low: int, high: int) -> None:
+def _check_range(what: Translatable, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         raise CampaignError(
-            Message("campaign_error.range", what=what, low=low, high=high, value=value)
+            Translatable("campaign_error.range", what=what, low=low, high=high, value=value)
         )
 
 
@@ -224,8 +229,8 @@ def find_campaign(session: Session, ident: str) -> Campaign:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise CampaignError(Message("campaign_error.ambiguous_id", prefix=ident), 409)
-    raise CampaignError(Message("campaign_error.unknown_id", ident=ident[:40]), 404)
+        raise CampaignError(Translatable("campaign_error.ambiguous_id", prefix=ident), 409)
+    raise CampaignError(Translatable("campaign_error.unknown_id", ident=ident[:40]), 404)
 
 
 def list_campaigns(session: Session) -> list[Campaign]:

@@ -40,9 +40,9 @@ from gateway.campaigns.audience import (
 )
 from gateway.campaigns.definition import CampaignError
 from gateway.campaigns.models import Campaign, CampaignImport, CampaignImportPart, ImportStatus
+from gateway.core.clock import utc_now
 from gateway.core.crypto import InvalidToken, NumberCipher
-from gateway.core.i18n import Message
-from gateway.core.models import utcnow
+from gateway.core.i18n import Translatable
 from gateway.core.runtime import Runtime
 from gateway.staff.audit import NamedActor, audit
 
@@ -111,7 +111,7 @@ def run_import(rt: Runtime, import_id: str) -> CampaignImport | None:
         if found.status not in PENDING:
             return found
         found.status = ImportStatus.RUNNING
-        found.started_at = utcnow()
+        found.started_at = utc_now()
         found.attempts += 1
     try:
         _import(rt, import_id)
@@ -119,7 +119,7 @@ def run_import(rt: Runtime, import_id: str) -> CampaignImport | None:
         _fail(rt, import_id, exc)
     except InvalidToken:
         # A key was removed before `keys rotate` re-encrypted the upload: no retry can help.
-        _fail(rt, import_id, CampaignError(Message("campaign_error.import_undecryptable")))
+        _fail(rt, import_id, CampaignError(Translatable("campaign_error.import_undecryptable")))
     finally:
         with contextlib.suppress(RedisError):  # the key expires by itself
             rt.redis.delete(_progress_key(import_id))
@@ -153,7 +153,7 @@ def _import(rt: Runtime, import_id: str) -> None:
         rows = _rows(found.format, stream)
         report = import_audience(session, rt, campaign, rows, actor=found.created_by, progress=note)
         found.status = ImportStatus.DONE
-        found.finished_at = utcnow()
+        found.finished_at = utc_now()
         found.rows_read = report.rows
         found.accepted = report.accepted
         found.duplicates = report.duplicates
@@ -167,13 +167,13 @@ def _import(rt: Runtime, import_id: str) -> None:
 
 def _fail(rt: Runtime, import_id: str, exc: CampaignError) -> None:
     """End the import as failed, saying why; the upload goes, nothing was added."""
-    problem = exc.reason if isinstance(exc.reason, Message) else None
+    problem = exc.reason if isinstance(exc.reason, Translatable) else None
     with rt.sessions.begin() as session:
         found = session.get_one(CampaignImport, import_id)
         if found.status not in PENDING:
             return
         found.status = ImportStatus.FAILED
-        found.finished_at = utcnow()
+        found.finished_at = utc_now()
         found.problem = json.dumps([str(exc), *_kept(problem)])
         _drop_upload(session, import_id)
         audit(
@@ -247,7 +247,9 @@ def find_import(session: Session, campaign_id: str, import_id: str) -> CampaignI
     """The import ``import_id`` of the campaign; CampaignError 404 if there is none."""
     found = session.get(CampaignImport, import_id[:36])
     if found is None or found.campaign_id != campaign_id:
-        raise CampaignError(Message("campaign_error.unknown_import", ident=import_id[:40]), 404)
+        raise CampaignError(
+            Translatable("campaign_error.unknown_import", ident=import_id[:40]), 404
+        )
     return found
 
 
@@ -279,7 +281,7 @@ def problem_text(found: CampaignImport, language: str) -> str | None:
     return _said(json.loads(found.problem), language) if found.problem else None
 
 
-def _kept(problem: Message | None) -> list[Any]:
+def _kept(problem: Translatable | None) -> list[Any]:
     """A reason's catalogue key and values, for it to be said later in any language."""
     if problem is None:
         return []
@@ -287,14 +289,16 @@ def _kept(problem: Message | None) -> list[Any]:
 
 
 def _value(value: Any) -> Any:
-    if isinstance(value, Message):
+    if isinstance(value, Translatable):
         return {"message": value.key, "values": {k: _value(v) for k, v in value.values.items()}}
     return value if isinstance(value, int | float | str) or value is None else str(value)
 
 
 def _message(value: Any) -> Any:
     if isinstance(value, dict) and "message" in value:
-        return Message(value["message"], **{k: _message(v) for k, v in value["values"].items()})
+        return Translatable(
+            value["message"], **{k: _message(v) for k, v in value["values"].items()}
+        )
     return value
 
 
@@ -302,7 +306,9 @@ def _said(kept: list[Any], language: str) -> str:
     """``[English reason, key?, values?]`` in ``language``; the English when there is no key."""
     if len(kept) < 3:
         return str(kept[0])
-    return Message(kept[1], **{k: _message(v) for k, v in kept[2].items()}).in_language(language)
+    return Translatable(kept[1], **{k: _message(v) for k, v in kept[2].items()}).in_language(
+        language
+    )
 
 
 def _progress_key(import_id: str) -> str:

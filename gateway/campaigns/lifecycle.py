@@ -27,8 +27,8 @@ from gateway.campaigns.models import (
     CampaignStatus,
     ImportStatus,
 )
-from gateway.core.i18n import Message
-from gateway.core.models import utcnow
+from gateway.core.clock import utc_now
+from gateway.core.i18n import Translatable
 from gateway.staff.audit import NamedActor, audit
 
 # Statuses in which a campaign still has invitations to send, or may again.
@@ -42,15 +42,15 @@ def start_campaign(
     campaign = find_campaign(session, ident)
     if campaign.status is CampaignStatus.RUNNING:
         return campaign
-    _refuse_closed(campaign, Message("campaign_error.verb.start"))
+    _refuse_closed(campaign, Translatable("campaign_error.verb.start"))
     if has_pending_import(session, campaign.id):
         # Started now, it would invite part of the list, or find none and refuse for that.
-        raise CampaignError(Message("campaign_error.import_pending", name=campaign.name), 409)
+        raise CampaignError(Translatable("campaign_error.import_pending", name=campaign.name), 409)
     if campaign.status is CampaignStatus.DRAFT and not _has_contacts(session, campaign):
-        raise CampaignError(Message("campaign_error.no_contacts", name=campaign.name), 409)
+        raise CampaignError(Translatable("campaign_error.no_contacts", name=campaign.name), 409)
     values: dict[str, Any] = {"status": CampaignStatus.RUNNING}
     if campaign.started_at is None:
-        values["started_at"] = now or utcnow()
+        values["started_at"] = now or utc_now()
     return _move(session, campaign, _OPEN, values, actor, "campaign.start")
 
 
@@ -59,9 +59,11 @@ def pause_campaign(session: Session, ident: str, *, actor: NamedActor | str) -> 
     campaign = find_campaign(session, ident)
     if campaign.status is CampaignStatus.PAUSED:
         return campaign
-    _refuse_closed(campaign, Message("campaign_error.verb.pause"))
+    _refuse_closed(campaign, Translatable("campaign_error.verb.pause"))
     if campaign.status is CampaignStatus.DRAFT:
-        raise CampaignError(Message("campaign_error.pause_not_started", name=campaign.name), 409)
+        raise CampaignError(
+            Translatable("campaign_error.pause_not_started", name=campaign.name), 409
+        )
     values = {"status": CampaignStatus.PAUSED}
     return _move(session, campaign, (CampaignStatus.RUNNING,), values, actor, "campaign.pause")
 
@@ -71,9 +73,11 @@ def resume_campaign(session: Session, ident: str, *, actor: NamedActor | str) ->
     campaign = find_campaign(session, ident)
     if campaign.status is CampaignStatus.RUNNING:
         return campaign
-    _refuse_closed(campaign, Message("campaign_error.verb.resume"))
+    _refuse_closed(campaign, Translatable("campaign_error.verb.resume"))
     if campaign.status is CampaignStatus.DRAFT:
-        raise CampaignError(Message("campaign_error.resume_not_started", name=campaign.name), 409)
+        raise CampaignError(
+            Translatable("campaign_error.resume_not_started", name=campaign.name), 409
+        )
     values = {"status": CampaignStatus.RUNNING}
     return _move(session, campaign, (CampaignStatus.PAUSED,), values, actor, "campaign.resume")
 
@@ -91,7 +95,7 @@ def cancel_campaign(
         return campaign
     values: dict[str, Any] = {"status": CampaignStatus.CANCELLED}
     if campaign.finished_at is None:
-        values["finished_at"] = now or utcnow()
+        values["finished_at"] = now or utc_now()
     allowed = (*_OPEN, CampaignStatus.COMPLETED)
     return _move(session, campaign, allowed, values, actor, "campaign.cancel")
 
@@ -110,11 +114,13 @@ def complete_campaign(session: Session, campaign_id: str, now: datetime) -> bool
     return bool(cast(CursorResult[Any], result).rowcount)
 
 
-def _refuse_closed(campaign: Campaign, verb: Message) -> None:
+def _refuse_closed(campaign: Campaign, verb: Translatable) -> None:
     if campaign.status is CampaignStatus.CANCELLED:
-        raise CampaignError(Message("campaign_error.cancelled", name=campaign.name, verb=verb), 409)
+        raise CampaignError(
+            Translatable("campaign_error.cancelled", name=campaign.name, verb=verb), 409
+        )
     if campaign.status is CampaignStatus.COMPLETED:
-        raise CampaignError(Message("campaign_error.completed", name=campaign.name), 409)
+        raise CampaignError(Translatable("campaign_error.completed", name=campaign.name), 409)
 
 
 def _move(
@@ -136,15 +142,17 @@ def _move(
     )
     session.refresh(campaign)
     if not cast(CursorResult[Any], result).rowcount:
-        moved = Message("campaign_error.moved", name=campaign.name, status=status_text(campaign))
+        moved = Translatable(
+            "campaign_error.moved", name=campaign.name, status=status_text(campaign)
+        )
         raise CampaignError(moved, 409)
     audit(session, actor, action, "campaign", campaign.id, f"{before} -> {campaign.status}")
     return campaign
 
 
-def status_text(campaign: Campaign) -> Message:
+def status_text(campaign: Campaign) -> Translatable:
     """The campaign's status, to be said in the reader's language ("cancelled", "annulée")."""
-    return Message(f"campaigns.state.{campaign.status.value}")
+    return Translatable(f"campaigns.state.{campaign.status.value}")
 
 
 def _has_contacts(session: Session, campaign: Campaign) -> bool:

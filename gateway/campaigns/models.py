@@ -14,7 +14,8 @@ from enum import StrEnum
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.core.models import Base, UTCDateTime, enum_column, new_id, utcnow
+from gateway.core.clock import new_id, utc_now
+from gateway.core.models import Base, UTCDateTime, enum_column
 
 
 class CampaignChannel(StrEnum):
@@ -82,7 +83,7 @@ class Campaign(Base):
     retention_days: Mapped[int | None] = mapped_column(Integer)
     # Who made it, as the audit log names actors ("user:alice", "token:deploy", "cli").
     created_by: Mapped[str] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -154,7 +155,7 @@ class CampaignImport(Base):
     # "csv", or "json" for a list given as JSON to the API.
     format: Mapped[str] = mapped_column(String(8))
     created_by: Mapped[str] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)

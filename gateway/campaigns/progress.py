@@ -16,7 +16,8 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.campaigns.models import Campaign, CampaignContact, ContactStatus
-from gateway.core.models import Message, MessageStatus, OptOut, Submission, SubmissionStatus
+from gateway.messaging.models import Message, MessageStatus
+from gateway.surveys.models import OptOut, Submission, SubmissionStatus
 
 # What the network reports as not reaching the handset, besides our own failures.
 UNDELIVERED = (MessageStatus.FAILED, MessageStatus.REJECTED, MessageStatus.EXPIRED)

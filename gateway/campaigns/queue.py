@@ -11,7 +11,7 @@ waits. (Two running at once would still not send twice: see ``workers.campaigns`
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from rq import Queue
 from rq.job import JobStatus
@@ -19,6 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.campaigns.models import Campaign, CampaignStatus
+from gateway.core import job_names
+from gateway.core.clock import utc_now
 from gateway.core.queue import SYNC_RETRY
 from gateway.core.redis_scripts import delete_if_holds
 
@@ -62,7 +64,7 @@ class CampaignJobs:
             self.fan_out(campaign.id)
         elif campaign.status is CampaignStatus.CANCELLED:
             self.queue.enqueue(
-                "workers.campaigns.stop_reminders",
+                job_names.STOP_REMINDERS,
                 campaign.id,
                 job_id=f"campaign-stop-{campaign.id}",
                 retry=SYNC_RETRY,
@@ -95,7 +97,7 @@ class CampaignJobs:
 
         Returns False, queueing nothing, when a fan-out job of the campaign already waits.
         """
-        now = datetime.now(UTC)
+        now = utc_now()
         wait = max(at - now, timedelta(0)) if at is not None else timedelta(0)
         ttl = int((wait + PENDING_MARGIN).total_seconds())
         job_id = f"fan-out-{campaign_id}-{uuid.uuid4().hex[:12]}"
@@ -109,9 +111,9 @@ class CampaignJobs:
         }
         try:
             if at is None:
-                self.queue.enqueue("workers.campaigns.fan_out", campaign_id, **options)
+                self.queue.enqueue(job_names.FAN_OUT, campaign_id, **options)
             else:
-                self.queue.enqueue_at(at, "workers.campaigns.fan_out", campaign_id, **options)
+                self.queue.enqueue_at(at, job_names.FAN_OUT, campaign_id, **options)
         except BaseException:
             # Not queued after all: the mark must not hold off the next attempt.
             self.queue.connection.delete(pending_key(campaign_id))
@@ -127,7 +129,7 @@ class CampaignJobs:
         """Ask a worker to import an uploaded list (stored and committed before this)."""
         # One job id per import: queueing it again while it waits adds no second job.
         self.queue.enqueue(
-            "workers.campaign_imports.run_import",
+            job_names.RUN_IMPORT,
             import_id,
             job_id=_import_job_id(import_id),
             retry=SYNC_RETRY,
@@ -151,7 +153,7 @@ class CampaignJobs:
         """Ask a worker to invite a USSD contact again at ``at`` unless they completed."""
         self.queue.enqueue_at(
             at,
-            "workers.campaigns.remind_invitation",
+            job_names.REMIND_INVITATION,
             contact_id,
             number,
             job_id=f"campaign-remind-{contact_id}-{number}",

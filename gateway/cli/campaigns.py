@@ -38,7 +38,7 @@ from gateway.campaigns.services import (
 )
 from gateway.cli.errors import BadSetup, CommandError, migrated_runtime
 from gateway.cli.terminal import printable, text_table
-from gateway.core.models import utcnow
+from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
 from gateway.results.export import iso_utc
 from gateway.staff.audit import CLI_ACTOR
@@ -157,7 +157,7 @@ def status_command(ident: str) -> None:
     """How far the campaign got: invitations, deliveries, surveys started and completed."""
     with _runtime() as rt, _errors(), rt.sessions() as session:
         found = find_campaign(session, ident)
-        counts = progress(session, found, utcnow())
+        counts = progress(session, found, utc_now())
     click.echo(f"Campaign {found.id[:SHORT_ID]} {found.status}: {describe(found)}")
     width = max(len(name) for name in counts.as_dict())
     for name, value in counts.as_dict().items():

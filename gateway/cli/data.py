@@ -248,7 +248,8 @@ class _TerminalSafe(io.TextIOBase):
 def _database(settings: Settings) -> Iterator[Engine]:
     """An engine on the gateway's database, refusing one that was never set up."""
     from gateway.core.db import make_engine
-    from gateway.core.models import Message, Submission
+    from gateway.messaging.models import Message
+    from gateway.surveys.models import Submission
 
     engine = make_engine(settings.database_url)
     try:

@@ -15,9 +15,12 @@ import click
 
 from gateway.cli.errors import migrated_runtime
 from gateway.cli.terminal import printable
-from gateway.core.models import Enumerator, EnumeratorStatus
 from gateway.core.runtime import Runtime
-from gateway.enumerators.registrations import EnumeratorError, list_enumerators
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
+from gateway.enumerators.registrations import (
+    EnumeratorError,
+    list_enumerators,
+)
 from gateway.enumerators.services import Decided, Decision, decide
 from gateway.results.export import iso_utc
 from gateway.staff.audit import CLI_ACTOR

@@ -16,14 +16,13 @@ import click
 import requests
 
 from gateway.cli.errors import CommandError
-from gateway.cli.local_http import http_session
 from gateway.core.settings import Settings
+from gateway.processes.local_http import http_session
+from gateway.surveys.simulator_numbers import SIMULATOR_NETWORK, SIMULATOR_SHORTCODE
 
 SIMULATOR_PHONE = "+22370000001"
-SIMULATOR_NETWORK = "61001"  # Orange Mali's mobile network code, as AT reports it
 SIMULATOR_TIMEOUT_S = 15.0
 SCREEN_WIDTH = 44
-SIMULATOR_SHORTCODE = "38412"
 SMS_WAIT_S = 8.0
 SMS_SETTLE_S = 1.5
 
@@ -139,7 +138,7 @@ class _Inbox:
     def _ids(self) -> list[str]:
         from sqlalchemy import select
 
-        from gateway.core.models import Message
+        from gateway.messaging.models import Message
 
         with self.sessions() as session:
             query = select(Message.id).where(Message.respondent_id == self.respondent)
@@ -149,7 +148,7 @@ class _Inbox:
         """Bodies of messages that appear within ``wait_s`` (and shortly after the first)."""
         from sqlalchemy import select
 
-        from gateway.core.models import Message
+        from gateway.messaging.models import Message
 
         deadline = time.monotonic() + wait_s
         found: list[str] = []

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.cli.errors import BadSetup, CommandError
 from gateway.cli.terminal import printable, text_table
+from gateway.core.crypto import password_hasher
 from gateway.core.db import make_engine, make_sessionmaker
 from gateway.core.settings import Settings
 from gateway.results.export import iso_utc
@@ -26,7 +27,7 @@ from gateway.staff.errors import StaffError
 from gateway.staff.models import ApiToken, Role, User
 from gateway.staff.services import add_user, issue_token, revoke_api_token
 from gateway.staff.tokens import list_tokens
-from gateway.staff.users import check_password_rules, list_users, password_hasher
+from gateway.staff.users import check_password_rules, list_users
 
 ROLE_CHOICE = click.Choice([role.value for role in Role])
 SHORT_ID = 8

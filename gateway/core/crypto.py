@@ -1,4 +1,4 @@
-"""Pseudonyms, phone-number encryption and reference codes.
+"""Pseudonyms, phone-number encryption, reference codes, and the staff password hasher.
 
 A respondent is known only by a pseudonym: HMAC-SHA256 of the E.164 number under the server
 secret key. A raw number is kept only where a message must be sent, and then encrypted with
@@ -13,9 +13,10 @@ import hmac
 import re
 from collections.abc import Sequence
 
+from argon2 import Parameters, PasswordHasher, profiles
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from gateway.core.settings import Settings
+from gateway.core.settings import PasswordHashProfile, Settings
 
 __all__ = [
     "REFERENCE_ALPHABET",
@@ -23,6 +24,7 @@ __all__ = [
     "InvalidToken",
     "NumberCipher",
     "normalise_reference",
+    "password_hasher",
     "pseudonymise",
     "reference_code",
 ]
@@ -107,3 +109,15 @@ def normalise_reference(text: str) -> str | None:
     if len(cleaned) != REFERENCE_LENGTH or any(c not in REFERENCE_ALPHABET for c in cleaned):
         return None
     return cleaned
+
+
+_HASH_PROFILES: dict[PasswordHashProfile, Parameters] = {
+    PasswordHashProfile.RFC_9106_LOW_MEMORY: profiles.RFC_9106_LOW_MEMORY,
+    PasswordHashProfile.RFC_9106_HIGH_MEMORY: profiles.RFC_9106_HIGH_MEMORY,
+    PasswordHashProfile.CHEAPEST: profiles.CHEAPEST,
+}
+
+
+def password_hasher(profile: PasswordHashProfile) -> PasswordHasher:
+    """The argon2id hasher of a cost profile; it verifies hashes made under any profile."""
+    return PasswordHasher.from_parameters(_HASH_PROFILES[profile])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from gateway.core.i18n import Message
+from gateway.core.i18n import Translatable
 
 # What an API answers a refusal with: 401 unknown credentials, 404 nothing has that id, 409 the
 # object's state (or a name already taken) forbids it, 422 a value out of bounds.
@@ -34,12 +34,12 @@ class ConfigError(GatewayError):
 class DomainError(GatewayError):
     """A staff request that cannot be done, said so a person can act on it.
 
-    ``reason`` is a ``Message`` the dashboard says in the reader's language; ``str()`` is its
+    ``reason`` is a ``Translatable`` the dashboard says in the reader's language; ``str()`` is its
     English, what the API and the CLI answer. A reason given as plain text is said as it is.
     ``status`` is the HTTP status the API answers with; every surface shows the same reason.
     """
 
-    def __init__(self, reason: Message | str, status: DomainStatus = 422) -> None:
+    def __init__(self, reason: Translatable | str, status: DomainStatus = 422) -> None:
         super().__init__(reason if isinstance(reason, str) else reason.in_language("en"))
         self.reason = reason
         self.status: DomainStatus = status

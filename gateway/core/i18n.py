@@ -5,8 +5,9 @@ session's language (``gateway.web.dashboard.base.t``); a key missing in one lang
 French, then to the key itself, so a page never breaks over a text. Placeholders are
 ``str.format`` fields: ``{name}``. A test checks both languages have every key.
 
-The campaign domain says why it refuses something as a ``Message`` (a key and its values), not
-as text: the API and the CLI give it in English, the dashboard in the reader's language.
+The campaign domain says why it refuses something as a ``Translatable`` (a key and its
+values), not as text: the API and the CLI give it in English, the dashboard in the reader's
+language.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ DEFAULT_LANGUAGE = "fr"
 
 
 @dataclass(frozen=True, slots=True, init=False)
-class Message:
+class Translatable:
     """A text to be read in the reader's language: its key and the values that fill it in.
 
-    A value may itself be a ``Message`` (a campaign's status), said in the same language.
+    A value may itself be a ``Translatable`` (a campaign's status), said in the same language.
     """
 
     key: str
@@ -53,9 +54,9 @@ def translate(language: str, key: str, **values: Any) -> str:
 
 
 def _said(value: Any, language: str) -> Any:
-    """A value as the reader writes it: a Message in their language, a decimal with their
+    """A value as the reader writes it: a Translatable in their language, a decimal with their
     separator (0,5 in French)."""
-    if isinstance(value, Message):
+    if isinstance(value, Translatable):
         return value.in_language(language)
     if isinstance(value, float):
         written = format(value, "g")

@@ -14,6 +14,7 @@ from typing import Protocol
 import redis
 from rq import Queue, Retry
 
+from gateway.core import job_names
 from handlers.ports import Reply
 
 QUEUE_NAME = "gateway"
@@ -50,7 +51,7 @@ class RqJobQueue:
         """Ask a worker to copy the run into the database (and confirm it, once ended)."""
         # One job id per run step: AT re-sending a step cannot queue the same work twice.
         self.queue.enqueue(
-            "workers.jobs.sync_run",
+            job_names.SYNC_RUN,
             run_id,
             seq,
             job_id=f"sync-{run_id}-{seq}",
@@ -62,7 +63,7 @@ class RqJobQueue:
         """Ask a worker to send one SMS (recorded in the outbox first)."""
         self.phones.keep_phone(reply.respondent, reply.phone_token)
         self.queue.enqueue(
-            "workers.sms.send_reply",
+            job_names.SEND_REPLY,
             reply.key,
             reply.respondent,
             reply.kind,
@@ -77,7 +78,7 @@ class RqJobQueue:
         """Ask a worker to remind the respondent after ``delay`` if step ``seq`` is unanswered."""
         self.queue.enqueue_in(
             delay,
-            "workers.sms.remind",
+            job_names.REMIND,
             run_id,
             seq,
             number,
@@ -92,7 +93,7 @@ class RqJobQueue:
         # it once done, so replies still queued behind it have nobody to go to.
         self.phones.keep_phone(respondent, phone_token)
         self.queue.enqueue(
-            "workers.sms.erase_respondent",
+            job_names.ERASE_RESPONDENT,
             respondent,
             body,
             retry=SEND_RETRY,
@@ -106,7 +107,7 @@ class RqJobQueue:
     def offer_sms(self, run_id: str) -> None:
         """Ask a worker to offer the rest of a dropped USSD survey by SMS."""
         self.queue.enqueue(
-            "workers.sms.offer_sms",
+            job_names.OFFER_SMS,
             run_id,
             retry=SYNC_RETRY,
             description=f"offer SMS for run {run_id}",
@@ -115,7 +116,7 @@ class RqJobQueue:
     def record_opt_out(self, respondent: str, opted_out: bool, at: datetime) -> None:
         """Ask a worker to keep STOP / START in the database."""
         self.queue.enqueue(
-            "workers.sms.record_opt_out",
+            job_names.RECORD_OPT_OUT,
             respondent,
             opted_out,
             at.isoformat(),
@@ -126,7 +127,7 @@ class RqJobQueue:
     def send_message(self, message_id: str) -> None:
         """Ask a worker to send one outbound message."""
         self.queue.enqueue(
-            "workers.jobs.send_message",
+            job_names.SEND_MESSAGE,
             message_id,
             job_id=f"send-{message_id}",
             retry=SEND_RETRY,
@@ -137,7 +138,7 @@ class RqJobQueue:
         """Ask a worker to send one outbound message at ``at`` (a send paced by a throttle)."""
         self.queue.enqueue_at(
             at,
-            "workers.jobs.send_message",
+            job_names.SEND_MESSAGE,
             message_id,
             job_id=job_id,
             retry=SEND_RETRY,
@@ -158,7 +159,7 @@ class RqJobQueue:
         # "_" and "-", and statuses without "-", so RQ accepts the job id and no two reports
         # share one.
         self.queue.enqueue(
-            "workers.delivery.record_delivery",
+            job_names.RECORD_DELIVERY,
             provider_id,
             status,
             failure_reason,

@@ -14,11 +14,10 @@ floating-point sums never let one grant too many through.
 from __future__ import annotations
 
 import math
-import time
-from datetime import UTC, datetime
-from typing import Protocol
 
 import redis
+
+from gateway.core.clock import Clock
 
 # KEYS[1]: the key. ARGV[1]: now, ARGV[2]: the interval between grants, both in microseconds.
 # Returns 0 when granted, else the microseconds to wait until a grant is possible.
@@ -35,30 +34,6 @@ local keep_ms = math.ceil(interval / 1000) + 60000
 redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', keep_ms)
 return 0
 """
-
-
-class Clock(Protocol):
-    """The time, and a way to let it pass."""
-
-    def now(self) -> datetime:
-        """The current time, timezone-aware."""
-        ...
-
-    def sleep(self, seconds: float) -> None:
-        """Wait ``seconds``."""
-        ...
-
-
-class SystemClock:
-    """The machine's clock."""
-
-    def now(self) -> datetime:
-        """The current time in UTC."""
-        return datetime.now(UTC)
-
-    def sleep(self, seconds: float) -> None:
-        """Block this thread for ``seconds``."""
-        time.sleep(seconds)
 
 
 class RateLimiter:

@@ -5,9 +5,7 @@ The web app and the workers each build one ``Runtime``; nothing is built at impo
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 
 from argon2 import PasswordHasher
@@ -17,27 +15,16 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import Flow, load_flows
-from gateway.core.crypto import NumberCipher, pseudonymise
+from gateway.core.clock import new_id, utc_now
+from gateway.core.crypto import NumberCipher, password_hasher, pseudonymise
 from gateway.core.db import make_engine, make_sessionmaker
 from gateway.core.errors import ConfigError
 from gateway.core.queue import RqJobQueue, make_queue
 from gateway.core.redis_client import connect
-from gateway.core.settings import Settings
-from gateway.enumerators.registrations import ENUMERATOR_FLOW
-from gateway.staff.users import password_hasher
+from gateway.core.settings import ENUMERATOR_FLOW, Settings
 from gateway.surveys.live_facts import SqlFacts
 from gateway.surveys.session_store import RedisSessionStore
 from handlers.ports import Services
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware in UTC."""
-    return datetime.now(UTC)
-
-
-def new_run_id() -> str:
-    """A fresh, unguessable run id."""
-    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +67,7 @@ class Runtime:
             pseudonymise=partial(pseudonymise, secret_key=settings.secret_key),
             encrypt_phone=cipher.encrypt,
             now=utc_now,
-            new_id=new_run_id,
+            new_id=new_id,
             phone_region=settings.phone_region,
             enumerator_flow=flows.get(ENUMERATOR_FLOW),
         )

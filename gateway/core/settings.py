@@ -27,6 +27,8 @@ from phonenumbers import SUPPORTED_REGIONS
 from gateway.core.errors import ConfigError
 
 PRODUCTION = "production"
+# The flow field workers register through by SMS; not a setting: the gateway relies on its name.
+ENUMERATOR_FLOW = "enumerator_registration"
 
 
 class PasswordHashProfile(StrEnum):

@@ -22,15 +22,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flows import Flow
+from gateway.core.clock import utc_now
 from gateway.core.crypto import REFERENCE_ALPHABET, NumberCipher
 from gateway.core.errors import DomainError
 from gateway.core.lookup import rows_by_id
-from gateway.core.models import Enumerator, EnumeratorStatus, Respondent, Submission, utcnow
+
+# Named in the settings, which the runtime (in core) reads; re-exported for this domain's callers.
+from gateway.core.settings import ENUMERATOR_FLOW as ENUMERATOR_FLOW
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
+from gateway.surveys.models import Respondent, Submission
 from gateway.surveys.persistence import create_message
 from handlers.gsm import ascii_screen
 from handlers.phone import mask_phone
 
-ENUMERATOR_FLOW = "enumerator_registration"
 APPROVED_KIND = "enumerator_approved"
 APPROVED_TEXT = "approved"
 CODE_PREFIX = "ENQ-"
@@ -155,7 +159,7 @@ def approve(
         return Approval(enumerator, None)
     enumerator.code = enumerator.code or _new_code(session)
     enumerator.status = EnumeratorStatus.APPROVED
-    enumerator.decided_at = now or utcnow()
+    enumerator.decided_at = now or utc_now()
     respondent = session.get(Respondent, enumerator.respondent_id)
     language = flow.language_or_default(respondent.language if respondent else None)
     body = ascii_screen(flow.text(APPROVED_TEXT, language, code=enumerator.code))
@@ -223,7 +227,7 @@ def _decide(
             f"enumerator {enumerator.id[:8]} is {enumerator.status}: {refusal}{hint}", status=409
         )
     enumerator.status = to
-    enumerator.decided_at = now or utcnow()
+    enumerator.decided_at = now or utc_now()
     session.flush()
     return enumerator
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from gateway.core.models import Enumerator
+from gateway.enumerators.models import Enumerator
 from gateway.enumerators.registrations import (
     ENUMERATOR_FLOW,
     approve,

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.core.models import Message, MessageStatus
+from gateway.messaging.models import Message, MessageStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,14 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from gateway.campaigns import models as campaign_models  # noqa: F401  (their tables join Base)
+# Each domain owns its tables; importing its models adds them to Base.metadata.
+from gateway.campaigns import models as campaign_models  # noqa: F401
 from gateway.core.db import make_engine
 from gateway.core.models import Base
-from gateway.staff import models as staff_models  # noqa: F401  (their tables join Base)
+from gateway.enumerators import models as enumerator_models  # noqa: F401
+from gateway.messaging import models as messaging_models  # noqa: F401
+from gateway.staff import models as staff_models  # noqa: F401
+from gateway.surveys import models as survey_models  # noqa: F401
 
 config = context.config
 target_metadata = Base.metadata

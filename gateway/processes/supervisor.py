@@ -27,10 +27,10 @@ import requests
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from gateway.cli.local_http import http_session, local_base_url
 from gateway.core.errors import ConfigError
 from gateway.core.settings import Settings
 from gateway.processes.children import Child, first_dead, stop_children
+from gateway.processes.local_http import http_session, local_base_url
 
 if TYPE_CHECKING:
     from gateway.core.redis_client import EmbeddedRedis

@@ -26,8 +26,8 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from flows.model import Flow
-from gateway.core.models import Answer, Submission, SubmissionStatus
 from gateway.results.selection import EVERYTHING, SubmissionFilter
+from gateway.surveys.models import StoredAnswer, Submission, SubmissionStatus
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "submission_id",
@@ -343,11 +343,14 @@ def _rows(
             Submission.started_at,
             Submission.completed_at,
             Submission.expires_at,
-            Answer.key.label("answer_key"),
-            Answer.value.label("answer_value"),
+            StoredAnswer.key.label("answer_key"),
+            StoredAnswer.value.label("answer_value"),
         )
         .select_from(Submission)
-        .outerjoin(Answer, and_(Answer.submission_id == Submission.id, Answer.key.in_(keys)))
+        .outerjoin(
+            StoredAnswer,
+            and_(StoredAnswer.submission_id == Submission.id, StoredAnswer.key.in_(keys)),
+        )
         .where(Submission.flow == flow_id, *selection.clauses())
         .order_by(Submission.started_at, Submission.id)
         .execution_options(yield_per=EXPORT_BATCH)

@@ -19,10 +19,10 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from flows.model import Flow, Option, localise
-from gateway.core.models import Answer, Submission, SubmissionStatus
 from gateway.results.export import iso_utc
 from gateway.results.selection import SubmissionFilter
 from gateway.results.suppression import DEFAULT_K, MIN_K, Suppressed, Suppression, percent, suppress
+from gateway.surveys.models import StoredAnswer, Submission, SubmissionStatus
 
 REPORT_BATCH = 1000
 
@@ -213,9 +213,12 @@ class _Tally:
 def _tally(session: Session, flow_id: str, selection: SubmissionFilter) -> _Tally:
     # Streamed and counted as it goes: memory stays flat however many households answered.
     stmt = (
-        select(Submission.id, Answer.key, Answer.value)
+        select(Submission.id, StoredAnswer.key, StoredAnswer.value)
         .select_from(Submission)
-        .outerjoin(Answer, and_(Answer.submission_id == Submission.id, Answer.key.in_(REPORT_KEYS)))
+        .outerjoin(
+            StoredAnswer,
+            and_(StoredAnswer.submission_id == Submission.id, StoredAnswer.key.in_(REPORT_KEYS)),
+        )
         .where(
             Submission.flow == flow_id,
             Submission.status == SubmissionStatus.COMPLETED,

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import ColumnElement, select
 
 from gateway.campaigns.models import CampaignContact
-from gateway.core.models import Submission
+from gateway.surveys.models import Submission
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows import Flow
 from gateway.campaigns.definition import find_campaign
+from gateway.core.clock import utc_now
 from gateway.core.errors import DomainError
-from gateway.core.models import utcnow
 from gateway.results.export import ExportFormat, export_chunks, export_filename, write_export
 from gateway.results.selection import SubmissionFilter, parse_filter
 from gateway.results.submissions import count_submissions
@@ -83,7 +83,7 @@ def start_export(
         selection = parse_filter(since, until, campaign)
     except ValueError as exc:
         raise ExportError(str(exc)) from None
-    at = now or utcnow()
+    at = now or utc_now()
     with sessions.begin() as session:
         if selection.campaign_id is not None:
             found = find_campaign(session, selection.campaign_id)

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.core.models import Answer, Submission
 from gateway.results.export import export_status, iso_utc
 from gateway.results.selection import EVERYTHING, SubmissionFilter
+from gateway.surveys.models import StoredAnswer, Submission
 
 PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 100
@@ -104,9 +104,9 @@ def list_submissions(
     answers: dict[str, dict[str, str]] = {s.id: {} for s in submissions}
     if submissions:
         rows = session.execute(
-            select(Answer.submission_id, Answer.key, Answer.value)
-            .where(Answer.submission_id.in_(list(answers)))
-            .order_by(Answer.submission_id, Answer.seq)
+            select(StoredAnswer.submission_id, StoredAnswer.key, StoredAnswer.value)
+            .where(StoredAnswer.submission_id.in_(list(answers)))
+            .order_by(StoredAnswer.submission_id, StoredAnswer.seq)
         )
         for submission_id, key, value in rows:
             answers[submission_id][key] = value

@@ -14,8 +14,8 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.core.clock import utc_now
 from gateway.core.logs import mask_numbers
-from gateway.core.models import utcnow
 from gateway.staff.models import AuditEvent
 
 CLI_ACTOR = "cli"
@@ -47,7 +47,7 @@ def audit(
     more people than the outbox, and must never hold a number.
     """
     event = AuditEvent(
-        at=utcnow(),
+        at=utc_now(),
         actor=str(actor)[:_ACTOR_LENGTH],
         action=action[:_ACTION_LENGTH],
         object_type=object_type[:_OBJECT_TYPE_LENGTH],

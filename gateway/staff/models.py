@@ -13,7 +13,8 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Enum, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.core.models import Base, UTCDateTime, enum_column, new_id, utcnow
+from gateway.core.clock import new_id, utc_now
+from gateway.core.models import Base, UTCDateTime, enum_column
 
 
 class Role(StrEnum):
@@ -55,7 +56,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_role_column())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -70,7 +71,7 @@ class ApiToken(Base):
     # and an exact-match lookup on the hash compares no secret byte by byte.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[Role] = mapped_column(_role_column())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Who made it, as the audit log names actors ("user:alice", "token:deploy", "cli").
@@ -86,7 +87,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
     actor: Mapped[str] = mapped_column(String(80), index=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
     object_type: Mapped[str] = mapped_column(String(32))

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.core.clock import utc_now
 from gateway.core.lookup import rows_by_id
-from gateway.core.models import utcnow
 from gateway.staff.audit import NamedActor, audit
 from gateway.staff.errors import StaffError
 from gateway.staff.models import ApiToken, Role
@@ -98,7 +98,7 @@ def verify_token(session: Session, secret: str, *, now: datetime | None = None) 
         raise StaffError(
             f"the token '{token.name}' was revoked: ask an admin for a new one", status=401
         )
-    now = now or utcnow()
+    now = now or utc_now()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
     return token
@@ -120,7 +120,7 @@ def revoke_token(
     """Revoke a token for good; revoking a revoked token changes (and audits) nothing."""
     token = find_token(session, ident)
     if token.revoked_at is None:
-        token.revoked_at = now or utcnow()
+        token.revoked_at = now or utc_now()
         session.flush()
         audit(session, actor, "token.revoke", "api_token", token.id, f"name={token.name}")
     return token

@@ -1,11 +1,11 @@
 """Dashboard users: their accounts, their passwords, and signing in.
 
 Passwords are hashed with argon2id at the cost the settings name
-(``GATEWAY_PASSWORD_HASH_PROFILE``); the hasher is built once, by :func:`password_hasher`, and
-passed in. A hash keeps its own parameters, so one made at another cost still verifies, and is
-remade at the current cost when its user signs in. The dashboard's session login is built on
-:func:`authenticate_user`; API tokens, the other staff credential, are in
-``gateway.staff.tokens``.
+(``GATEWAY_PASSWORD_HASH_PROFILE``); the hasher is built once, by
+``gateway.core.crypto.password_hasher``, and passed in. A hash keeps its own parameters, so
+one made at another cost still verifies, and is remade at the current cost when its user signs
+in. The dashboard's session login is built on
+:func:`authenticate_user`; API tokens, the other staff credential, are in ``gateway.staff.auth``.
 
 Functions that change rows take a SQLAlchemy session, write their audit event in it, and leave
 committing to the caller.
@@ -16,13 +16,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from argon2 import Parameters, PasswordHasher, profiles
+from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.core.models import utcnow
-from gateway.core.settings import PasswordHashProfile
+from gateway.core.clock import utc_now
 from gateway.staff.actors import Actor
 from gateway.staff.audit import NamedActor, audit
 from gateway.staff.errors import StaffError
@@ -32,17 +31,6 @@ MIN_PASSWORD_LENGTH = 12
 # argon2 would hash a megabyte happily, slowly: a long "password" is a denial of service.
 MAX_PASSWORD_LENGTH = 256
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
-
-_HASH_PROFILES: dict[PasswordHashProfile, Parameters] = {
-    PasswordHashProfile.RFC_9106_LOW_MEMORY: profiles.RFC_9106_LOW_MEMORY,
-    PasswordHashProfile.RFC_9106_HIGH_MEMORY: profiles.RFC_9106_HIGH_MEMORY,
-    PasswordHashProfile.CHEAPEST: profiles.CHEAPEST,
-}
-
-
-def password_hasher(profile: PasswordHashProfile) -> PasswordHasher:
-    """The argon2id hasher of a cost profile; it verifies hashes made under any profile."""
-    return PasswordHasher.from_parameters(_HASH_PROFILES[profile])
 
 
 def hash_password(password: str, *, hasher: PasswordHasher) -> str:
@@ -131,7 +119,7 @@ def authenticate_user(
         return None
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password, hasher=hasher)
-    user.last_login_at = now or utcnow()
+    user.last_login_at = now or utc_now()
     session.flush()
     audit(session, Actor.for_user(user), "login", "user", user.id)
     return user

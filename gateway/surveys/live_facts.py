@@ -20,13 +20,8 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.core.models import (
-    Enumerator,
-    EnumeratorStatus,
-    OptOut,
-    Submission,
-    SubmissionStatus,
-)
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
+from gateway.surveys.models import OptOut, Submission, SubmissionStatus
 from gateway.surveys.session_store import FACTS_READY_KEY, done_key, enumerator_key, optout_key
 
 log = logging.getLogger(__name__)

@@ -16,14 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core.crypto import NumberCipher, reference_code
-from gateway.core.models import (
-    Answer,
-    Message,
-    MessageStatus,
-    Respondent,
-    Submission,
-    SubmissionStatus,
-)
+from gateway.messaging.models import Message, MessageStatus
+from gateway.surveys.models import Respondent, StoredAnswer, Submission, SubmissionStatus
 from handlers.phone import mask_phone
 
 RunStatus = Literal["active", "completed", "declined"]
@@ -121,7 +115,9 @@ def _apply_status(submission: Submission, snap: RunSnapshot, status: SubmissionS
 def _sync_answers(session: Session, snap: RunSnapshot) -> None:
     stored = {
         answer.key: answer
-        for answer in session.scalars(select(Answer).where(Answer.submission_id == snap.run_id))
+        for answer in session.scalars(
+            select(StoredAnswer).where(StoredAnswer.submission_id == snap.run_id)
+        )
     }
     stored_max = max((answer.seq for answer in stored.values()), default=None)
     snap_max = snap.max_seq
@@ -133,7 +129,7 @@ def _sync_answers(session: Session, snap: RunSnapshot) -> None:
             if stored_max is not None and seq < stored_max:
                 continue
             session.add(
-                Answer(
+                StoredAnswer(
                     submission_id=snap.run_id,
                     key=key,
                     value=value,

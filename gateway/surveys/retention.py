@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from gateway.campaigns.imports import purge_stale_uploads, rotate_uploads
 from gateway.campaigns.models import Campaign, CampaignContact
 from gateway.core.crypto import NumberCipher
-from gateway.core.models import Enumerator, EnumeratorStatus, Message, MessageStatus
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
+from gateway.messaging.models import Message, MessageStatus
 from gateway.surveys.live_rotation import rotate_live_tokens
 from gateway.surveys.session_store import RedisSessionStore
 

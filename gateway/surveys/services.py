@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gateway.core.models import utcnow
+from gateway.core.clock import utc_now
 from gateway.staff.audit import NamedActor, audit
 from gateway.surveys.retention import PurgeReport, RotationReport, purge, rotate_keys
 
@@ -27,7 +27,7 @@ def purge_expired(
 ) -> PurgeReport:
     """Blank stored numbers and message bodies past retention (``days``, else the setting)."""
     with rt.sessions.begin() as session:
-        report = purge(session, now or utcnow(), days or rt.settings.retention_days)
+        report = purge(session, now or utc_now(), days or rt.settings.retention_days)
         audit(session, actor, "purge", "retention", None, "; ".join(report.lines()))
     return report
 

@@ -17,6 +17,11 @@ import secrets
 
 import phonenumbers
 
+# What the simulators (the web page and ``survey-gateway simulate``) post as AT would.
+SIMULATOR_NETWORK = "61001"  # Orange Mali's mobile network code, as AT reports it
+# The shortcode texted when no AT shortcode is configured.
+SIMULATOR_SHORTCODE = "38412"
+
 # +1, an area code, then 555-01xx.
 _FICTION = re.compile(r"\+1([2-9]\d\d)55501(\d\d)")
 

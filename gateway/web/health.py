@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from gateway.core.db import ping
-from gateway.web.webhooks.ussd import runtime
+from gateway.web.runtime import runtime
 
 bp = Blueprint("health", __name__)
 

@@ -22,20 +22,19 @@ from flask import abort, jsonify, redirect, render_template, request, session, u
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from gateway.cli.simulate import SIMULATOR_NETWORK, SIMULATOR_SHORTCODE
-from gateway.core.models import Message
 from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message
 from gateway.staff.audit import audit
 from gateway.staff.auth import Actor
 from gateway.staff.models import Role
-from gateway.surveys.simulator_numbers import draw_simulator_number, is_simulator_number
-from gateway.web.dashboard.base import (
-    SESSION_LIFETIME,
-    Staff,
-    current_user,
-    runtime,
-    staff_blueprint,
+from gateway.surveys.simulator_numbers import (
+    SIMULATOR_NETWORK,
+    SIMULATOR_SHORTCODE,
+    draw_simulator_number,
+    is_simulator_number,
 )
+from gateway.web.dashboard.base import SESSION_LIFETIME, Staff, current_user, staff_blueprint
+from gateway.web.runtime import runtime
 from gateway.web.webhooks import sms as sms_webhooks
 from gateway.web.webhooks import ussd as webhooks
 from handlers.phone import mask_phone, normalise_phone

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
 from gateway.core.crypto import pseudonymise
 from gateway.core.db import make_engine
-from gateway.core.models import Submission, SubmissionStatus
+from gateway.surveys.models import Submission, SubmissionStatus
 
 FINAL_CONTACT = frozenset(
     {ContactStatus.SENT, ContactStatus.FAILED, ContactStatus.OPTED_OUT, ContactStatus.SKIPPED}

@@ -2,14 +2,15 @@
 
 A feature adds endpoints with an :class:`ApiBlueprint` (a ``flask_smorest.Blueprint`` that
 mypy can see through) whose routes are written relative to ``/api/v1``, guards each view with
-``gateway.staff.auth.require_role`` (outermost, so authentication comes before validation), and
+``gateway.web.auth.require_role`` (outermost, so authentication comes before validation), and
 passes
 the blueprint to :func:`register_api` in ``gateway.web.app.create_app``::
 
     from flask.views import MethodView
 
     from gateway.web.api.base import ApiBlueprint, read_session, write_session
-    from gateway.staff.auth import Role, current_actor, require_role
+    from gateway.staff.models import Role
+    from gateway.web.auth import current_actor, require_role
 
     blp = ApiBlueprint("campaigns", __name__, description="SMS campaigns")
 
@@ -37,8 +38,8 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from gateway.core.runtime import Runtime
-from gateway.staff.auth import BEARER_SCHEME
-from gateway.web.webhooks.ussd import runtime
+from gateway.web.auth import BEARER_SCHEME
+from gateway.web.runtime import runtime
 
 __all__ = [
     "API_PREFIX",

@@ -38,9 +38,10 @@ from gateway.campaigns.services import (
     create_with_audience,
     keep_import_going,
 )
-from gateway.core.runtime import Runtime, utc_now
-from gateway.staff.auth import Role, current_actor, require_role
-from gateway.web.api.base import ApiBlueprint, read_session, runtime
+from gateway.core.clock import utc_now
+from gateway.core.runtime import Runtime
+from gateway.staff.auth import Role
+from gateway.web.api.base import ApiBlueprint, read_session
 from gateway.web.api.campaign_schemas import (
     LOCATION,
     MULTIPART_AUDIENCE,
@@ -52,6 +53,8 @@ from gateway.web.api.campaign_schemas import (
     NewCampaignSchema,
     NewContactsSchema,
 )
+from gateway.web.auth import current_actor, require_role
+from gateway.web.runtime import runtime
 
 blp = ApiBlueprint("campaigns", __name__, description="Campaigns: surveys sent to a list")
 BLUEPRINTS = (blp,)

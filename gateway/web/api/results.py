@@ -16,9 +16,12 @@ from flask_smorest import abort
 
 from flows import Flow
 from gateway.campaigns.definition import CampaignError, find_campaign
+from gateway.core.clock import utc_now
 from gateway.core.errors import DomainError
-from gateway.core.runtime import utc_now
-from gateway.results.export import MEDIA_TYPES, ExportFormat
+from gateway.results.export import (
+    MEDIA_TYPES,
+    ExportFormat,
+)
 from gateway.results.report import has_headline_report, headline_report
 from gateway.results.selection import SubmissionFilter, parse_filter
 from gateway.results.services import start_export
@@ -28,8 +31,10 @@ from gateway.results.submissions import (
     list_submissions,
 )
 from gateway.results.suppression import DEFAULT_K, MIN_K
-from gateway.staff.auth import Role, current_actor, require_role
-from gateway.web.api.base import ApiBlueprint, read_session, runtime
+from gateway.staff.auth import Role
+from gateway.web.api.base import ApiBlueprint, read_session
+from gateway.web.auth import current_actor, require_role
+from gateway.web.runtime import runtime
 
 blp = ApiBlueprint("results", __name__, description="Submissions, headline report and exports")
 BLUEPRINTS = (blp,)

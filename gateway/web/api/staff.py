@@ -17,11 +17,13 @@ import marshmallow as ma
 from flask_smorest import abort
 
 from gateway.core.errors import DomainError
-from gateway.core.models import EnumeratorStatus
-from gateway.enumerators.registrations import list_enumerators
+from gateway.enumerators.models import EnumeratorStatus
+from gateway.enumerators.registrations import (
+    list_enumerators,
+)
 from gateway.enumerators.services import Decision, decide
 from gateway.staff.audit import audit_page
-from gateway.staff.auth import Role, current_actor, require_role
+from gateway.staff.auth import Role
 from gateway.staff.services import add_user, issue_token, revoke_api_token
 from gateway.staff.tokens import TOKEN_NAME, list_tokens
 from gateway.staff.users import (
@@ -30,7 +32,9 @@ from gateway.staff.users import (
     USERNAME,
     list_users,
 )
-from gateway.web.api.base import ApiBlueprint, read_session, runtime
+from gateway.web.api.base import ApiBlueprint, read_session
+from gateway.web.auth import current_actor, require_role
+from gateway.web.runtime import runtime
 
 staff_blp = ApiBlueprint(
     "staff", __name__, description="Who is calling, users, API tokens, audit log"

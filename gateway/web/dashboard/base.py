@@ -7,8 +7,8 @@ and keeps pages out of caches. Each view checks the role it needs with :func:`re
 signed-in user is read from the database on every request, so a deactivated account or a
 changed role takes effect at once.
 
-The features live in ``dashboard_campaigns``, ``dashboard_results`` and
-``dashboard_enumerators``; the phone simulator in ``simulator_page``.
+The features live in ``gateway.web.dashboard.campaigns``, ``.results`` and ``.enumerators``, the
+phone simulator in ``gateway.web.simulator``; ``gateway.web.dashboard.register`` adds them all.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     abort,
     current_app,
@@ -37,11 +36,11 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from gateway.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
-from gateway.core.runtime import Runtime
 from gateway.staff.auth import Actor
 from gateway.staff.models import Role, User
 from gateway.staff.users import authenticate_user, normalise_username
 from gateway.web import csrf
+from gateway.web.runtime import runtime
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -73,12 +72,6 @@ class Staff:
     def may(self, role: Role | str) -> bool:
         """True when this person's role includes ``role``."""
         return self.role.includes(Role(role))
-
-
-def runtime() -> Runtime:
-    """The runtime of the current app."""
-    rt: Runtime = current_app.extensions["gateway"]
-    return rt
 
 
 def is_development() -> bool:
@@ -278,7 +271,7 @@ def set_language(code: str) -> ResponseReturnValue:
     return redirect(_safe_return(request.args.get("next")) or url_for("dashboard.home"))
 
 
-def _template_globals() -> dict[str, Any]:
+def template_globals() -> dict[str, Any]:
     staff = current_user() if request else None
     return {
         "t": t,
@@ -287,32 +280,3 @@ def _template_globals() -> dict[str, Any]:
         "staff": staff,
         "is_development": is_development(),
     }
-
-
-def register_dashboard(app: Flask) -> None:
-    """Add the staff pages and the phone simulator to ``app``."""
-    # Imported here: the feature modules import this one for its helpers.
-    from gateway.web import simulator as simulator_page
-    from gateway.web.dashboard import campaigns as dashboard_campaigns
-    from gateway.web.dashboard import enumerators as dashboard_enumerators
-    from gateway.web.dashboard import results as dashboard_results
-
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config["SESSION_COOKIE_SECURE"] = runtime_of(app).settings.is_production
-    app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
-    app.context_processor(_template_globals)
-    for blueprint in (
-        bp,
-        dashboard_campaigns.bp,
-        dashboard_results.bp,
-        dashboard_enumerators.bp,
-        simulator_page.bp,
-    ):
-        app.register_blueprint(blueprint)
-
-
-def runtime_of(app: Flask) -> Runtime:
-    """The runtime ``create_app`` built for ``app``."""
-    rt: Runtime = app.extensions["gateway"]
-    return rt

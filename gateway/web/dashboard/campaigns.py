@@ -38,8 +38,8 @@ from gateway.campaigns.services import (
     create_with_audience,
     keep_import_going,
 )
-from gateway.core.i18n import Message
-from gateway.core.models import utcnow
+from gateway.core.clock import utc_now
+from gateway.core.i18n import Translatable
 from gateway.core.runtime import Runtime
 from gateway.enumerators.registrations import ENUMERATOR_FLOW
 from gateway.staff.models import Role
@@ -47,11 +47,11 @@ from gateway.web.dashboard.base import (
     allow_upload,
     language,
     require,
-    runtime,
     signed_in,
     staff_blueprint,
     t,
 )
+from gateway.web.runtime import runtime
 
 # The buttons each status offers, in the order shown.
 ACTIONS: dict[CampaignStatus, tuple[Action, ...]] = {
@@ -130,7 +130,7 @@ def campaign_page(
         if found is not None:
             keep_import_going(rt, found)
         last = import_state(rt, found, language)
-        return campaign, progress(session, campaign, utcnow()), last
+        return campaign, progress(session, campaign, utc_now()), last
 
 
 def parse_spec(form: dict[str, str]) -> CampaignSpec:
@@ -139,12 +139,12 @@ def parse_spec(form: dict[str, str]) -> CampaignSpec:
         # A French user types 0,5 for a half.
         throttle = float((form.get("throttle") or str(DEFAULT_THROTTLE)).replace(",", "."))
     except ValueError:
-        raise CampaignError(Message("campaign_error.throttle_number")) from None
+        raise CampaignError(Translatable("campaign_error.throttle_number")) from None
     start_text = form.get("start_at", "").strip()
     try:
         start_at = datetime.fromisoformat(start_text) if start_text else None
     except ValueError:
-        raise CampaignError(Message("campaign_error.start_at", text=start_text[:20])) from None
+        raise CampaignError(Translatable("campaign_error.start_at", text=start_text[:20])) from None
     return CampaignSpec(
         name=form.get("name", ""),
         flow=form.get("flow", ""),
@@ -180,7 +180,7 @@ def create() -> ResponseReturnValue:
     upload = request.files.get("audience")
     try:
         if upload is None or not upload.filename:
-            raise CampaignError(Message("campaigns.no_file"))
+            raise CampaignError(Translatable("campaigns.no_file"))
         spec = parse_spec(values)
         created = create_with_audience(rt, signed_in().actor, spec, Audience(upload.stream))
     except CampaignError as exc:

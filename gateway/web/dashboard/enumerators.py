@@ -11,12 +11,16 @@ from typing import Literal
 from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from gateway.core.models import Enumerator, EnumeratorStatus
 from gateway.core.runtime import Runtime
-from gateway.enumerators.registrations import EnumeratorError, list_enumerators
+from gateway.enumerators.models import Enumerator, EnumeratorStatus
+from gateway.enumerators.registrations import (
+    EnumeratorError,
+    list_enumerators,
+)
 from gateway.enumerators.services import decide
 from gateway.staff.models import Role
-from gateway.web.dashboard.base import require, runtime, signed_in, staff_blueprint, t
+from gateway.web.dashboard.base import require, signed_in, staff_blueprint, t
+from gateway.web.runtime import runtime
 
 Decision = Literal["approve", "reject"]
 # Rows on one page: the page must stay small on a slow link; the oldest wait longest.

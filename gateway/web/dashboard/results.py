@@ -20,7 +20,11 @@ from flows import Flow
 from gateway.campaigns.definition import list_campaigns
 from gateway.core.errors import DomainError
 from gateway.core.runtime import Runtime
-from gateway.results.export import EXPORT_FORMATS, MEDIA_TYPES, ExportFormat
+from gateway.results.export import (
+    EXPORT_FORMATS,
+    MEDIA_TYPES,
+    ExportFormat,
+)
 from gateway.results.report import HeadlineReport, has_headline_report, headline_report
 from gateway.results.selection import SubmissionFilter, parse_filter
 from gateway.results.services import AuditedExport, start_export
@@ -29,11 +33,11 @@ from gateway.web.charts import report_chart
 from gateway.web.dashboard.base import (
     language,
     require,
-    runtime,
     signed_in,
     staff_blueprint,
     t,
 )
+from gateway.web.runtime import runtime
 
 # Exports up to this size stay in memory; bigger ones go to a temporary file while they go out.
 SPOOL_IN_MEMORY = 4 * 1024 * 1024

@@ -13,10 +13,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest
 
-from gateway.core.runtime import Runtime
+from gateway.web.runtime import runtime
 from gateway.web.webhooks.token import require_webhook_token
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def _optional(form: Mapping[str, str], name: str, max_length: int) -> str | None
 @bp.post("/sms/delivery")
 def sms_delivery() -> Response:
     """One AT delivery report: checked, de-duplicated and queued; answered "OK"."""
-    rt: Runtime = current_app.extensions["gateway"]
+    rt = runtime()
     report = parse_delivery_report(request.form)
     key = dedupe_key(report.provider_id, report.status)
     if not rt.redis.set(key, b"1", nx=True, ex=DEDUPE_TTL_S):

@@ -10,8 +10,9 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
+from gateway.web.runtime import runtime
 from gateway.web.webhooks.token import require_webhook_token
-from gateway.web.webhooks.ussd import plain, runtime
+from gateway.web.webhooks.ussd import plain
 from handlers.sms import BadSms, handle_sms, parse_sms
 
 log = logging.getLogger(__name__)

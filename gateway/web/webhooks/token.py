@@ -11,8 +11,9 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
+from gateway.web.runtime import runtime
 from handlers.screens import end
 
 REFUSED_SCREEN = "Service non autorise. / Service not authorised."
@@ -23,7 +24,7 @@ def require_webhook_token(bp: Blueprint, *, ussd: bool = False) -> None:
 
     @bp.before_request
     def check_token() -> Response | tuple[Response, int] | None:
-        settings = current_app.extensions["gateway"].settings
+        settings = runtime().settings
         expected = settings.webhook_token
         allowed = not settings.webhook_networks or _from_networks(settings.webhook_networks)
         if allowed and not expected:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
-from gateway.core.runtime import Runtime
+from gateway.web.runtime import runtime
 from gateway.web.webhooks.token import require_webhook_token
 from handlers.phone import mask_phone, normalise_phone
 from handlers.screens import end
@@ -24,12 +24,6 @@ bp = Blueprint("webhooks", __name__)
 USSD_PER_MINUTE = 60
 TOO_MANY = "Trop de requetes. Reessayez dans quelques minutes. / Too many requests, try later."
 require_webhook_token(bp, ussd=True)
-
-
-def runtime() -> Runtime:
-    """The runtime of the current app."""
-    rt: Runtime = current_app.extensions["gateway"]
-    return rt
 
 
 def plain(text: str, status: int = 200) -> Response:

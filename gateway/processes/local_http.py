@@ -1,4 +1,4 @@
-"""HTTP from the ``survey-gateway`` commands to a gateway, usually the one on this machine."""
+"""HTTP from this machine to a gateway, usually the web server the supervisor started here."""
 
 from __future__ import annotations
 
