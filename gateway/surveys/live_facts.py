@@ -27,7 +27,7 @@ from gateway.core.models import (
     Submission,
     SubmissionStatus,
 )
-from gateway.surveys.session_store import FACTS_READY_KEY, done_key, enumerator_key, optout_key
+from gateway.surveys.live_keys import FACTS_READY_KEY, done_key, enumerator_key, optout_key
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from gateway.surveys.session_store import PREFIX
+from gateway.surveys.live_keys import PREFIX
 
 # KEYS[1] gets ARGV[2] if it still holds ARGV[1]; its time to live is kept.
 _COMPARE_AND_SET = """
