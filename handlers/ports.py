@@ -100,9 +100,7 @@ class UssdSession:
 class SessionStore(Protocol):
     """Live conversation state (Redis in the gateway)."""
 
-    def lock(
-        self, respondent: str, session_id: str | None = None
-    ) -> AbstractContextManager[None]:
+    def lock(self, respondent: str, session_id: str | None = None) -> AbstractContextManager[None]:
         """Hold one respondent's state while a request works on it.
 
         ``session_id`` names the USSD session the request will load, so the store may read it
