@@ -7,7 +7,6 @@ grain of the work: no job per step, one entry per run in Redis, one transaction 
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Callable
 
@@ -17,6 +16,7 @@ from sqlalchemy import func, select
 from gateway.core.models import Answer, Submission, SubmissionStatus
 from gateway.core.runtime import Runtime
 from gateway.surveys.live_batch import DIRTY_KEY, DRAIN_DUE_KEY
+from gateway.surveys.live_records import run_json, run_raw
 from gateway.surveys.pending_work import dirty_runs, stored
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from tests.reminders import make_reminders_due, pending_reminders
@@ -83,9 +83,9 @@ def test_a_run_that_cannot_be_stored_does_not_hold_back_the_others(
 ) -> None:
     households_answer(client, 3)
     (run_id, _), *_ = dirty_runs(runtime.redis, 10)
-    record = json.loads(runtime.redis.get(f"sg:run:{run_id}") or "{}")
+    record = run_json(runtime.redis.get(f"sg:run:{run_id}") or b"{}")
     record["state"]["flow_id"] = "retired_flow"  # a flow this gateway no longer has
-    runtime.redis.set(f"sg:run:{run_id}", json.dumps(record))
+    runtime.redis.set(f"sg:run:{run_id}", run_raw(record))
 
     run_jobs()
 

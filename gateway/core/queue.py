@@ -19,6 +19,9 @@ from rq import Queue, Retry
 from handlers.ports import Reply
 
 QUEUE_NAME = "gateway"
+# Jobs keep no result once done (``result_ttl=0``): the database is the record of what they did,
+# and a finished job kept for RQ's default 500 s costs Redis some 6 KB (its hash and result
+# stream), more than a household's whole live state.
 
 # Backoff for work that waits on the database or on AT: quick first retries, then patient ones.
 SYNC_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
@@ -105,6 +108,7 @@ class RqJobQueue:
             reply.body,
             job_id=f"reply-{reply.key}",
             retry=SEND_RETRY,
+            result_ttl=0,
             failure_ttl=REPLY_FAILURE_TTL_S,
             description=f"send {reply.kind} reply",
         )
@@ -140,6 +144,7 @@ class RqJobQueue:
             "workers.sms.offer_sms",
             run_id,
             retry=SYNC_RETRY,
+            result_ttl=0,
             description=f"offer SMS for run {run_id}",
         )
 
@@ -151,6 +156,7 @@ class RqJobQueue:
             opted_out,
             at.isoformat(),
             retry=SYNC_RETRY,
+            result_ttl=0,
             description="record an opt-out" if opted_out else "record an opt-in",
         )
 
@@ -161,6 +167,7 @@ class RqJobQueue:
             message_id,
             job_id=f"send-{message_id}",
             retry=SEND_RETRY,
+            result_ttl=0,
             description=f"send message {message_id}",
         )
 
@@ -172,6 +179,7 @@ class RqJobQueue:
             message_id,
             job_id=job_id,
             retry=SEND_RETRY,
+            result_ttl=0,
             description=f"send message {message_id} (paced)",
         )
 
@@ -197,5 +205,6 @@ class RqJobQueue:
             reported_at_iso,
             job_id=f"dlr-{provider_id}-{status}",
             retry=SYNC_RETRY,
+            result_ttl=0,
             description=f"delivery report {status} for {provider_id}",
         )
