@@ -100,8 +100,12 @@ class UssdSession:
 class SessionStore(Protocol):
     """Live conversation state (Redis in the gateway)."""
 
-    def lock(self, respondent: str) -> AbstractContextManager[None]:
-        """Hold one respondent's state while a request works on it."""
+    def lock(self, respondent: str, session_id: str | None = None) -> AbstractContextManager[None]:
+        """Hold one respondent's state while a request works on it.
+
+        ``session_id`` names the USSD session the request will load, so the store may read it
+        with the lock; writes made inside may wait until the lock is let go.
+        """
         ...
 
     def load_session(self, session_id: str) -> UssdSession | None:

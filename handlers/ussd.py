@@ -106,7 +106,7 @@ def handle_ussd(request: UssdRequest, flow: Flow, services: Services) -> str:
     """Serve one USSD step: the reply screen, ``CON ...`` or ``END ...``."""
     caller = services.pseudonymise(request.phone)
     store = services.store
-    with store.lock(caller):
+    with store.lock(caller, request.session_id):
         session = store.load_session(request.session_id)
         text = masked(request.text, session.hidden if session else None)
         if session is not None and text == session.last_text:

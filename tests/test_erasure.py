@@ -16,6 +16,7 @@ from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
 from gateway.enumerators.models import Enumerator
 from gateway.messaging.models import Message
+from gateway.surveys.live_records import run_json
 from gateway.surveys.models import Submission
 from tests.phone import Phone, SmsPhone
 from tests.test_campaigns import new_campaign
@@ -51,7 +52,9 @@ def test_erasure_takes_campaign_entries_enumerator_rows_and_live_runs(
             session.scalars(select(Message).where(Message.respondent_id == pseudonym)).all() == []
         )
     run_records = [
-        k for k in runtime.redis.scan_iter("sg:run:*") if pseudonym.encode() in runtime.redis.get(k)
+        k
+        for k in runtime.redis.scan_iter("sg:run:*")
+        if run_json(runtime.redis.get(k) or b"{}").get("respondent") == pseudonym
     ]
     assert run_records == []
     # No longer an enumerator: dialling in is a household's first screen.

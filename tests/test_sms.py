@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from flask.testing import FlaskClient
 from rq.job import Job
@@ -14,6 +15,7 @@ from gateway.core.runtime import Runtime
 from gateway.messaging.models import Message
 from gateway.surveys.models import OptOut, Respondent, Submission, SubmissionStatus
 from tests.phone import Phone, SmsPhone
+from tests.reminders import make_reminders_due, pending_reminders
 
 CONSENT_FR = (
     "OIM/DNDS: sondage volontaire et gratuit sur les ménages déplacés. Réponses "
@@ -102,15 +104,16 @@ def test_unanswered_questions_get_two_reminders_then_silence(
 ) -> None:
     phone = sms_phone(client, runtime, run_jobs)
     phone.send("ENQUETE")
+    asked_at = datetime.now(UTC)
     phone.send("1")
-    registry = ScheduledJobRegistry(queue=runtime.queue)
-    scheduled = [j for j in registry.get_job_ids() if j.startswith("remind-")]
-    assert len(scheduled) == 2  # one per question asked; only the latest still matters
+    # One pending reminder per run: the second question's replaced the consent's.
+    ((due, which),) = pending_reminders(runtime).values()
+    assert which == "1:1"  # step 1 (the region question), first reminder
+    assert asked_at + timedelta(hours=24) <= due <= datetime.now(UTC) + timedelta(hours=24)
+    assert ScheduledJobRegistry(queue=runtime.queue).get_job_ids() == []
 
     def reminders_now() -> list[str]:
-        for job_id in ScheduledJobRegistry(queue=runtime.queue).get_job_ids():
-            registry.remove(job_id)
-            runtime.queue.enqueue_job(Job.fetch(job_id, connection=runtime.redis))
+        make_reminders_due(runtime)
         return phone.replies()
 
     reminder = (

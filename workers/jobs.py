@@ -65,54 +65,54 @@ class OptOutSettling(Exception):
 def sync_run(run_id: str, seq: int | None = None) -> None:
     """Make the database match the run's latest state; queue its confirmation once completed.
 
-    ``seq`` is the run step that queued this job: when the run has moved past it, the job of a
-    later step will sync the newer state, so this one has nothing to add.
+    Runs are stored in batches by ``workers.storage.drain_runs`` now; this job remains for
+    jobs queued before, and stores one run alone. ``seq`` is the run step that queued it:
+    when the run has moved past it, a later drain stores the newer state.
     """
-    ctx = current()
-    rt = ctx.runtime
+    rt = current().runtime
     record = rt.store.load_run(run_id)
     if record is None:
         log.info("run %s is gone from live state; nothing to sync", run_id)
         return
     if seq is not None and record.state.seq > seq:
         return
-    message_id: str | None = None
     # Two workers may hold jobs of the same run: one at a time, so the newest state wins.
     with rt.redis.lock(f"sg:sync:{run_id}", timeout=SYNC_LOCK_TIMEOUT_S, blocking_timeout=30):
         with rt.sessions.begin() as session:
-            stored = session.get(Submission, run_id)
-            was_completed = stored is not None and stored.status is SubmissionStatus.COMPLETED
-            submission = sync_submission(session, snapshot(record))
-            if stored is None:
-                # A household that dials in after a campaign's USSD invitation: the run is
-                # the campaign's, for its counts and exports.
-                link_run(
-                    session,
-                    record.respondent,
-                    record.state.flow_id,
-                    run_id,
-                    record.state.started_at,
-                )
-            # The confirmation is made by the sync that completes the submission, and only it:
-            # a later sync must not queue the message again while it waits for a retry. A flow
-            # without a confirmation text sends none; a registration is answered by the
-            # supervisor's approval SMS instead.
-            completes = record.state.status is RunStatus.COMPLETED and not was_completed
-            if completes and record.state.flow_id == ENUMERATOR_FLOW:
-                _register_enumerator(session, record)
-            elif completes and CONFIRMATION in rt.flows[record.state.flow_id].texts:
-                message = create_message(
-                    session,
-                    submission_id=submission.id,
-                    respondent_id=record.respondent,
-                    kind=CONFIRMATION,
-                    to_e164=rt.cipher.decrypt(record.phone_token),
-                    body=confirmation_text(record, submission.reference or reference_code(run_id)),
-                    cipher=rt.cipher,
-                )
-                message_id = message.id
+            message_id = store_run(session, record)
     if message_id is not None:
         rt.jobs.send_message(message_id)
+
+
+def store_run(session: Session, record: RunRecord) -> str | None:
+    """Write the run into ``session``; the id of the confirmation to send once committed."""
+    rt = current().runtime
+    run_id = record.state.run_id
+    stored = session.get(Submission, run_id)
+    was_completed = stored is not None and stored.status is SubmissionStatus.COMPLETED
+    submission = sync_submission(session, snapshot(record))
+    if stored is None:
+        # A household that dials in after a campaign's USSD invitation: the run is the
+        # campaign's, for its counts and exports.
+        link_run(session, record.respondent, record.state.flow_id, run_id, record.state.started_at)
+    # The confirmation is made by the store that completes the submission, and only it: a
+    # later one must not queue the message again while it waits for a retry. A flow without a
+    # confirmation text sends none; a registration is answered by the supervisor's approval.
+    completes = record.state.status is RunStatus.COMPLETED and not was_completed
+    if completes and record.state.flow_id == ENUMERATOR_FLOW:
+        _register_enumerator(session, record)
+    elif completes and CONFIRMATION in rt.flows[record.state.flow_id].texts:
+        message = create_message(
+            session,
+            submission_id=submission.id,
+            respondent_id=record.respondent,
+            kind=CONFIRMATION,
+            to_e164=rt.cipher.decrypt(record.phone_token),
+            body=confirmation_text(record, submission.reference or reference_code(run_id)),
+            cipher=rt.cipher,
+        )
+        return message.id
+    return None
 
 
 def _register_enumerator(session: Session, record: RunRecord) -> None:

@@ -14,10 +14,14 @@ pyproject.toml). A test checks that every name here resolves to a callable.
 from __future__ import annotations
 
 # The web process's work (gateway.core.queue)
+DRAIN_RUNS = "workers.storage.drain_runs"
+SEND_DUE_REMINDERS = "workers.reminders.send_due_reminders"
+# Queued per step and per question before runs were stored in batches and reminders kept one
+# per run: no longer queued, still run for the jobs that wait under them.
 SYNC_RUN = "workers.jobs.sync_run"
 SEND_MESSAGE = "workers.jobs.send_message"
 SEND_REPLY = "workers.sms.send_reply"
-REMIND = "workers.sms.remind"
+REMIND = "workers.sms.remind"  # (no longer queued: see above)
 ERASE_RESPONDENT = "workers.sms.erase_respondent"
 OFFER_SMS = "workers.sms.offer_sms"
 RECORD_OPT_OUT = "workers.sms.record_opt_out"
@@ -34,6 +38,8 @@ DAILY_PURGE = "workers.maintenance.daily_purge"
 SWEEP_MESSAGES = "workers.maintenance.sweep_messages"
 
 ALL_JOBS: tuple[str, ...] = (
+    DRAIN_RUNS,
+    SEND_DUE_REMINDERS,
     SYNC_RUN,
     SEND_MESSAGE,
     SEND_REPLY,

@@ -8,6 +8,8 @@ which both reach.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -18,6 +20,9 @@ from gateway.core import job_names
 from handlers.ports import Reply
 
 QUEUE_NAME = "gateway"
+# Jobs keep no result once done (``result_ttl=0``): the database is the record of what they did,
+# and a finished job kept for RQ's default 500 s costs Redis some 6 KB (its hash and result
+# stream), more than a household's whole live state.
 
 # Backoff for work that waits on the database or on AT: quick first retries, then patient ones.
 SYNC_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
@@ -27,11 +32,25 @@ SEND_RETRY = Retry(max=6, interval=[10, 30, 120, 600, 1800, 3600])
 REPLY_FAILURE_TTL_S = 7 * 24 * 3600
 
 
+# A drain or reminders job that failed is looked at within hours; the work itself stays in
+# live state and the next one does it.
+HOUSEKEEPING_FAILURE_TTL_S = 24 * 3600
+
+
 class PhoneBook(Protocol):
-    """Where the number a queued reply goes to waits (encrypted), outside the job."""
+    """The live state jobs lean on: where a reply's number waits (encrypted) outside the job,
+    and the work waiting for workers (runs to store, reminders)."""
 
     def keep_phone(self, respondent: str, token: str) -> None:
         """Keep the encrypted number replies to ``respondent`` go to."""
+        ...
+
+    def mark_dirty(self, run_id: str, ask_drain: Callable[[], None]) -> None:
+        """Note that the run changed; ``ask_drain`` when no drain is due yet."""
+        ...
+
+    def schedule_reminder(self, run_id: str, seq: int, number: int, delay: timedelta) -> None:
+        """Plan the run's next reminder, replacing the one pending."""
         ...
 
 
@@ -48,15 +67,33 @@ class RqJobQueue:
         self.phones = phones
 
     def sync_run(self, run_id: str, seq: int) -> None:
-        """Ask a worker to copy the run into the database (and confirm it, once ended)."""
-        # One job id per run step: AT re-sending a step cannot queue the same work twice.
+        """Ask a worker to copy the run into the database (and confirm it, once ended).
+
+        Not a job per step: the run joins the set of changed runs, and one drain job stores
+        them all in batches (``workers.storage``); it is queued only when none is due.
+        """
+        self.phones.mark_dirty(run_id, self.drain)
+
+    def drain(self) -> None:
+        """Queue a job storing every changed run."""
         self.queue.enqueue(
-            job_names.SYNC_RUN,
-            run_id,
-            seq,
-            job_id=f"sync-{run_id}-{seq}",
+            job_names.DRAIN_RUNS,
+            job_id=f"drain-{uuid.uuid4().hex}",
             retry=SYNC_RETRY,
-            description=f"sync run {run_id}",
+            result_ttl=0,
+            failure_ttl=HOUSEKEEPING_FAILURE_TTL_S,
+            description="store the runs that changed",
+        )
+
+    def send_due_reminders(self) -> None:
+        """Queue a job sending the reminders that are due."""
+        self.queue.enqueue(
+            job_names.SEND_DUE_REMINDERS,
+            job_id=f"reminders-{uuid.uuid4().hex}",
+            retry=SYNC_RETRY,
+            result_ttl=0,
+            failure_ttl=HOUSEKEEPING_FAILURE_TTL_S,
+            description="send the reminders due",
         )
 
     def send_sms(self, reply: Reply) -> None:
@@ -70,22 +107,18 @@ class RqJobQueue:
             reply.body,
             job_id=f"reply-{reply.key}",
             retry=SEND_RETRY,
+            result_ttl=0,
             failure_ttl=REPLY_FAILURE_TTL_S,
             description=f"send {reply.kind} reply",
         )
 
     def remind(self, run_id: str, seq: int, number: int, delay: timedelta) -> None:
-        """Ask a worker to remind the respondent after ``delay`` if step ``seq`` is unanswered."""
-        self.queue.enqueue_in(
-            delay,
-            job_names.REMIND,
-            run_id,
-            seq,
-            number,
-            job_id=f"remind-{run_id}-{seq}-{number}",
-            retry=SYNC_RETRY,  # a database blip at its hour must not drop the reminder
-            description=f"reminder {number} for run {run_id}",
-        )
+        """Remind the respondent after ``delay`` if step ``seq`` is still unanswered.
+
+        One pending reminder per run: a newer question's replaces it. Workers send those due
+        (``workers.reminders``).
+        """
+        self.phones.schedule_reminder(run_id, seq, number, delay)
 
     def erase_respondent(self, respondent: str, phone_token: str, body: str) -> None:
         """Ask a worker to erase the respondent's data, then send ``body`` (not recorded)."""
@@ -110,6 +143,7 @@ class RqJobQueue:
             job_names.OFFER_SMS,
             run_id,
             retry=SYNC_RETRY,
+            result_ttl=0,
             description=f"offer SMS for run {run_id}",
         )
 
@@ -121,6 +155,7 @@ class RqJobQueue:
             opted_out,
             at.isoformat(),
             retry=SYNC_RETRY,
+            result_ttl=0,
             description="record an opt-out" if opted_out else "record an opt-in",
         )
 
@@ -131,6 +166,7 @@ class RqJobQueue:
             message_id,
             job_id=f"send-{message_id}",
             retry=SEND_RETRY,
+            result_ttl=0,
             description=f"send message {message_id}",
         )
 
@@ -142,6 +178,7 @@ class RqJobQueue:
             message_id,
             job_id=job_id,
             retry=SEND_RETRY,
+            result_ttl=0,
             description=f"send message {message_id} (paced)",
         )
 
@@ -167,5 +204,6 @@ class RqJobQueue:
             reported_at_iso,
             job_id=f"dlr-{provider_id}-{status}",
             retry=SYNC_RETRY,
+            result_ttl=0,
             description=f"delivery report {status} for {provider_id}",
         )

@@ -21,6 +21,8 @@ from gateway.core.settings import Settings
 from gateway.processes.scheduler_takeover import free_dead_schedulers_locks
 from gateway.surveys.live_facts import facts_ready
 from workers.recovery import restore_live_state
+from workers.reminders import ask_for_reminders
+from workers.storage import ask_for_drain
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,10 @@ class GatewayWorker(rq.SimpleWorker):
         if not facts_ready(self.connection):
             self.restore()
             return
+        # Runs left changed and reminders due whose job was lost (a worker killed, Redis
+        # restarted) are asked for again: the work itself waits in live state.
+        ask_for_drain(self.runtime)
+        ask_for_reminders(self.runtime)
         try:
             with self.runtime.sessions() as session:
                 campaign_jobs(self.runtime).resume_running(session)

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.enumerators.models import Enumerator, EnumeratorStatus
+from gateway.surveys.live_keys import FACTS_READY_KEY, done_key, enumerator_key, optout_key
 from gateway.surveys.models import OptOut, Submission, SubmissionStatus
-from gateway.surveys.session_store import FACTS_READY_KEY, done_key, enumerator_key, optout_key
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import redis
 
-from gateway.surveys.session_store import PREFIX
+from gateway.surveys.live_keys import PREFIX
+from gateway.surveys.live_records import run_json, run_raw
 
 # KEYS[1] gets ARGV[2] if it still holds ARGV[1]; its time to live is kept.
 _COMPARE_AND_SET = """
@@ -34,9 +35,11 @@ def rotate_live_tokens(client: redis.Redis, rotate: Callable[[str], str]) -> int
     swap = client.register_script(_COMPARE_AND_SET)
     changed = 0
     for key in client.scan_iter(f"{PREFIX}run:*"):
-        changed += _rotate_json(client, swap, key, ("phone_token",), rotate)
+        changed += _rotate_json(client, swap, key, ("phone_token",), rotate, run_json, run_raw)
     for key in client.scan_iter(f"{PREFIX}ussd:*"):
-        changed += _rotate_json(client, swap, key, ("household", "phone_token"), rotate)
+        changed += _rotate_json(
+            client, swap, key, ("household", "phone_token"), rotate, json.loads, json.dumps
+        )
     for key in client.scan_iter(f"{PREFIX}phone:*"):
         raw = client.get(key)
         if raw is None:
@@ -54,12 +57,15 @@ def _rotate_json(
     key: bytes,
     path: tuple[str, ...],
     rotate: Callable[[str], str],
+    read: Callable[[Any], Any],
+    write: Callable[[Any], Any],
 ) -> int:
-    """Rotate the token at ``path`` inside a JSON value."""
+    """Rotate the token at ``path`` inside a JSON value (read and written as ``read`` and
+    ``write`` say)."""
     raw = client.get(key)
     if raw is None:
         return 0
-    data = json.loads(raw)
+    data = read(raw)
     holder: Any = data
     for name in path[:-1]:
         holder = holder.get(name) if isinstance(holder, dict) else None
@@ -70,4 +76,4 @@ def _rotate_json(
     if rotated == token:
         return 0
     holder[path[-1]] = rotated
-    return int(swap(keys=[key], args=[raw, json.dumps(data)]))
+    return int(swap(keys=[key], args=[raw, write(data)]))

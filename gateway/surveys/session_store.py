@@ -14,6 +14,9 @@ Keys (all under ``sg:``):
 - ``smsin:<AT id>``               an inbound SMS already taken (AT retries callbacks)
 - ``phone:<respondent>``          the encrypted number queued replies go to (jobs carry ids)
 - ``facts``                       set once the protective facts were copied in whole
+- ``dirty``                       runs changed since the database stored them (a sorted set)
+- ``reminders``                   when each waiting run's next reminder is due (a sorted set),
+  and ``reminder:steps``          which question and which reminder it is (a hash)
 Respondents appear only as pseudonyms; the number a confirmation goes to is encrypted.
 
 ``optout``, ``done`` and ``enumerator`` copy facts whose record is the database: a marker
@@ -24,17 +27,43 @@ found is true, but a marker missing is believed only while ``facts`` is set (see
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Protocol
+from typing import Any
 
 import redis
+from redis.client import Pipeline
 
-from flows import RunState, RunStatus
-from handlers.ports import Household, RunRecord, UssdMode, UssdSession
+from flows import RunStatus
+from gateway.surveys.live_batch import (
+    RELEASE,
+    StepBatch,
+    acquire,
+    flush,
+    mark_dirty,
+)
+from gateway.surveys.live_keys import (
+    FACTS_READY_KEY,
+    PREFIX,
+    FactSource,
+    done_key,
+    enumerator_key,
+    optin_key,
+    optout_key,
+    phone_key,
+)
+from gateway.surveys.live_records import (
+    run_data,
+    run_record,
+    session_data,
+    ussd_session,
+)
+from gateway.surveys.pending_work import REMINDER_STEPS_KEY, REMINDERS_KEY
+from handlers.ports import RunRecord, UssdSession
 
-PREFIX = "sg:"
 RUN_KEEP_AFTER_EXPIRY = timedelta(days=7)
 LOCK_TIMEOUT_S = 5
 LOCK_WAIT_S = 3
@@ -43,50 +72,14 @@ HELP_EVERY_S = 24 * 3600
 RUNS_INDEX_TTL = timedelta(days=90)
 # Outlives a reply's wait in the queue; once its outbox row exists the number is stored there.
 PHONE_TTL = timedelta(days=7)
-FACTS_READY_KEY = f"{PREFIX}facts"
 # Far longer than the worker recording a START takes, retries included.
 OPT_IN_SETTLING = timedelta(days=1)
-
-
-def optout_key(respondent: str) -> str:
-    """The key marking an opt-out (STOP)."""
-    return f"{PREFIX}optout:{respondent}"
-
-
-def optin_key(respondent: str) -> str:
-    """The key marking a START the database may not hold yet."""
-    return f"{PREFIX}optin:{respondent}"
-
-
-def done_key(flow_id: str, respondent: str) -> str:
-    """The key marking a completed flow; it holds the run's id."""
-    return f"{PREFIX}done:{flow_id}:{respondent}"
-
-
-def enumerator_key(respondent: str) -> str:
-    """The key holding an approved enumerator's code."""
-    return f"{PREFIX}enumerator:{respondent}"
-
-
-def phone_key(respondent: str) -> str:
-    """The key holding the encrypted number that queued replies to ``respondent`` go to."""
-    return f"{PREFIX}phone:{respondent}"
-
-
-class FactSource(Protocol):
-    """Where the protective facts are on record (the database), for when Redis lost them."""
-
-    def opted_out_among(self, respondents: Sequence[str]) -> set[str]:
-        """Those of ``respondents`` with an opt-out on record."""
-        ...
-
-    def has_completed(self, flow_id: str, respondent: str) -> bool:
-        """Whether the respondent's completion of the flow is on record."""
-        ...
-
-    def enumerator_code(self, respondent: str) -> str | None:
-        """The code of the approved enumerator with this pseudonym, if on record."""
-        ...
+# Counts a request in KEYS[1]; the first of a window (or a key left without expiry) starts it.
+_COUNT_IN_WINDOW = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
 
 
 class RedisSessionStore:
@@ -99,69 +92,96 @@ class RedisSessionStore:
         self.session_ttl = session_ttl
         # None only where no database exists (some unit tests): Redis is then all there is.
         self.facts = facts
+        # The batch of the request this thread is serving under a lock (see live_batch).
+        self._local = threading.local()
 
     @contextmanager
-    def lock(self, respondent: str) -> Iterator[None]:
-        """Serialise requests of one respondent (AT retries can overlap the original)."""
-        with self.redis.lock(
-            f"{PREFIX}lock:{respondent}", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_WAIT_S
-        ):
+    def lock(self, respondent: str, session_id: str | None = None) -> Iterator[None]:
+        """Serialise requests of one respondent (AT retries can overlap the original).
+
+        The USSD session ``session_id`` and its run are read with the lock, and the writes
+        made inside wait to go with the unlock: two round trips in all (``live_batch``).
+        """
+        key = f"{PREFIX}lock:{respondent}"
+        outer = self._batch()
+        if outer is not None:
+            # Another respondent's lock inside this request's (an enumerator surveying a
+            # household): let go with the outer request's writes, not before them.
+            token, _ = acquire(self.redis, key, timeout_s=LOCK_TIMEOUT_S, wait_s=LOCK_WAIT_S)
+            outer.inner_locks.append((key, token))
             yield
+            return
+        session_key = f"{PREFIX}ussd:{session_id}" if session_id else None
+        token, read = acquire(
+            self.redis,
+            key,
+            timeout_s=LOCK_TIMEOUT_S,
+            wait_s=LOCK_WAIT_S,
+            session_key=session_key,
+            run_prefix=f"{PREFIX}run:",
+        )
+        batch = StepBatch()
+        if session_id:
+            session_raw = read[0] if read else None
+            batch.sessions[session_id] = session_raw
+            if session_raw is not None and read[1] is not None:
+                batch.runs[json.loads(session_raw)["run_id"]] = read[1]
+        self._local.batch = batch
+        try:
+            yield
+        finally:
+            self._local.batch = None
+            flush(self.redis, batch, key, token)
+
+    def _batch(self) -> StepBatch | None:
+        batch: StepBatch | None = getattr(self._local, "batch", None)
+        return batch
+
+    def _write(self, write: Callable[[Pipeline], Any]) -> None:
+        """Do ``write`` now, or with the unlock when inside a lock."""
+        batch = self._batch()
+        if batch is not None:
+            batch.writes.append(write)
+            return
+        pipe = self.redis.pipeline(transaction=True)
+        write(pipe)
+        pipe.execute()
 
     def load_session(self, session_id: str) -> UssdSession | None:
         """The USSD session, or None when unknown or expired."""
-        raw = self.redis.get(f"{PREFIX}ussd:{session_id}")
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        return UssdSession(
-            session_id=data["session_id"],
-            respondent=data["respondent"],
-            flow_id=data["flow_id"],
-            run_id=data["run_id"],
-            mode=UssdMode(data["mode"]),
-            page=int(data["page"]),
-            last_text=data["last_text"],
-            reply=data["reply"],
-            household=_household(data.get("household")),
-            hidden=(int(data["hidden"][0]), int(data["hidden"][1])) if data.get("hidden") else None,
-        )
+        batch = self._batch()
+        if batch is not None and session_id in batch.sessions:
+            known = batch.sessions[session_id]
+            if known is None or isinstance(known, UssdSession):
+                return known
+            raw: Any = known
+        else:
+            raw = self.redis.get(f"{PREFIX}ussd:{session_id}")
+        return ussd_session(raw)
 
     def save_session(self, session: UssdSession) -> None:
         """Keep the USSD session for the next request of the same AT session."""
-        data = {
-            "session_id": session.session_id,
-            "respondent": session.respondent,
-            "flow_id": session.flow_id,
-            "run_id": session.run_id,
-            "mode": session.mode.value,
-            "page": session.page,
-            "last_text": session.last_text,
-            "reply": session.reply,
-            "household": _household_data(session.household),
-            "hidden": list(session.hidden) if session.hidden else None,
-        }
-        self.redis.set(f"{PREFIX}ussd:{session.session_id}", json.dumps(data), ex=self.session_ttl)
+        key, value = f"{PREFIX}ussd:{session.session_id}", session_data(session)
+        batch = self._batch()
+        if batch is not None:
+            batch.sessions[session.session_id] = session
+        self._write(lambda pipe: pipe.set(key, value, ex=self.session_ttl))
 
     def load_run(self, run_id: str) -> RunRecord | None:
         """A run by id, or None when unknown or past its keeping time."""
-        raw = self.redis.get(f"{PREFIX}run:{run_id}")
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        return RunRecord(
-            state=RunState.from_dict(data["state"]),
-            respondent=data["respondent"],
-            channel=data["channel"],
-            phone_token=data["phone_token"],
-            enumerator=data.get("enumerator"),
-            reminder_count=data.get("reminder_count"),
-            reminder_interval=(
-                timedelta(seconds=data["reminder_interval_s"])
-                if data.get("reminder_interval_s")
-                else None
-            ),
-        )
+        batch = self._batch()
+        if batch is not None and run_id in batch.runs:
+            known = batch.runs[run_id]
+            if known is None or isinstance(known, RunRecord):
+                return known
+            return run_record(known)
+        return run_record(self.redis.get(f"{PREFIX}run:{run_id}"))
+
+    def load_runs(self, run_ids: Sequence[str]) -> list[RunRecord | None]:
+        """Runs by id, in one round trip (for the worker storing them)."""
+        if not run_ids:
+            return []
+        return [run_record(raw) for raw in self.redis.mget(f"{PREFIX}run:{r}" for r in run_ids)]
 
     def active_run(self, flow_id: str, respondent: str) -> RunRecord | None:
         """The respondent's unfinished run of a flow, if one can still be resumed."""
@@ -171,36 +191,54 @@ class RedisSessionStore:
     def save_run(self, record: RunRecord) -> None:
         """Store a run; an ended run stops being the respondent's active run."""
         state = record.state
-        data = {
-            "state": state.to_dict(),
-            "respondent": record.respondent,
-            "channel": record.channel,
-            "phone_token": record.phone_token,
-            "enumerator": record.enumerator,
-            "reminder_count": record.reminder_count,
-            "reminder_interval_s": (
-                record.reminder_interval.total_seconds() if record.reminder_interval else None
-            ),
-        }
         left = max(state.expires_at - state.updated_at, timedelta(seconds=1))
         keep = left + RUN_KEEP_AFTER_EXPIRY
         active_key = f"{PREFIX}active:{state.flow_id}:{record.respondent}"
         runs_key = f"{PREFIX}runs:{record.respondent}"
-        pipe = self.redis.pipeline()
-        pipe.set(f"{PREFIX}run:{state.run_id}", json.dumps(data), ex=keep)
-        # An index of the respondent's runs, so erasure can find every one of them.
-        pipe.sadd(runs_key, state.run_id)
-        pipe.expire(runs_key, max(keep, RUNS_INDEX_TTL))
-        if state.is_active:
-            pipe.set(active_key, state.run_id, ex=left)
-        else:
-            # Only the run that ended stops being active; a newer run keeps its pointer.
-            current = self.redis.get(active_key)
-            if current is not None and _text(current) == state.run_id:
-                pipe.delete(active_key)
-        if state.status is RunStatus.COMPLETED:
-            pipe.set(done_key(state.flow_id, record.respondent), state.run_id)
-        pipe.execute()
+        value = run_data(record)
+
+        def write(pipe: Pipeline) -> None:
+            pipe.set(f"{PREFIX}run:{state.run_id}", value, ex=keep)
+            # An index of the respondent's runs, so erasure can find every one of them.
+            pipe.sadd(runs_key, state.run_id)
+            pipe.expire(runs_key, max(keep, RUNS_INDEX_TTL))
+            if state.is_active:
+                pipe.set(active_key, state.run_id, ex=left)
+            else:
+                # Only the run that ended stops being active; a newer run keeps its pointer.
+                pipe.eval(RELEASE, 1, active_key, state.run_id)
+            if state.status is RunStatus.COMPLETED:
+                pipe.set(done_key(state.flow_id, record.respondent), state.run_id)
+
+        batch = self._batch()
+        if batch is not None:
+            batch.runs[state.run_id] = record
+        self._write(write)
+
+    def mark_dirty(self, run_id: str, ask_drain: Callable[[], None]) -> None:
+        """Note that the run changed and the database must store it; ``ask_drain`` is called
+        when no drain is due yet (a worker must be asked)."""
+        when = time.time() * 1000
+        batch = self._batch()
+        if batch is not None:
+            batch.dirty[run_id] = when
+            batch.after_dirty = ask_drain
+            return
+        pipe = self.redis.pipeline(transaction=True)
+        index = mark_dirty(pipe, {run_id: when})
+        if pipe.execute()[index]:
+            ask_drain()
+
+    def schedule_reminder(self, run_id: str, seq: int, number: int, delay: timedelta) -> None:
+        """Plan reminder ``number`` of step ``seq``; it replaces the run's pending one."""
+        due = time.time() + delay.total_seconds()
+        step = f"{seq}:{number}"
+
+        def write(pipe: Pipeline) -> None:
+            pipe.zadd(REMINDERS_KEY, {run_id: due})
+            pipe.hset(REMINDER_STEPS_KEY, run_id, step)
+
+        self._write(write)
 
     def facts_whole(self) -> bool:
         """Whether Redis holds the whole copy of the protective facts (see module docstring)."""
@@ -221,12 +259,18 @@ class RedisSessionStore:
 
     def language(self, respondent: str) -> str | None:
         """The respondent's chosen language, if they chose one."""
+        batch = self._batch()
+        if batch is not None and respondent in batch.languages:
+            return batch.languages[respondent]
         raw = self.redis.get(f"{PREFIX}lang:{respondent}")
         return _text(raw) if raw else None
 
     def set_language(self, respondent: str, language: str) -> None:
         """Remember the respondent's language for later surveys and messages."""
-        self.redis.set(f"{PREFIX}lang:{respondent}", language)
+        batch = self._batch()
+        if batch is not None:
+            batch.languages[respondent] = language
+        self._write(lambda pipe: pipe.set(f"{PREFIX}lang:{respondent}", language))
 
     def enumerator_code(self, respondent: str) -> str | None:
         """The code of the approved enumerator with this pseudonym, if there is one."""
@@ -310,18 +354,17 @@ class RedisSessionStore:
         # The per-number rate counters stay: they hold only the pseudonym and expire within a
         # day, and dropping them would let EFFACER reset the limits (a flood of paid replies).
         keys += [runs_key, f"{PREFIX}lang:{respondent}", f"{PREFIX}help:{respondent}"]
-        self.redis.delete(*keys)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(*keys)
+        if run_ids:
+            pipe.zrem(REMINDERS_KEY, *run_ids)
+            pipe.hdel(REMINDER_STEPS_KEY, *run_ids)
+        pipe.execute()
 
     def over_limit(self, respondent: str, channel: str, limit: int, window_s: int) -> bool:
         """Count one request of ``respondent``; True once more than ``limit`` in the window."""
         key = f"{PREFIX}rate:{channel}:{respondent}"
-        pipe = self.redis.pipeline()
-        pipe.incr(key)
-        pipe.ttl(key)
-        count, ttl = pipe.execute()
-        if ttl < 0:
-            # First request of the window (or a key left without expiry): start the window.
-            self.redis.expire(key, window_s)
+        count = self.redis.eval(_COUNT_IN_WINDOW, 1, key, window_s)
         return int(count) > limit
 
     def run_ids(self) -> list[str]:
@@ -339,19 +382,3 @@ class RedisSessionStore:
 
 def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
-
-
-def _household(data: dict[str, str] | None) -> Household | None:
-    if not data:
-        return None
-    return Household(data["respondent"], data["phone_token"], data["enumerator"])
-
-
-def _household_data(household: Household | None) -> dict[str, str] | None:
-    if household is None:
-        return None
-    return {
-        "respondent": household.respondent,
-        "phone_token": household.phone_token,
-        "enumerator": household.enumerator,
-    }
