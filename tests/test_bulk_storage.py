@@ -13,13 +13,16 @@ from collections.abc import Callable
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from gateway.core.outage import Outage
 from gateway.core.runtime import Runtime
+from gateway.processes.worker import GatewayWorker
 from gateway.surveys.live_batch import DIRTY_KEY, DRAIN_DUE_KEY
 from gateway.surveys.live_records import run_json, run_raw
 from gateway.surveys.models import StoredAnswer, Submission, SubmissionStatus
 from gateway.surveys.pending_work import dirty_runs, stored
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from tests.reminders import make_reminders_due, pending_reminders
+from workers.recovery import restore_live_state
 from workers.reminders import ask_for_reminders
 from workers.storage import ask_for_drain
 
@@ -132,3 +135,29 @@ def test_reminders_due_are_sent_from_maintenance_and_erasure_drops_them(
     runtime.redis.delete("sg:reminders:due")
     assert ask_for_reminders(runtime) is True
     assert waiting.replies()[0].startswith("Rappel")
+
+
+def test_a_workers_maintenance_asks_for_a_lost_drain_and_for_due_reminders(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    phone = SmsPhone(client, runtime, run_jobs, number="+22376990003")
+    phone.send("ENQUETE")  # (the SMS phone runs the jobs as it goes)
+    households_answer(client, 1)
+    make_reminders_due(runtime)
+    runtime.queue.empty()  # both jobs lost
+    runtime.redis.delete("sg:reminders:due")
+    marks = dirty_runs(runtime.redis, 10)
+    runtime.redis.zadd(DIRTY_KEY, {run_id: score - 60_000 for run_id, score in marks})
+    worker = GatewayWorker(
+        [runtime.queue], connection=runtime.redis, outage=Outage("Redis", "test"), runtime=runtime
+    )
+    restore_live_state(runtime)  # as at a worker's start: the facts' copy is whole
+
+    worker.run_maintenance_tasks()
+
+    assert {job.func_name for job in runtime.queue.get_jobs()} >= {
+        "workers.storage.drain_runs",
+        "workers.reminders.send_due_reminders",
+    }
+    assert phone.replies()[-1].startswith("Rappel")
+    assert completed(runtime)[0] == 1
