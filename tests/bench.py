@@ -9,7 +9,7 @@ server's), the CLI, Redis INFO and MEMORY USAGE, and the database.
 2. screen latency p50/p99 with 200 handsets pausing as people do (``tests.bench_web``);
 3. answers stored per second by one worker draining a backlog (``tests.bench_storage``);
 4. Redis bytes per household and pending reminders per run in an SMS campaign, and
-5. the campaign's fan-out rate against its throttle (to come).
+5. the campaign's fan-out rate against its throttle (``tests.bench_campaign``).
 
 It prints one table at the end and exits 1 when a figure misses its goal, 2 when wrk is
 missing. ``--quick`` runs small sizes (about two minutes) to check the harness itself: its
@@ -33,7 +33,7 @@ from tests.bench_wrk import WrkMissing, require_wrk
 FULL = {"warm_up_s": 5.0, "saturation_s": 20.0, "field_s": 60.0, "households": 2000}
 QUICK = {"warm_up_s": 2.0, "saturation_s": 5.0, "field_s": 12.0, "households": 160}
 FULL_NUMBERS, QUICK_NUMBERS = 10_000, 500
-PARTS = ("1", "2", "3")
+PARTS = ("1", "2", "3", "4")
 
 
 def main() -> int:
@@ -46,9 +46,11 @@ def main() -> int:
         return 2
     sizes = QUICK if args.quick else FULL
     households = args.households or int(sizes["households"])
+    numbers = args.numbers or (QUICK_NUMBERS if args.quick else FULL_NUMBERS)
     parts: list[tuple[str, str, Callable[[], list[Row]]]] = [
         ("1", "USSD against the bare endpoint (rows 1 and 2)", lambda: _web(sizes)),
         ("3", f"answers stored by one worker, {households} households", lambda: _store(households)),
+        ("4", f"SMS campaign of {numbers} numbers (rows 4 and 5)", lambda: _campaign(numbers)),
     ]
     wanted = set(args.only.split(",")) if args.only else set(PARTS)
     rows: list[Row] = []
@@ -95,6 +97,12 @@ def _store(households: int) -> list[Row]:
     from tests import bench_storage
 
     return bench_storage.rows(bench_storage.measure(households))
+
+
+def _campaign(numbers: int) -> list[Row]:
+    from tests import bench_campaign
+
+    return bench_campaign.rows(bench_campaign.measure(numbers))
 
 
 if __name__ == "__main__":
