@@ -218,7 +218,7 @@ def memory_by_kind(client: redis.Redis) -> list[tuple[str, int, int]]:
     return [(kind, keys[kind], size) for kind, size in sizes.most_common()]
 
 
-_IDS = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|[0-9a-f]{16,}|\d+|[A-Za-z0-9_-]{32,}")
+_IDS = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|[0-9a-f]{16,}|\d+|[A-Za-z0-9_]{24,}")
 
 
 def key_kind(key: str) -> str:

@@ -19,7 +19,8 @@
 --   BENCH_ANSWERS   the answers, comma-separated, e.g. "1,11,5,6,2,1,1,3"
 --   BENCH_THINK_MS  mean pause before each screen (0: back to back); +-50% jitter
 --   BENCH_HANDSETS  how many handsets (threads): their start is spread over one pause
---   BENCH_SURVEYS   surveys per handset, then the handset stops (0: until wrk's -d ends)
+--   BENCH_SURVEYS   surveys per handset, then the handset waits (0: until wrk's -d ends)
+--   BENCH_STOP_FILE once every handset is done, the bench creates it: the handsets stop
 --   BENCH_FIRST     first phone number offset: keeps runs against one gateway apart
 --   BENCH_STRIDE    numbers reserved per handset
 --   BENCH_SERVICE   the USSD code
@@ -51,6 +52,7 @@ local surveys_per_handset = env_number("BENCH_SURVEYS", 0)
 local first = env_number("BENCH_FIRST", 0)
 local stride = env_number("BENCH_STRIDE", 100000)
 local service = os.getenv("BENCH_SERVICE") or "*384*123#"
+local stop_file = os.getenv("BENCH_STOP_FILE") or ""
 
 -- Every descriptor wrk may have open: a socket and an epoll per thread, and a few more.
 local watched_count = 4 * handsets + 64
@@ -144,6 +146,27 @@ local function note_bad(status, body)
   end
 end
 
+local function exists(path)
+  local file = io.open(path, "r")
+  if file then
+    file:close()
+  end
+  return file ~= nil
+end
+
+-- A handset done with its surveys waits here, in response(), until all are done: returning
+-- would have wrk open a new connection at once, and an idle connection holds a sync worker
+-- until gunicorn's 30 s timeout, stalling the handsets still answering.
+local function wait_for_the_others()
+  io.write("handset done\n")
+  io.flush()
+  repeat
+    release_finished()
+    sleep_ms(50)
+  until stop_file == "" or exists(stop_file)
+  wrk.thread:stop()
+end
+
 function response(status, headers, body)
   local last = step == #answers
   local expected = last and "END " or "CON "
@@ -157,9 +180,7 @@ function response(status, headers, body)
     step = step + 1
   end
   if surveys_per_handset > 0 and survey > surveys_per_handset then
-    io.write("handset done\n")
-    io.flush()
-    wrk.thread:stop()
+    wait_for_the_others()
   elseif think_ms > 0 then
     release_finished()
     sleep_ms(2)  -- a server's close arriving just after its answer

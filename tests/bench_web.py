@@ -30,7 +30,8 @@ FIELD_HANDSETS = 200
 # 200 handsets, each with a screen every ~1.08 s: about 185 requests a second offered.
 THINK_MS = 1080
 # Phone numbers used by each run against the gateway: apart, so no household answers twice.
-WARM_UP_NUMBERS, FIELD_NUMBERS, SATURATION_NUMBERS = 0, 1_000_000, 3_000_000
+WARM_UP_NUMBERS, ALONE_NUMBERS = 0, 500_000
+FIELD_NUMBERS, SATURATION_NUMBERS = 1_000_000, 3_000_000
 QUIET_POLL_S = 1.0
 QUIET_FOR_S = 3.0
 QUIET_AT_MOST_S = 120.0
@@ -76,6 +77,11 @@ def _drive_both(gateway: Gateway, bare: BareEndpoint, sizes: WebSizes) -> WebFig
     warm_up = Load(handsets=4, seconds=sizes.warm_up_s, first_number=WARM_UP_NUMBERS)
     drive(bare.base_url, warm_up)
     drive(gateway.base_url, warm_up)
+    # One handset alone: a step's own cost, with nothing queued ahead of it.
+    alone = Load(handsets=1, seconds=sizes.warm_up_s, first_number=ALONE_NUMBERS)
+    wait_quiet(gateway)
+    print_run("one handset alone, bare endpoint", drive(bare.base_url, alone))
+    print_run("one handset alone, gateway", drive(gateway.base_url, alone))
     field = Load(FIELD_HANDSETS, sizes.field_s, THINK_MS, numbers_per_handset=10_000)
     wait_quiet(gateway)
     field_bare = drive(bare.base_url, field)

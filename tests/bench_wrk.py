@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,22 +103,26 @@ def drive(base_url: str, load: Load) -> WrkResult:
         "BENCH_FIRST": str(load.first_number),
         "BENCH_STRIDE": str(load.numbers_per_handset),
     }
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    output = _until_handsets_done(process, load.handsets if load.surveys else None)
-    output += process.stdout.read()
-    process.wait()
+    with tempfile.TemporaryDirectory() as folder:
+        stop_file = Path(folder) / "stop"
+        env["BENCH_STOP_FILE"] = str(stop_file)
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        output = _until_handsets_done(process, load.handsets if load.surveys else 0, stop_file)
+        output += process.stdout.read()
+        process.wait()
     return _parse(output, process.returncode)
 
 
-def _until_handsets_done(process: subprocess.Popen[str], handsets: int | None) -> str:
-    """Read wrk's output; once every handset said it is done, stop wrk early (SIGINT).
+def _until_handsets_done(process: subprocess.Popen[str], handsets: int, stop_file: Path) -> str:
+    """Read wrk's output; once every handset said it is done, stop wrk early.
 
-    wrk sleeps for its whole ``-d`` even when every thread has stopped; SIGINT ends the sleep
-    and it prints its summary as usual.
+    The stop file lets the handsets' threads stop (see the Lua script); then SIGINT, since wrk
+    sleeps for its whole ``-d`` even when every thread has stopped: it ends the sleep, and wrk
+    prints its summary as usual.
     """
     assert process.stdout is not None
-    if handsets is None:
+    if not handsets:
         return ""
     lines: list[str] = []
     done = 0
@@ -126,7 +131,8 @@ def _until_handsets_done(process: subprocess.Popen[str], handsets: int | None) -
         if line.startswith("handset done"):
             done += 1
             if done == handsets:
-                time.sleep(0.1)
+                stop_file.touch()
+                time.sleep(0.2)
                 process.send_signal(signal.SIGINT)
                 break
     return "".join(lines)
