@@ -189,8 +189,10 @@ function response(status, headers, body)
   end
 end
 
+-- Safe inside the JSON string of the result line: screens hold newlines and accents.
 local function clean(text)
-  return (string.gsub(text, '[^%w%s%.,:;!%?%-_/%*#%+]', "?"))
+  local spaced = string.gsub(text, "%s", " ")
+  return (string.gsub(spaced, '[^%w %.,:;!%?%-_/%*#%+]', "?"))
 end
 
 function done(summary, latency, requests)

@@ -16,7 +16,7 @@ previous one left, so neither inherits the other's backlog.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.core.settings import Settings
 from tests.bench_processes import BareEndpoint, Gateway
@@ -98,9 +98,7 @@ def _drive_both(gateway: Gateway, bare: BareEndpoint, sizes: WebSizes) -> WebFig
 
 
 def _numbered(load: Load, first: int) -> Load:
-    return Load(
-        load.handsets, load.seconds, load.think_ms, load.surveys, first, load.numbers_per_handset
-    )
+    return replace(load, first_number=first)
 
 
 def wait_quiet(gateway: Gateway) -> None:

@@ -80,6 +80,7 @@ class Load:
     surveys: int = 0  # surveys per handset, then stop; 0: until ``seconds`` are over
     first_number: int = 0  # keeps the numbers of runs against one gateway apart
     numbers_per_handset: int = 40_000
+    answers: tuple[str, ...] = tuple(ANSWERS)
 
 
 def drive(base_url: str, load: Load) -> WrkResult:
@@ -96,7 +97,7 @@ def drive(base_url: str, load: Load) -> WrkResult:
     ]
     env = {
         **os.environ,
-        "BENCH_ANSWERS": ",".join(ANSWERS),
+        "BENCH_ANSWERS": ",".join(load.answers),
         "BENCH_THINK_MS": str(load.think_ms),
         "BENCH_HANDSETS": str(load.handsets),
         "BENCH_SURVEYS": str(load.surveys),

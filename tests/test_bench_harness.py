@@ -49,6 +49,16 @@ def test_pausing_handsets_answer_without_errors(bare: BareEndpoint) -> None:
     assert result.errors == 0
 
 
+@needs_wrk
+def test_a_wrong_screen_is_counted_and_shown(bare: BareEndpoint) -> None:
+    # Two answers where the bare endpoint asks eight: its third screen is CON, not END.
+    result = drive(bare.base_url, Load(handsets=1, seconds=60, surveys=2, answers=("1", "2")))
+
+    assert result.completed == 0
+    assert result.bad == 2
+    assert result.sample == "200 at step 2: CON Question 3"
+
+
 def test_the_table_says_which_goal_was_missed() -> None:
     rows = [Row("fast", "10/s", ">= 5/s", True), Row("small", "2 KB", "<= 1 KB", False)]
 
