@@ -15,7 +15,7 @@ It prints one table at the end and exits 1 when a figure misses its goal, 2 when
 missing. ``--quick`` runs small sizes (about two minutes) to check the harness itself: its
 figures are not the ones to publish.
 
-    python -m tests.bench [--quick] [--households 2000] [--numbers 10000] [--only 1,2,3,4]
+    python -m tests.bench [--quick] [--households 2000] [--numbers 10000] [--only 1,2,3,4,5] [--keep]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+from tests import bench_processes
 from tests.bench_rows import Row, failed, table
 from tests.bench_wrk import WrkMissing, require_wrk
 
@@ -45,6 +46,7 @@ def main() -> int:
     except WrkMissing as exc:
         print(exc, file=sys.stderr)
         return 2
+    bench_processes.KEEP_FOLDERS = args.keep
     sizes = QUICK if args.quick else FULL
     households = args.households or int(sizes["households"])
     numbers = args.numbers or (QUICK_NUMBERS if args.quick else FULL_NUMBERS)
@@ -71,6 +73,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the bench")
     parser.add_argument("--households", type=int, help="backlog for row 3 (2000; quick 160)")
     parser.add_argument("--numbers", type=int, help="campaign size for rows 4-5 (10000)")
+    parser.add_argument("--keep", action="store_true", help="keep the gateways' folders")
     parser.add_argument("--only", help="comma-separated rows to run, e.g. 1,2 or 3 or 4,5")
     return parser.parse_args()
 

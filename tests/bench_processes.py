@@ -9,6 +9,7 @@ outside: HTTP, the embedded Redis's socket, and the database.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +23,8 @@ import redis
 import requests
 from sqlalchemy import create_engine, text
 
+# Set by ``make bench ARGS=--keep``: leave each gateway's folder (its log, data) for a look.
+KEEP_FOLDERS = False
 # The children of `run` get this long to stop; then the bench kills the process group.
 STOP_TIMEOUT_S = 30.0
 HEALTHY_TIMEOUT_S = 90.0
@@ -122,9 +125,13 @@ class Gateway:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, process: subprocess.Popen[bytes] | None = None) -> None:
-        """Stop one process (or all, newest first) as Ctrl-C would, then kill what is left."""
+        """Stop one process, or all (newest first) and remove the folder; as Ctrl-C would."""
         for p in [process] if process is not None else list(reversed(self.processes)):
             stop_group(p)
+        if process is None and not KEEP_FOLDERS:
+            shutil.rmtree(self.root, ignore_errors=True)
+        elif process is None:
+            print(f"  ({self.name}: its folder, log included, is kept in {self.root})")
 
 
 def stop_group(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
