@@ -15,7 +15,8 @@ It prints one table at the end and exits 1 when a figure misses its goal, 2 when
 missing. ``--quick`` runs small sizes (about two minutes) to check the harness itself: its
 figures are not the ones to publish.
 
-    python -m tests.bench [--quick] [--households 2000] [--numbers 10000] [--only 1,2,3,4,5] [--keep]
+    python -m tests.bench [--quick] [--households 2000] [--numbers 10000] [--only 1,2,3,4,5]
+                          [--keep]
 """
 
 from __future__ import annotations
