@@ -1,168 +1,114 @@
-"""USSD latency benchmark: ``make bench``.
+"""Speed benchmark: ``make bench``, every figure of the speed issue against its goal.
 
-Starts the gateway as ``make run`` does (gunicorn web + RQ worker, embedded Redis, SQLite) in
-a temporary folder, then has simulated households take the whole survey at the same time over
-HTTP, exactly as Africa's Talking posts. It reports how long each USSD screen took (what a
-person on a handset waits for) and checks that every submission reached the database.
+Each part starts the gateway with the ``survey-gateway`` command in a fresh temporary var folder
+(embedded Redis, SQLite), as an operator would, and measures it from outside only: HTTP posts
+as Africa's Talking makes them, driven by ``wrk`` (a compiled client, so the figures are the
+server's), the CLI, Redis INFO and MEMORY USAGE, and the database.
 
-    python -m tests.bench [--households 200] [--concurrency 20]
+1. USSD steps/s at saturation against a bare Flask endpoint (``tests.bench_web``);
+2. screen latency p50/p99 with 200 handsets pausing as people do (``tests.bench_web``);
+3. answers stored per second by one worker draining a backlog (``tests.bench_storage``);
+4. Redis bytes per household and pending reminders per run in an SMS campaign, and
+5. the campaign's fan-out rate against its throttle (``tests.bench_campaign``).
+
+It prints one table at the end and exits 1 when a figure misses its goal, 2 when wrk is
+missing. ``--quick`` runs small sizes (about two minutes) to check the harness itself: its
+figures are not the ones to publish.
+
+    python -m tests.bench [--quick] [--households 2000] [--numbers 10000] [--only 1,2,3,4,5]
+                          [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+import traceback
+from collections.abc import Callable
 
-import requests
+from tests import bench_processes
+from tests.bench_rows import Row, failed, table
+from tests.bench_wrk import WrkMissing, require_wrk
 
-# consent, current region, origin region, household size, intention (stay), obstacle, needs.
-ANSWERS = ["1", "11", "5", "6", "2", "1", "1", "3"]
-BUDGET_MS = 500
-SOLO_HOUSEHOLDS = 20  # far under AT's few seconds, leaving the telco and the radio their share
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def household(base: str, number: int) -> list[float]:
-    """One household takes the whole survey; returns each screen's time in milliseconds."""
-    session_id = f"bench-{uuid.uuid4().hex}"
-    phone = f"+2237{number:07d}"
-    timings: list[float] = []
-    typed: list[str] = []
-    with requests.Session() as http:
-        for answer in ["", *ANSWERS]:
-            if answer:
-                typed.append(answer)
-            form = {
-                "sessionId": session_id,
-                "serviceCode": "*384*123#",
-                "phoneNumber": phone,
-                "networkCode": "61001",
-                "text": "*".join(typed),
-            }
-            began = time.perf_counter()
-            response = http.post(f"{base}/ussd", data=form, timeout=10)
-            timings.append((time.perf_counter() - began) * 1000)
-            if response.status_code != 200 or not response.text.startswith(("CON ", "END ")):
-                raise RuntimeError(f"bad screen {response.status_code}: {response.text[:80]}")
-        if not response.text.startswith("END Merci"):
-            raise RuntimeError(f"survey did not complete: {response.text[:80]}")
-    return timings
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The value below which ``share`` of ``values`` fall."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+# Full run, then --quick: seconds of each wrk run, households for the backlog, campaign size.
+FULL = {"warm_up_s": 5.0, "saturation_s": 20.0, "field_s": 60.0, "households": 2000}
+QUICK = {"warm_up_s": 2.0, "saturation_s": 5.0, "field_s": 12.0, "households": 160}
+FULL_NUMBERS, QUICK_NUMBERS = 10_000, 500
+# Each part gives several rows: asking for any of them runs the part.
+PART_OF_ROW = {"1": "1", "2": "1", "3": "3", "4": "4", "5": "4"}
 
 
 def main() -> int:
-    """Run the benchmark and print the report; exit 1 if it misses the budget or loses data."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--households", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=20)
-    args = parser.parse_args()
-
-    var_dir = Path(tempfile.mkdtemp(prefix="sg-bench-")) / "var"
-    port = free_port()
-    # Quiet logs: the benchmark measures the gateway, not the terminal.
-    env = {
-        **os.environ,
-        "GATEWAY_VAR_DIR": str(var_dir),
-        "PORT": str(port),
-        "GATEWAY_LOG_LEVEL": "WARNING",
-    }
-    for name in ("REDIS_URL", "DATABASE_URL", "AT_USERNAME", "AT_API_KEY"):
-        env.pop(name, None)
-    cli = [sys.executable, "-m", "gateway.cli"]
-    server = subprocess.Popen([*cli, "run"], env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    """Run the parts asked for, print the table; 1 if a figure missed its goal."""
+    args = _arguments()
     try:
-        _wait_healthy(base)
-        # One household at a time first: what one person waits for, with nothing queued ahead.
-        alone = [t for n in range(SOLO_HOUSEHOLDS) for t in household(base, 9_000_000 + n)]
-        print(f"one household at a time ({SOLO_HOUSEHOLDS} households):")
-        _report(alone, None)
-        print(f"\n{args.households} households, {args.concurrency} at a time, against {base}")
-        began = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-            results = list(pool.map(lambda n: household(base, n), range(args.households)))
-        elapsed = time.perf_counter() - began
-        timings = [t for r in results for t in r]
-        stored = _wait_stored(cli, env, args.households + SOLO_HOUSEHOLDS)
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-    p99 = _report(timings, elapsed)
-    expected = args.households + SOLO_HOUSEHOLDS
-    print(f"submissions stored: {stored} of {expected}")
-    ok = p99 <= BUDGET_MS and stored == expected
-    print("OK" if ok else f"FAILED: p99 must stay under {BUDGET_MS} ms and nothing may be lost")
-    return 0 if ok else 1
-
-
-def _report(timings: list[float], elapsed: float | None) -> float:
-    """Print the latency figures; returns the 99th percentile."""
-    p50, p95, p99 = (percentile(timings, s) for s in (0.50, 0.95, 0.99))
-    if elapsed is not None:
-        rate = len(timings) / elapsed
-        print(f"screens: {len(timings)} in {elapsed:.1f} s ({rate:.0f} per second)")
-    print(
-        f"latency ms: mean {statistics.mean(timings):.1f}  p50 {p50:.1f}  p95 {p95:.1f}  "
-        f"p99 {p99:.1f}  max {max(timings):.1f}"
-    )
-    return p99
+        require_wrk()
+    except WrkMissing as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    bench_processes.KEEP_FOLDERS = args.keep
+    sizes = QUICK if args.quick else FULL
+    households = args.households or int(sizes["households"])
+    numbers = args.numbers or (QUICK_NUMBERS if args.quick else FULL_NUMBERS)
+    parts: list[tuple[str, str, Callable[[], list[Row]]]] = [
+        ("1", "USSD against the bare endpoint (rows 1 and 2)", lambda: _web(sizes)),
+        ("3", f"answers stored by one worker, {households} households", lambda: _store(households)),
+        ("4", f"SMS campaign of {numbers} numbers (rows 4 and 5)", lambda: _campaign(numbers)),
+    ]
+    asked = args.only.split(",") if args.only else list(PART_OF_ROW)
+    wanted = {PART_OF_ROW.get(row.strip(), row) for row in asked}
+    rows: list[Row] = []
+    began = time.monotonic()
+    for key, title, run in parts:
+        if key in wanted:
+            rows += _part(title, run)
+    kind = "quick" if args.quick else "full"
+    print(f"\nmake bench ({kind} sizes, {time.monotonic() - began:.0f} s)")
+    print(table(rows))
+    return 0 if all(row.ok for row in rows) else 1
 
 
-def _wait_healthy(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("the gateway did not become healthy within 60 s")
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the bench")
+    parser.add_argument("--households", type=int, help="backlog for row 3 (2000; quick 160)")
+    parser.add_argument("--numbers", type=int, help="campaign size for rows 4-5 (10000)")
+    parser.add_argument("--keep", action="store_true", help="keep the gateways' folders")
+    parser.add_argument("--only", help="comma-separated rows to run, e.g. 1,2 or 3 or 4,5")
+    return parser.parse_args()
 
 
-def _wait_stored(cli: list[str], env: dict[str, str], expected: int) -> int:
-    """Completed submissions in the export, once the worker has caught up (or 120 s passed)."""
-    deadline = time.monotonic() + 120
-    count = 0
-    while time.monotonic() < deadline:
-        export = subprocess.run(
-            [*cli, "export", "--flow", "return_intention"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        count = sum(1 for line in export.stdout.splitlines()[1:] if ",completed," in line)
-        if count >= expected:
-            break
-        time.sleep(1)
-    return count
+def _part(title: str, run: Callable[[], list[Row]]) -> list[Row]:
+    """Run one part; a part that breaks gives MISSED rows, and the others still run."""
+    print(f"\n== {title}", flush=True)
+    began = time.monotonic()
+    try:
+        rows = run()
+    except Exception as exc:  # the table must still come out, naming what broke
+        traceback.print_exc()
+        rows = [failed(title, "see above", f"{type(exc).__name__}: {str(exc)[:80]}")]
+    print(f"  ({time.monotonic() - began:.0f} s)", flush=True)
+    return rows
+
+
+def _web(sizes: dict[str, float]) -> list[Row]:
+    from tests import bench_web
+
+    web_sizes = bench_web.WebSizes(sizes["warm_up_s"], sizes["saturation_s"], sizes["field_s"])
+    return bench_web.rows(bench_web.measure(web_sizes))
+
+
+def _store(households: int) -> list[Row]:
+    from tests import bench_storage
+
+    return bench_storage.rows(bench_storage.measure(households))
+
+
+def _campaign(numbers: int) -> list[Row]:
+    from tests import bench_campaign
+
+    return bench_campaign.rows(bench_campaign.measure(numbers))
 
 
 if __name__ == "__main__":
