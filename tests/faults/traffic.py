@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import requests
 
 from tests.at_server import FakeATServer
-from tests.bench import ANSWERS
+from tests.bench_wrk import ANSWERS
 from tests.faults.topology import Gateway
 
 HTTP_TIMEOUT_S = 10.0

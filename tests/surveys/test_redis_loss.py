@@ -20,8 +20,7 @@ from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
 from gateway.messaging.models import Message, MessageStatus
 from gateway.surveys.live_facts import facts_ready
-from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
-from tests.test_campaigns import (
+from tests.campaigns.test_campaigns import (
     MORNING,
     FakeClock,
     change,
@@ -32,7 +31,8 @@ from tests.test_campaigns import (
     numbers,
     work,
 )
-from tests.test_enumerators import ENUMERATOR, approved_code, register
+from tests.enumerators.test_enumerators import ENUMERATOR, approved_code, register
+from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from workers.jobs import send_message
 from workers.recovery import restore_live_state
 
@@ -280,7 +280,7 @@ def test_a_list_import_waiting_when_redis_was_wiped_is_queued_again_by_a_worker(
     client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
 ) -> None:
     from gateway.campaigns.models import CampaignImport, ImportStatus
-    from tests.test_campaigns import api_tokens
+    from tests.campaigns.test_campaigns import api_tokens
 
     token = api_tokens(runtime)["manager"]
     body = {"name": "Gao", "flow": "return_intention", "channel": "sms"}

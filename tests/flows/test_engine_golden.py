@@ -44,7 +44,7 @@ from flows import (
     switch_language,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FLOW_PATH = ROOT / "flows" / "surveys" / "return_intention.yaml"
 GOLDEN_DIR = Path(__file__).resolve().with_name("golden")
 GOLDEN_FILES = sorted(GOLDEN_DIR.glob("*.yaml"))

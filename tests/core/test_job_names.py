@@ -14,7 +14,7 @@ from rq.utils import import_attribute
 
 from gateway.core import job_names
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Every path a released gateway has queued. Jobs under these may wait in Redis across an
 # upgrade, so each must go on resolving, even after its function moves (keep an alias then).

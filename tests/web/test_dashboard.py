@@ -33,6 +33,7 @@ from gateway.staff.models import Role
 from gateway.web.app import create_app
 from gateway.web.dashboard import base as dashboard_module
 from gateway.web.dashboard.campaigns import ACTIONS
+from tests.enumerators.test_enumerators import ENUMERATOR, register
 from tests.phone import Phone
 from tests.staff import (
     PASSWORD,
@@ -45,7 +46,6 @@ from tests.staff import (
     sign_in,
     text_of,
 )
-from tests.test_enumerators import ENUMERATOR, register
 
 # Each page and the least role that may see it.
 PAGES = {

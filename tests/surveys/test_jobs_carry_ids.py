@@ -28,15 +28,15 @@ from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import ConsoleSender
 from gateway.surveys.retention import rotate_keys
 from gateway.web.app import create_app
-from tests.phone import Phone, SmsPhone
-from tests.test_campaigns import change, new_campaign, numbers
-from tests.test_enumerators import (
+from tests.campaigns.test_campaigns import change, new_campaign, numbers
+from tests.enumerators.test_enumerators import (
     ENUMERATOR,
     HOUSEHOLD,
     HOUSEHOLD_TYPED,
     approved_code,
     register,
 )
+from tests.phone import Phone, SmsPhone
 from workers.context import WorkerContext, install
 
 NUMBER = "+22376123456"

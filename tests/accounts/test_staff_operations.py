@@ -33,10 +33,10 @@ from gateway.messaging.models import Message
 from gateway.staff.auth import create_token
 from gateway.staff.models import ApiToken, AuditEvent, Role, User
 from gateway.surveys.retention import PURGED
+from tests.enumerators.test_enumerators import register
 from tests.households import FORTY, add, campaign
 from tests.phone import FULL_SURVEY_RETURN, Phone
 from tests.staff import PASSWORD, csrf_token, make_staff, sign_in
-from tests.test_enumerators import register
 
 # The actor each surface is audited as: the tokens and users below are named after roles.
 ACTORS = {"api": "token:{role}", "dashboard": "user:{role}", "cli": "cli"}

@@ -18,9 +18,9 @@ from gateway.enumerators.models import Enumerator
 from gateway.messaging.models import Message
 from gateway.surveys.live_records import run_json
 from gateway.surveys.models import Submission
+from tests.campaigns.test_campaigns import new_campaign
+from tests.enumerators.test_enumerators import ENUMERATOR, approved_code, register
 from tests.phone import Phone, SmsPhone
-from tests.test_campaigns import new_campaign
-from tests.test_enumerators import ENUMERATOR, approved_code, register
 
 ERASED_FR = "Vos réponses et votre numéro ont été effacés."
 

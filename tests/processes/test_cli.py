@@ -24,7 +24,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED_FLOW = REPO / "flows" / "surveys" / "return_intention.yaml"
 PHONE = "+22376123456"
 PHONE_DIGITS = "76123456"  # the subscriber part: must never be shown in full

@@ -33,7 +33,7 @@ from flows import (
     switch_language,
 )
 
-FLOW_PATH = Path(__file__).resolve().parents[1] / "flows" / "surveys" / "return_intention.yaml"
+FLOW_PATH = Path(__file__).resolve().parents[2] / "flows" / "surveys" / "return_intention.yaml"
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 EXPIRES = T0 + timedelta(hours=72)  # expiry_hours: 72 in the flow file
 RUN_ID = "run-0001"

@@ -13,7 +13,7 @@ from gateway.campaigns.queue import pending_key
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
 from gateway.messaging.sender import ConsoleSender
-from tests.test_campaigns import (
+from tests.campaigns.test_campaigns import (
     MORNING,
     FakeClock,
     change,

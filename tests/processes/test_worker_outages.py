@@ -25,7 +25,7 @@ from gateway.core.settings import Settings
 from gateway.messaging.models import Message, MessageStatus
 from handlers.ports import Reply
 from tests.killable_redis import KillableRedis, free_port
-from tests.test_cli import REPO, cli_env, poll
+from tests.processes.test_cli import REPO, cli_env, poll
 from workers.sms import reply_message_id
 
 PHONE = "+22376123456"

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from gateway.core.logs import MaskNumbersFilter, configure_logging, log_handler
-from tests.test_cli import REPO, cli_env, free_port, poll
+from tests.processes.test_cli import REPO, cli_env, free_port, poll
 
 NUMBER = "22376123456"
 RUN_ID = "3f2b8c1e-12ab-4c3d-9e8f-123456789012"  # a UUID whose last group is all digits

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 
 from flows import Flow, FlowError, QuestionType, build_flow, check_flows, load_flow, load_flows
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "flows" / "surveys" / "return_intention.yaml"
 SCHEMA = ROOT / "flows" / "flow.schema.json"
 

@@ -24,7 +24,12 @@ from gateway.enumerators.models import EnumeratorStatus
 from gateway.messaging.models import Message, MessageStatus
 from gateway.staff.auth import create_token, revoke_token
 from gateway.staff.models import ApiToken, AuditEvent, Role
-from tests.test_enumerators import ENUMERATOR, ENUMERATOR_MASKED, register, the_enumerator
+from tests.enumerators.test_enumerators import (
+    ENUMERATOR,
+    ENUMERATOR_MASKED,
+    register,
+    the_enumerator,
+)
 
 # (method, rule) -> (least role, or None for public; status an allowed caller gets when the
 # walk calls it with an empty JSON body and placeholder path arguments).

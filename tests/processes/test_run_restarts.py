@@ -13,8 +13,8 @@ import psutil
 import redis
 import requests
 
-from tests import test_cli
-from tests.test_cli import poll
+from tests.processes import test_cli
+from tests.processes.test_cli import poll
 
 # `run` on a free port with its own var folder, as the end-to-end test starts it.
 running_gateway = test_cli.running_gateway

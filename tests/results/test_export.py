@@ -37,7 +37,7 @@ from gateway.results.export import (
 from gateway.results.selection import SubmissionFilter, parse_filter
 from gateway.surveys.persistence import RunSnapshot, create_message, sync_submission
 from tests.households import add, answers, campaign, snapshot
-from tests.test_cli import cli_env
+from tests.processes.test_cli import cli_env
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=1)

@@ -19,7 +19,7 @@ from gateway.core.runtime import Runtime
 from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import AfricasTalkingSender, SendResult
 from tests.at_server import FakeATServer
-from tests.test_campaigns import MORNING, FakeClock, change, new_campaign, numbers
+from tests.campaigns.test_campaigns import MORNING, FakeClock, change, new_campaign, numbers
 from workers.campaigns import fan_out
 from workers.context import WorkerContext, install
 
