@@ -5,9 +5,8 @@ runs' reminders go on for days, and cancelling stops them). Each change applies 
 campaign is still in a status it may move from, so staff and the fan-out acting at the same
 moment overwrite nothing; a change its state does not allow raises ``CampaignError`` (409).
 
-Functions that change rows write their audit event in the same session and leave committing
-to the caller: staff's operations go through ``gateway.campaigns.services``, which commits, then
-hands the campaign to the workers.
+As in ``gateway.campaigns.definition``, a change is written with its audit event and left to
+the caller to commit (``gateway.campaigns.services``, for staff).
 """
 
 from __future__ import annotations

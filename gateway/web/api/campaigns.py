@@ -66,6 +66,15 @@ FORM_MEMORY_BYTES = 256 * 1024
 AUDIENCE_FIELD = "audience"
 
 
+def _audience_body(json_schema: type[ma.Schema], form_schema: dict[str, Any]) -> dict[str, Any]:
+    """The documented body of a request carrying a list: JSON, or a form with the CSV file."""
+    content = {
+        "application/json": {"schema": json_schema},
+        "multipart/form-data": {"schema": form_schema},
+    }
+    return {"requestBody": {"required": True, "content": content}}
+
+
 # -- views ----------------------------------------------------------------------------------
 
 
@@ -87,18 +96,10 @@ def campaigns_list() -> Any:
 @blp.route("/campaigns", methods=["POST"])
 @require_role(Role.MANAGER)
 @blp.doc(
-    requestBody={
-        "required": True,
-        "content": {
-            "application/json": {"schema": NewCampaignSchema},
-            "multipart/form-data": {
-                "schema": {
-                    **MULTIPART_AUDIENCE,
-                    "required": ["name", "flow", "channel", AUDIENCE_FIELD],
-                }
-            },
-        },
-    }
+    **_audience_body(
+        NewCampaignSchema,
+        {**MULTIPART_AUDIENCE, "required": ["name", "flow", "channel", AUDIENCE_FIELD]},
+    )
 )
 @blp.response(202, AcceptedSchema, headers=LOCATION)
 def campaigns_create() -> Any:
@@ -136,15 +137,7 @@ def campaigns_create() -> Any:
 
 @blp.route("/campaigns/<campaign_id>/imports", methods=["POST"])
 @require_role(Role.MANAGER)
-@blp.doc(
-    requestBody={
-        "required": True,
-        "content": {
-            "application/json": {"schema": NewContactsSchema},
-            "multipart/form-data": {"schema": MULTIPART_AUDIENCE},
-        },
-    }
-)
+@blp.doc(**_audience_body(NewContactsSchema, MULTIPART_AUDIENCE))
 @blp.response(202, AcceptedSchema, headers=LOCATION)
 def campaigns_import(campaign_id: str) -> Any:
     """Add contacts to a campaign (numbers already in it count as duplicates): follow the import.
