@@ -63,15 +63,7 @@ def schedule_daily_purge(queue: Queue, *, after: datetime) -> datetime:
     moment = datetime.combine(after.date(), PURGE_AT, tzinfo=UTC)
     if moment <= after:
         moment += timedelta(days=1)
-    job = queue.enqueue_at(
-        moment,
-        job_names.DAILY_PURGE,
-        job_id=PURGE_JOB_ID,
-        description="daily purge",
-        result_ttl=KEEP_PLANNED,
-    )
-    _keep(queue, job)
-    return moment
+    return _plan(queue, moment, job_names.DAILY_PURGE, PURGE_JOB_ID, "daily purge")
 
 
 def sweep_messages() -> None:
@@ -127,12 +119,13 @@ def _give_up(message_id: str) -> int:
 def schedule_sweep(queue: Queue, *, after: datetime) -> datetime:
     """Plan the next message sweep (one job, whoever plans it)."""
     moment = after + SWEEP_EVERY
+    return _plan(queue, moment, job_names.SWEEP_MESSAGES, SWEEP_JOB_ID, "sweep")
+
+
+def _plan(queue: Queue, moment: datetime, job_name: str, job_id: str, description: str) -> datetime:
+    """Plan the one job of this id at the moment, kept until then."""
     job = queue.enqueue_at(
-        moment,
-        job_names.SWEEP_MESSAGES,
-        job_id=SWEEP_JOB_ID,
-        description="sweep",
-        result_ttl=KEEP_PLANNED,
+        moment, job_name, job_id=job_id, description=description, result_ttl=KEEP_PLANNED
     )
     _keep(queue, job)
     return moment

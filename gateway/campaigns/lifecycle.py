@@ -5,9 +5,8 @@ runs' reminders go on for days, and cancelling stops them). Each change applies 
 campaign is still in a status it may move from, so staff and the fan-out acting at the same
 moment overwrite nothing; a change its state does not allow raises ``CampaignError`` (409).
 
-Functions that change rows write their audit event in the same session and leave committing
-to the caller: staff's operations go through ``gateway.campaigns.services``, which commits, then
-hands the campaign to the workers.
+As in ``gateway.campaigns.definition``, a change is written with its audit event and left to
+the caller to commit (``gateway.campaigns.services``, for staff).
 """
 
 from __future__ import annotations
@@ -56,30 +55,32 @@ def start_campaign(
 
 def pause_campaign(session: Session, ident: str, *, actor: NamedActor | str) -> Campaign:
     """Stop sending invitations until resumed; runs already started go on."""
-    campaign = find_campaign(session, ident)
-    if campaign.status is CampaignStatus.PAUSED:
-        return campaign
-    _refuse_closed(campaign, Translatable("campaign_error.verb.pause"))
-    if campaign.status is CampaignStatus.DRAFT:
-        raise CampaignError(
-            Translatable("campaign_error.pause_not_started", name=campaign.name), 409
-        )
-    values = {"status": CampaignStatus.PAUSED}
-    return _move(session, campaign, (CampaignStatus.RUNNING,), values, actor, "campaign.pause")
+    return _hold(session, ident, actor, "pause", CampaignStatus.RUNNING, CampaignStatus.PAUSED)
 
 
 def resume_campaign(session: Session, ident: str, *, actor: NamedActor | str) -> Campaign:
     """Send the remaining invitations of a paused campaign."""
+    return _hold(session, ident, actor, "resume", CampaignStatus.PAUSED, CampaignStatus.RUNNING)
+
+
+def _hold(
+    session: Session,
+    ident: str,
+    actor: NamedActor | str,
+    verb: str,
+    source: CampaignStatus,
+    target: CampaignStatus,
+) -> Campaign:
+    """Pause or resume: a started campaign moves between running and paused, nothing else."""
     campaign = find_campaign(session, ident)
-    if campaign.status is CampaignStatus.RUNNING:
+    if campaign.status is target:
         return campaign
-    _refuse_closed(campaign, Translatable("campaign_error.verb.resume"))
+    _refuse_closed(campaign, Translatable(f"campaign_error.verb.{verb}"))
     if campaign.status is CampaignStatus.DRAFT:
         raise CampaignError(
-            Translatable("campaign_error.resume_not_started", name=campaign.name), 409
+            Translatable(f"campaign_error.{verb}_not_started", name=campaign.name), 409
         )
-    values = {"status": CampaignStatus.RUNNING}
-    return _move(session, campaign, (CampaignStatus.PAUSED,), values, actor, "campaign.resume")
+    return _move(session, campaign, (source,), {"status": target}, actor, f"campaign.{verb}")
 
 
 def cancel_campaign(

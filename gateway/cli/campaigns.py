@@ -123,32 +123,22 @@ def import_command(ident: str, audience: Path) -> None:
     _report(added.import_)
 
 
-@campaign.command("start")
-@click.argument("ident", metavar="ID")
-def start_command(ident: str) -> None:
-    """Start sending invitations (from --start on, within the daily hours)."""
-    _change(ident, "start")
+def _change_command(action: Action, docstring: str) -> None:
+    """Add ``campaign <action> ID``: the state change, then what it did."""
+
+    def command(ident: str) -> None:
+        _change(ident, action)
+
+    command.__doc__ = docstring
+    campaign.command(action)(click.argument("ident", metavar="ID")(command))
 
 
-@campaign.command("pause")
-@click.argument("ident", metavar="ID")
-def pause_command(ident: str) -> None:
-    """Stop sending invitations until resumed; surveys under way go on."""
-    _change(ident, "pause")
-
-
-@campaign.command("resume")
-@click.argument("ident", metavar="ID")
-def resume_command(ident: str) -> None:
-    """Send the rest of a paused campaign's invitations."""
-    _change(ident, "resume")
-
-
-@campaign.command("cancel")
-@click.argument("ident", metavar="ID")
-def cancel_command(ident: str) -> None:
-    """Send no more invitations or reminders, for good; answers given are kept."""
-    _change(ident, "cancel")
+_change_command("start", "Start sending invitations (from --start on, within the daily hours).")
+_change_command("pause", "Stop sending invitations until resumed; surveys under way go on.")
+_change_command("resume", "Send the rest of a paused campaign's invitations.")
+_change_command(
+    "cancel", "Send no more invitations or reminders, for good; answers given are kept."
+)
 
 
 @campaign.command("status")

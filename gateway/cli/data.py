@@ -146,9 +146,7 @@ def report(
         result = headline_report(
             session,
             flow,
-            campaign_id=selection.campaign_id,
-            since=selection.since,
-            until=selection.until,
+            selection=selection,
             k=k,
             language=language,
         )

@@ -9,8 +9,9 @@ it can be piped into a secret store); it is not stored anywhere, only its hash.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 import click
 from sqlalchemy import inspect
@@ -31,6 +32,7 @@ from gateway.staff.users import check_password_rules, list_users
 
 ROLE_CHOICE = click.Choice([role.value for role in Role])
 SHORT_ID = 8
+Row = TypeVar("Row", User, ApiToken)
 
 
 @click.group("users")
@@ -72,27 +74,19 @@ def users_create(username: str, role: str, password_stdin: bool) -> None:
 @users.command("list")
 def users_list() -> None:
     """List users by username."""
-    with _sessions(User) as sessions, sessions() as session:
-        rows = list_users(session)
-    if not rows:
-        click.echo("No users yet: add one with `survey-gateway users create NAME --role admin`.")
-        return
-    header = ("USERNAME", "ROLE", "ACTIVE", "CREATED (UTC)", "LAST LOGIN (UTC)")
-    click.echo(
-        text_table(
-            [header]
-            + [
-                (
-                    user.username,
-                    str(user.role),
-                    "yes" if user.active else "no",
-                    iso_utc(user.created_at),
-                    iso_utc(user.last_login_at) or "-",
-                )
-                for user in rows
-            ]
+
+    def cells(user: User) -> tuple[str, ...]:
+        return (
+            user.username,
+            str(user.role),
+            "yes" if user.active else "no",
+            iso_utc(user.created_at),
+            iso_utc(user.last_login_at) or "-",
         )
-    )
+
+    header = ("USERNAME", "ROLE", "ACTIVE", "CREATED (UTC)", "LAST LOGIN (UTC)")
+    empty = "No users yet: add one with `survey-gateway users create NAME --role admin`."
+    _print_table(User, list_users, header, cells, empty)
 
 
 @click.group("tokens")
@@ -120,31 +114,21 @@ def tokens_create(name: str, role: str) -> None:
 @tokens.command("list")
 def tokens_list() -> None:
     """List tokens, revoked ones included (never their secrets)."""
-    with _sessions(ApiToken) as sessions, sessions() as session:
-        rows = list_tokens(session)
-    if not rows:
-        click.echo("No tokens yet.")
-        return
-    header = ("ID", "NAME", "ROLE", "STATUS", "CREATED (UTC)", "LAST USED (UTC)", "CREATED BY")
-    click.echo(
-        text_table(
-            [header]
-            + [
-                (
-                    token.id[:SHORT_ID],
-                    printable(token.name),
-                    str(token.role),
-                    "active"
-                    if token.revoked_at is None
-                    else f"revoked {iso_utc(token.revoked_at)}",
-                    iso_utc(token.created_at),
-                    iso_utc(token.last_used_at) or "-",
-                    token.created_by or "-",
-                )
-                for token in rows
-            ]
+
+    def cells(token: ApiToken) -> tuple[str, ...]:
+        revoked = token.revoked_at
+        return (
+            token.id[:SHORT_ID],
+            printable(token.name),
+            str(token.role),
+            "active" if revoked is None else f"revoked {iso_utc(revoked)}",
+            iso_utc(token.created_at),
+            iso_utc(token.last_used_at) or "-",
+            token.created_by or "-",
         )
-    )
+
+    header = ("ID", "NAME", "ROLE", "STATUS", "CREATED (UTC)", "LAST USED (UTC)", "CREATED BY")
+    _print_table(ApiToken, list_tokens, header, cells, "No tokens yet.")
 
 
 @tokens.command("revoke")
@@ -154,6 +138,22 @@ def tokens_revoke(ident: str) -> None:
     with _staff_errors(), _sessions(ApiToken) as sessions:
         token = revoke_api_token(sessions, CLI_ACTOR, ident)
     click.echo(f"Token '{token.name}' ({token.id[:SHORT_ID]}) is revoked.")
+
+
+def _print_table(
+    model: type[Row],
+    rows_of: Callable[[Session], Sequence[Row]],
+    header: tuple[str, ...],
+    cells: Callable[[Row], tuple[str, ...]],
+    empty: str,
+) -> None:
+    """Print every row of a listing as a table, or ``empty`` when there is none."""
+    with _sessions(model) as sessions, sessions() as session:
+        rows: Sequence[Row] = rows_of(session)
+    if not rows:
+        click.echo(empty)
+        return
+    click.echo(text_table([header, *(cells(row) for row in rows)]))
 
 
 @contextmanager

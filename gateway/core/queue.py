@@ -76,24 +76,20 @@ class RqJobQueue:
 
     def drain(self) -> None:
         """Queue a job storing every changed run."""
-        self.queue.enqueue(
-            job_names.DRAIN_RUNS,
-            job_id=f"drain-{uuid.uuid4().hex}",
-            retry=SYNC_RETRY,
-            result_ttl=0,
-            failure_ttl=HOUSEKEEPING_FAILURE_TTL_S,
-            description="store the runs that changed",
-        )
+        self._housekeeping(job_names.DRAIN_RUNS, "drain", "store the runs that changed")
 
     def send_due_reminders(self) -> None:
         """Queue a job sending the reminders that are due."""
+        self._housekeeping(job_names.SEND_DUE_REMINDERS, "reminders", "send the reminders due")
+
+    def _housekeeping(self, job_name: str, id_prefix: str, description: str) -> None:
         self.queue.enqueue(
-            job_names.SEND_DUE_REMINDERS,
-            job_id=f"reminders-{uuid.uuid4().hex}",
+            job_name,
+            job_id=f"{id_prefix}-{uuid.uuid4().hex}",
             retry=SYNC_RETRY,
             result_ttl=0,
             failure_ttl=HOUSEKEEPING_FAILURE_TTL_S,
-            description="send the reminders due",
+            description=description,
         )
 
     def send_sms(self, reply: Reply) -> None:

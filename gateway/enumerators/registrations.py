@@ -180,49 +180,42 @@ def approve(
 
 def reject(session: Session, ident: str, *, now: datetime | None = None) -> Enumerator:
     """Turn down a pending registration (an approved enumerator is revoked, not rejected)."""
-    return _decide(
-        session,
-        ident,
-        frm=EnumeratorStatus.PENDING,
-        to=EnumeratorStatus.REJECTED,
-        refusal="only a pending registration can be rejected",
-        other=(EnumeratorStatus.APPROVED, " (use revoke)"),
-        now=now,
-    )
+    return _decide(session, ident, EnumeratorStatus.PENDING, EnumeratorStatus.REJECTED, now)
 
 
 def revoke(session: Session, ident: str, *, now: datetime | None = None) -> Enumerator:
     """Withdraw an approval: the enumerator is a household again on the next dial."""
-    return _decide(
-        session,
-        ident,
-        frm=EnumeratorStatus.APPROVED,
-        to=EnumeratorStatus.REVOKED,
-        refusal="only an approved enumerator can be revoked",
-        other=(EnumeratorStatus.PENDING, " (use reject)"),
-        now=now,
-    )
+    return _decide(session, ident, EnumeratorStatus.APPROVED, EnumeratorStatus.REVOKED, now)
+
+
+# Why a decision is refused from another status, and the status whose refusal points to the
+# other command.
+_REFUSALS = {
+    EnumeratorStatus.REJECTED: (
+        "only a pending registration can be rejected",
+        (EnumeratorStatus.APPROVED, " (use revoke)"),
+    ),
+    EnumeratorStatus.REVOKED: (
+        "only an approved enumerator can be revoked",
+        (EnumeratorStatus.PENDING, " (use reject)"),
+    ),
+}
 
 
 def _decide(
     session: Session,
     ident: str,
-    *,
     frm: EnumeratorStatus,
     to: EnumeratorStatus,
-    refusal: str,
-    other: tuple[EnumeratorStatus, str],
     now: datetime | None,
 ) -> Enumerator:
-    """Move an enumerator from ``frm`` to ``to``; done already is fine, any other start is not.
-
-    ``other`` names the status for which the refusal points to the other command.
-    """
+    """Move an enumerator from ``frm`` to ``to``; done already is fine, any other start is not."""
     enumerator = find_enumerator(session, ident)
     if enumerator.status is to:
         return enumerator
     if enumerator.status is not frm:
-        hint = other[1] if enumerator.status is other[0] else ""
+        refusal, (other, use_other) = _REFUSALS[to]
+        hint = use_other if enumerator.status is other else ""
         raise EnumeratorError(
             f"enumerator {enumerator.id[:8]} is {enumerator.status}: {refusal}{hint}", status=409
         )

@@ -6,7 +6,7 @@ a respondent is picked out by pseudonym.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import select
@@ -30,27 +30,9 @@ class OutboxRow:
 
 def outbox_rows(session: Session, respondent_id: str | None, limit: int) -> list[OutboxRow]:
     """Return the latest outbound messages, newest first, for one respondent or for all."""
-    stmt = select(
-        Message.created_at,
-        Message.to_masked,
-        Message.kind,
-        Message.status,
-        Message.body,
-        Message.provider_id,
-        Message.error,
-    )
+    # The columns are the row's fields, in their order.
+    stmt = select(*(getattr(Message, field.name) for field in fields(OutboxRow)))
     if respondent_id is not None:
         stmt = stmt.where(Message.respondent_id == respondent_id)
     stmt = stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
-    return [
-        OutboxRow(
-            created_at=row.created_at,
-            to_masked=row.to_masked,
-            kind=row.kind,
-            status=row.status,
-            body=row.body,
-            provider_id=row.provider_id,
-            error=row.error,
-        )
-        for row in session.execute(stmt)
-    ]
+    return [OutboxRow(*row) for row in session.execute(stmt)]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from flows.model import Flow, Option, localise
 from gateway.results.export import iso_utc
-from gateway.results.selection import SubmissionFilter
+from gateway.results.selection import EVERYTHING, SubmissionFilter
 from gateway.results.suppression import DEFAULT_K, MIN_K, Suppressed, Suppression, percent, suppress
 from gateway.surveys.models import StoredAnswer, Submission, SubmissionStatus
 
@@ -121,9 +121,7 @@ def headline_report(
     session: Session,
     flow: Flow,
     *,
-    campaign_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    selection: SubmissionFilter = EVERYTHING,
     k: int = DEFAULT_K,
     language: str | None = None,
 ) -> HeadlineReport:
@@ -137,7 +135,6 @@ def headline_report(
     missing = [key for key in REPORT_KEYS if key not in flow.question_keys]
     if missing:
         raise ValueError(f"flow '{flow.id}' has no headline report (no {', '.join(missing)})")
-    selection = SubmissionFilter(since=since, until=until, campaign_id=campaign_id)
     tally = _tally(session, flow.id, selection)
     lang = flow.language_or_default(language)
 
@@ -191,9 +188,9 @@ def headline_report(
         needs=tables["needs"],
         current_region=tables["current_region"],
         origin_region=tables["origin_region"],
-        campaign_id=campaign_id,
-        since=since,
-        until=until,
+        campaign_id=selection.campaign_id,
+        since=selection.since,
+        until=selection.until,
     )
 
 

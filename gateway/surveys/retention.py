@@ -58,54 +58,25 @@ class PurgeReport:
 def purge(session: Session, now: datetime, default_days: int) -> PurgeReport:
     """Blank the numbers and message bodies kept past their retention period."""
     cutoff = now - timedelta(days=default_days)
-    numbers = _updated(
-        session,
-        update(Message)
-        .where(
-            Message.created_at < cutoff,
-            Message.status.in_(_FINISHED_MESSAGES),
-            Message.to_encrypted != PURGED,
-        )
-        .values(to_encrypted=PURGED)
-        .execution_options(synchronize_session=False),
-    )
-    bodies = _updated(
-        session,
-        update(Message)
-        .where(
-            Message.created_at < cutoff,
-            Message.status.in_(_FINISHED_MESSAGES),
-            Message.body != PURGED,
-        )
-        .values(body=PURGED)
-        .execution_options(synchronize_session=False),
-    )
+    sent_before_cutoff = (Message.created_at < cutoff, Message.status.in_(_FINISHED_MESSAGES))
+    numbers = _blank(session, Message.to_encrypted, *sent_before_cutoff)
+    bodies = _blank(session, Message.body, *sent_before_cutoff)
     campaigns = 0
     for campaign in session.scalars(select(Campaign)):
         days = campaign.retention_days or default_days
         ended = campaign.finished_at or campaign.created_at
         if ended >= now - timedelta(days=days):
             continue
-        campaigns += _updated(
+        campaigns += _blank(
             session,
-            update(CampaignContact)
-            .where(
-                CampaignContact.campaign_id == campaign.id,
-                CampaignContact.phone_encrypted != PURGED,
-            )
-            .values(phone_encrypted=PURGED)
-            .execution_options(synchronize_session=False),
+            CampaignContact.phone_encrypted,
+            CampaignContact.campaign_id == campaign.id,
         )
-    enumerators = _updated(
+    enumerators = _blank(
         session,
-        update(Enumerator)
-        .where(
-            Enumerator.status.in_([EnumeratorStatus.REJECTED, EnumeratorStatus.REVOKED]),
-            Enumerator.decided_at < cutoff,
-            Enumerator.phone_encrypted != PURGED,
-        )
-        .values(phone_encrypted=PURGED)
-        .execution_options(synchronize_session=False),
+        Enumerator.phone_encrypted,
+        Enumerator.status.in_([EnumeratorStatus.REJECTED, EnumeratorStatus.REVOKED]),
+        Enumerator.decided_at < cutoff,
     )
     # An uploaded list holds numbers in clear (encrypted): it never waits past a day.
     stale = purge_stale_uploads(session, now)
@@ -157,7 +128,13 @@ def _rotate_column(session: Session, cipher: NumberCipher, model: Any, column: s
     return rotated
 
 
-def _updated(session: Session, statement: Any) -> int:
-    """Run an UPDATE; how many rows it changed."""
+def _blank(session: Session, column: Any, *where: Any) -> int:
+    """Blank a column in the rows matching ``where`` (those not blank yet); how many."""
+    statement = (
+        update(column.class_)
+        .where(*where, column != PURGED)
+        .values({column: PURGED})
+        .execution_options(synchronize_session=False)
+    )
     result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
     return result.rowcount

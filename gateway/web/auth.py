@@ -13,11 +13,10 @@ from typing import Any, Literal, NoReturn, TypeVar, cast
 from flask import g, request
 from flask_smorest import Blueprint, abort
 from redis import Redis
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from gateway.staff.auth import Actor, StaffError, hash_token, verify_token
-from gateway.staff.models import ApiToken, Role
+from gateway.staff.auth import Actor, StaffError, verify_token
+from gateway.staff.models import Role
+from gateway.staff.tokens import is_revoked
 from gateway.web.runtime import runtime
 
 __all__ = ["BEARER_SCHEME", "current_actor", "require_role"]
@@ -87,7 +86,7 @@ def _authenticate_request(role: Role) -> Actor:
         try:
             token = verify_token(session, secret)
         except StaffError as exc:
-            if exc.status == 401 and not _is_revoked(session, secret):
+            if exc.status == 401 and not is_revoked(session, secret):
                 _count_token_failure(rt.redis, failures_key)
             _refuse(401, str(exc))
         actor = Actor.for_token(token)
@@ -119,15 +118,6 @@ def _count_token_failure(client: Redis, key: str) -> None:
         pipe.set(key, 0, ex=TOKEN_WINDOW_S, nx=True)
         pipe.incr(key)
         pipe.execute()
-
-
-def _is_revoked(session: Session, secret: str) -> bool:
-    found = session.scalars(
-        select(ApiToken.id).where(
-            ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_not(None)
-        )
-    ).first()
-    return found is not None
 
 
 def _refuse(

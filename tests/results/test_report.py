@@ -16,6 +16,7 @@ from flows import Flow, load_flows
 from gateway.cli.main import cli
 from gateway.results.report import HeadlineReport, ReportRow, ReportTable, headline_report
 from gateway.results.report_text import report_text
+from gateway.results.selection import SubmissionFilter
 from gateway.results.suppression import suppress
 from gateway.surveys.persistence import sync_submission
 from tests.households import FORTY, MALI, T0, add, answers, campaign, snapshot
@@ -164,13 +165,17 @@ def test_a_small_total_hides_everything(db_session: Session, flow: Flow) -> None
 
 def test_period_and_campaign_select_households(db_session: Session, flow: Flow) -> None:
     ids = add(db_session, FORTY)  # one an hour from T0
-    first_day = headline_report(db_session, flow, since=T0, until=T0 + timedelta(hours=24))
+    first_day = headline_report(
+        db_session, flow, selection=SubmissionFilter(since=T0, until=T0 + timedelta(hours=24))
+    )
     assert first_day.households == 24
-    later = headline_report(db_session, flow, since=T0 + timedelta(hours=24))
+    later = headline_report(
+        db_session, flow, selection=SubmissionFilter(since=T0 + timedelta(hours=24))
+    )
     assert later.households == 16
 
     campaign(db_session, "camp-1", [*ids[:10], None])
-    reached = headline_report(db_session, flow, campaign_id="camp-1")
+    reached = headline_report(db_session, flow, selection=SubmissionFilter(campaign_id="camp-1"))
     assert reached.households == 10
     assert reached.campaign_id == "camp-1"
     assert shown(reached.intention)["return"] == ("10", 100.0)

@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from gateway.core.runtime import Runtime
-from gateway.web.auth import BEARER_SCHEME
+from gateway.staff.auth import Role
+from gateway.web.auth import BEARER_SCHEME, require_role
 from gateway.web.runtime import runtime
 
 __all__ = [
@@ -123,6 +124,33 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest ships no t
         """Add to the view's OpenAPI operation (summary, description, ...)."""
         decorator: Callable[[F], F] = Blueprint.doc(**kwargs)
         return decorator
+
+    def action_routes(
+        self,
+        rule: str,
+        role: Role,
+        schema: Any,
+        actions: Mapping[str, str],
+        act: Callable[[str, str], Any],
+    ) -> None:
+        """One ``POST`` operation per action on a resource, all alike but for their docs.
+
+        ``rule`` has one path argument and ends in the action, as
+        ``/campaigns/<campaign_id>/{action}``; the endpoint is the resource and the action
+        (``campaigns_start``), documented by the action's docstring in ``actions``. The view
+        answers ``act(path argument, action)`` with ``schema``, to callers of ``role`` or above.
+        """
+        resource = rule.strip("/").split("/")[0]
+        for action, docstring in actions.items():
+
+            def view(action: str = action, **path: str) -> Any:
+                (ident,) = path.values()
+                return act(ident, action)
+
+            view.__name__ = view.__qualname__ = f"{resource}_{action}"
+            view.__doc__ = docstring
+            documented = require_role(role)(self.response(200, schema)(view))
+            self.route(rule.format(action=action), methods=["POST"])(documented)
 
 
 def register_api(app: Flask, *blueprints: Blueprint) -> Api:

@@ -66,6 +66,15 @@ FORM_MEMORY_BYTES = 256 * 1024
 AUDIENCE_FIELD = "audience"
 
 
+def _audience_body(json_schema: type[ma.Schema], form_schema: dict[str, Any]) -> dict[str, Any]:
+    """The documented body of a request carrying a list: JSON, or a form with the CSV file."""
+    content = {
+        "application/json": {"schema": json_schema},
+        "multipart/form-data": {"schema": form_schema},
+    }
+    return {"requestBody": {"required": True, "content": content}}
+
+
 # -- views ----------------------------------------------------------------------------------
 
 
@@ -87,18 +96,10 @@ def campaigns_list() -> Any:
 @blp.route("/campaigns", methods=["POST"])
 @require_role(Role.MANAGER)
 @blp.doc(
-    requestBody={
-        "required": True,
-        "content": {
-            "application/json": {"schema": NewCampaignSchema},
-            "multipart/form-data": {
-                "schema": {
-                    **MULTIPART_AUDIENCE,
-                    "required": ["name", "flow", "channel", AUDIENCE_FIELD],
-                }
-            },
-        },
-    }
+    **_audience_body(
+        NewCampaignSchema,
+        {**MULTIPART_AUDIENCE, "required": ["name", "flow", "channel", AUDIENCE_FIELD]},
+    )
 )
 @blp.response(202, AcceptedSchema, headers=LOCATION)
 def campaigns_create() -> Any:
@@ -136,15 +137,7 @@ def campaigns_create() -> Any:
 
 @blp.route("/campaigns/<campaign_id>/imports", methods=["POST"])
 @require_role(Role.MANAGER)
-@blp.doc(
-    requestBody={
-        "required": True,
-        "content": {
-            "application/json": {"schema": NewContactsSchema},
-            "multipart/form-data": {"schema": MULTIPART_AUDIENCE},
-        },
-    }
-)
+@blp.doc(**_audience_body(NewContactsSchema, MULTIPART_AUDIENCE))
 @blp.response(202, AcceptedSchema, headers=LOCATION)
 def campaigns_import(campaign_id: str) -> Any:
     """Add contacts to a campaign (numbers already in it count as duplicates): follow the import.
@@ -188,38 +181,6 @@ def campaigns_get(campaign_id: str) -> Any:
         return {"campaign": campaign, "progress": progress(session, campaign, utc_now())}
 
 
-@blp.route("/campaigns/<campaign_id>/start", methods=["POST"])
-@require_role(Role.MANAGER)
-@blp.response(200, ChangeSchema)
-def campaigns_start(campaign_id: str) -> Any:
-    """Start sending invitations (from start_at on, within the daily window)."""
-    return _change(campaign_id, "start")
-
-
-@blp.route("/campaigns/<campaign_id>/pause", methods=["POST"])
-@require_role(Role.MANAGER)
-@blp.response(200, ChangeSchema)
-def campaigns_pause(campaign_id: str) -> Any:
-    """Stop sending invitations until resumed; surveys under way go on."""
-    return _change(campaign_id, "pause")
-
-
-@blp.route("/campaigns/<campaign_id>/resume", methods=["POST"])
-@require_role(Role.MANAGER)
-@blp.response(200, ChangeSchema)
-def campaigns_resume(campaign_id: str) -> Any:
-    """Send the rest of a paused campaign's invitations."""
-    return _change(campaign_id, "resume")
-
-
-@blp.route("/campaigns/<campaign_id>/cancel", methods=["POST"])
-@require_role(Role.MANAGER)
-@blp.response(200, ChangeSchema)
-def campaigns_cancel(campaign_id: str) -> Any:
-    """Send no more invitations or reminders, for good; answers given are kept."""
-    return _change(campaign_id, "cancel")
-
-
 def _change(campaign_id: str, action: Action) -> dict[str, Any]:
     rt = runtime()
     with _campaign_errors():
@@ -227,6 +188,21 @@ def _change(campaign_id: str, action: Action) -> dict[str, Any]:
     with read_session() as session:
         counts = progress(session, done.campaign, utc_now())
     return {"campaign": done.campaign, "progress": counts, "changed": done.changed}
+
+
+# POST /campaigns/<campaign_id>/start (and pause, resume, cancel): views campaigns_start, ...
+blp.action_routes(
+    "/campaigns/<campaign_id>/{action}",
+    Role.MANAGER,
+    ChangeSchema,
+    {
+        "start": "Start sending invitations (from start_at on, within the daily window).",
+        "pause": "Stop sending invitations until resumed; surveys under way go on.",
+        "resume": "Send the rest of a paused campaign's invitations.",
+        "cancel": "Send no more invitations or reminders, for good; answers given are kept.",
+    },
+    _change,  # type: ignore[arg-type]  # the actions are those of Action
+)
 
 
 def _allow_audience() -> bool:

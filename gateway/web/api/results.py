@@ -191,9 +191,7 @@ def flow_report(query: dict[str, Any], flow_id: str) -> Any:
         report = headline_report(
             session,
             flow,
-            campaign_id=selection.campaign_id,
-            since=selection.since,
-            until=selection.until,
+            selection=selection,
             k=query["k"],
             language=query.get("language"),
         )

@@ -263,37 +263,25 @@ def enumerators_list(filters: dict[str, Any]) -> Any:
         return list_enumerators(session, filters.get("status"))
 
 
-@enumerators_blp.route("/enumerators/<ident>/approve", methods=["POST"])
-@require_role(Role.MANAGER)
-@enumerators_blp.response(200, DecisionSchema)
-def enumerators_approve(ident: str) -> Any:
-    """Approve a registration (or a revoked enumerator) and text them their code.
-
-    ``ident`` is the enumerator's id (or its first 8 characters) or code.
-    """
-    return _decide(ident, "approve")
-
-
-@enumerators_blp.route("/enumerators/<ident>/reject", methods=["POST"])
-@require_role(Role.MANAGER)
-@enumerators_blp.response(200, DecisionSchema)
-def enumerators_reject(ident: str) -> Any:
-    """Turn down a pending registration."""
-    return _decide(ident, "reject")
-
-
-@enumerators_blp.route("/enumerators/<ident>/revoke", methods=["POST"])
-@require_role(Role.MANAGER)
-@enumerators_blp.response(200, DecisionSchema)
-def enumerators_revoke(ident: str) -> Any:
-    """Withdraw an approval: from the next dial, the number is a household again."""
-    return _decide(ident, "revoke")
-
-
 def _decide(ident: str, decision: Decision) -> dict[str, Any]:
     with _refusals():
         done = decide(runtime(), current_actor(), ident, decision)
     return {"enumerator": done.enumerator, "changed": done.changed, "sms_queued": done.sms_queued}
+
+
+# POST /enumerators/<ident>/approve (and reject, revoke): views enumerators_approve, ...
+enumerators_blp.action_routes(
+    "/enumerators/<ident>/{action}",
+    Role.MANAGER,
+    DecisionSchema,
+    {
+        "approve": "Approve a registration (or a revoked enumerator) and text them their code."
+        "\n\n``ident`` is the enumerator's id (or its first 8 characters) or code.",
+        "reject": "Turn down a pending registration.",
+        "revoke": "Withdraw an approval: from the next dial, the number is a household again.",
+    },
+    _decide,  # type: ignore[arg-type]  # the actions are those of Decision
+)
 
 
 @contextmanager

@@ -93,9 +93,7 @@ def report(rt: Runtime, query: Query, lang: str) -> HeadlineReport | None:
         return headline_report(
             session,
             query.flow,
-            campaign_id=query.selection.campaign_id,
-            since=query.selection.since,
-            until=query.selection.until,
+            selection=query.selection,
             language=lang,
         )
 
