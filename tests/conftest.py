@@ -109,6 +109,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
             "GATEWAY_VAR_DIR": str(tmp_path / "var"),
             "DATABASE_URL": database_url,
             "GATEWAY_PASSWORD_HASH_PROFILE": "cheapest",
+            # Runs stored as soon as a test's worker runs (the delay is tested on its own).
+            "GATEWAY_STORE_DELAY_MS": "0",
         }
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 from rq import Queue, Retry
@@ -62,9 +62,12 @@ def make_queue(client: redis.Redis) -> Queue:
 class RqJobQueue:
     """The handlers' JobQueue, on RQ."""
 
-    def __init__(self, queue: Queue, phones: PhoneBook) -> None:
+    def __init__(
+        self, queue: Queue, phones: PhoneBook, *, drain_delay: timedelta = timedelta(0)
+    ) -> None:
         self.queue = queue
         self.phones = phones
+        self.drain_delay = drain_delay
 
     def sync_run(self, run_id: str, seq: int) -> None:
         """Ask a worker to copy the run into the database (and confirm it, once ended).
@@ -75,22 +78,33 @@ class RqJobQueue:
         self.phones.mark_dirty(run_id, self.drain)
 
     def drain(self) -> None:
-        """Queue a job storing every changed run."""
-        self._housekeeping(job_names.DRAIN_RUNS, "drain", "store the runs that changed")
+        """Queue a job storing every changed run, after ``drain_delay``.
+
+        The delay gathers the changes of a second into one job and one transaction: stored
+        one by one, each step would cost the web process an enqueue and the worker a commit.
+        """
+        self._housekeeping(
+            job_names.DRAIN_RUNS, "drain", "store the runs that changed", self.drain_delay
+        )
 
     def send_due_reminders(self) -> None:
         """Queue a job sending the reminders that are due."""
         self._housekeeping(job_names.SEND_DUE_REMINDERS, "reminders", "send the reminders due")
 
-    def _housekeeping(self, job_name: str, id_prefix: str, description: str) -> None:
-        self.queue.enqueue(
-            job_name,
-            job_id=f"{id_prefix}-{uuid.uuid4().hex}",
-            retry=SYNC_RETRY,
-            result_ttl=0,
-            failure_ttl=HOUSEKEEPING_FAILURE_TTL_S,
-            description=description,
-        )
+    def _housekeeping(
+        self, job_name: str, id_prefix: str, description: str, delay: timedelta = timedelta(0)
+    ) -> None:
+        options: dict[str, Any] = {
+            "job_id": f"{id_prefix}-{uuid.uuid4().hex}",
+            "retry": SYNC_RETRY,
+            "result_ttl": 0,
+            "failure_ttl": HOUSEKEEPING_FAILURE_TTL_S,
+            "description": description,
+        }
+        if delay:
+            self.queue.enqueue_in(delay, job_name, **options)
+        else:
+            self.queue.enqueue(job_name, **options)
 
     def send_sms(self, reply: Reply) -> None:
         """Ask a worker to send one SMS (recorded in the outbox first)."""

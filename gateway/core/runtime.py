@@ -6,6 +6,7 @@ The web app and the workers each build one ``Runtime``; nothing is built at impo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 from argon2 import PasswordHasher
@@ -59,7 +60,7 @@ class Runtime:
         store = RedisSessionStore(
             client, session_ttl=settings.ussd_session_ttl, facts=SqlFacts(sessions)
         )
-        jobs = RqJobQueue(queue, store)
+        jobs = RqJobQueue(queue, store, drain_delay=timedelta(milliseconds=settings.store_delay_ms))
         cipher = NumberCipher.from_settings(settings)
         services = Services(
             store=store,

@@ -71,6 +71,8 @@ class Settings:
     webhook_networks: tuple[str, ...] = ()
     trusted_proxies: int = 0
     ussd_session_ttl: int = 600
+    # How long changed runs gather before a worker stores them together (ms); 0 stores at once.
+    store_delay_ms: int = 1000
     password_hash_profile: PasswordHashProfile = PasswordHashProfile.RFC_9106_LOW_MEMORY
     max_request_bytes: int = 16 * 1024
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -160,6 +162,7 @@ class Settings:
             port = int(get("PORT", "8000") or "8000")
             web_workers = int(get("GATEWAY_WEB_WORKERS", "2") or "2")
             session_ttl = int(get("GATEWAY_USSD_SESSION_TTL", "600") or "600")
+            store_delay_ms = max(0, int(get("GATEWAY_STORE_DELAY_MS", "1000") or "1000"))
             retention_days = int(get("GATEWAY_RETENTION_DAYS", "90") or "90")
             trusted_proxies = int(get("GATEWAY_TRUSTED_PROXIES", "0") or "0")
         except ValueError as exc:
@@ -191,6 +194,7 @@ class Settings:
             webhook_networks=_networks(get("GATEWAY_WEBHOOK_NETWORKS") or ""),
             trusted_proxies=trusted_proxies,
             ussd_session_ttl=session_ttl,
+            store_delay_ms=store_delay_ms,
             password_hash_profile=hash_profile,
         )
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask.testing import FlaskClient
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
 
 from gateway.core.outage import Outage
@@ -161,3 +163,15 @@ def test_a_workers_maintenance_asks_for_a_lost_drain_and_for_due_reminders(
     }
     assert phone.replies()[-1].startswith("Rappel")
     assert completed(runtime)[0] == 1
+
+
+def test_the_changes_of_a_second_wait_for_one_drain_together(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    runtime.jobs.drain_delay = timedelta(seconds=1)  # the default outside tests
+    households_answer(client, 3)
+
+    (drain,) = ScheduledJobRegistry(queue=runtime.queue).get_job_ids()
+    assert drain.startswith("drain-")
+    assert runtime.queue.count == 0  # nothing to run before the second is up
+    assert runtime.redis.zcard(DIRTY_KEY) == 3
