@@ -65,14 +65,13 @@ def drain_runs() -> int:
 def ask_for_drain(rt: Runtime) -> bool:
     """Queue a drain if changed runs wait and none is due, or they have waited too long (a
     drain lost with its job, or Redis restarted with the mark of a drain that is gone)."""
-    waiting_long = has_dirty(rt.redis, older_than=STALE_AFTER)
-    if waiting_long or (
-        has_dirty(rt.redis) and rt.redis.set(DRAIN_DUE_KEY, "1", nx=True, ex=DRAIN_DUE_TTL_S)
-    ):
-        rt.redis.set(DRAIN_DUE_KEY, "1", ex=DRAIN_DUE_TTL_S)
+    if has_dirty(rt.redis, older_than=STALE_AFTER):
+        due = rt.redis.set(DRAIN_DUE_KEY, "1", ex=DRAIN_DUE_TTL_S)  # whatever the mark says
+    else:
+        due = has_dirty(rt.redis) and rt.redis.set(DRAIN_DUE_KEY, "1", nx=True, ex=DRAIN_DUE_TTL_S)
+    if due:
         rt.jobs.drain()
-        return True
-    return False
+    return bool(due)
 
 
 def _store_batch(rt: Runtime, marks: list[Mark]) -> int:

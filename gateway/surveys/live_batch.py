@@ -21,6 +21,8 @@ import redis
 from redis.client import Pipeline
 from redis.exceptions import LockError
 
+from gateway.core.redis_scripts import DELETE_IF_HOLDS
+
 # KEYS[1] the lock, KEYS[2] (optional) the USSD session; ARGV: the lock's token, its timeout
 # in ms, and the run keys' prefix. Takes the lock; if taken, returns the session and the run it
 # points to, so a step has all it reads in one round trip.
@@ -37,13 +39,8 @@ end
 return {1, session, run}
 """
 
-# Deletes KEYS[1] if it holds ARGV[1]: only the lock's owner lets it go.
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+# Only the lock's owner lets it go.
+RELEASE = DELETE_IF_HOLDS
 
 _RETRY_EVERY_S = 0.005
 
