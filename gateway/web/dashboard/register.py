@@ -13,6 +13,7 @@ from gateway.web.dashboard import campaigns as dashboard_campaigns
 from gateway.web.dashboard import enumerators as dashboard_enumerators
 from gateway.web.dashboard import results as dashboard_results
 from gateway.web.dashboard.base import SESSION_LIFETIME, bp, template_globals
+from gateway.web.formats import install_formats
 from gateway.web.runtime import runtime_of
 
 
@@ -23,6 +24,7 @@ def register_dashboard(app: Flask) -> None:
     app.config["SESSION_COOKIE_SECURE"] = runtime_of(app).settings.is_production
     app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
     app.context_processor(template_globals)
+    install_formats(app)
     for blueprint in (
         bp,
         dashboard_campaigns.bp,
