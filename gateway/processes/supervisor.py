@@ -223,6 +223,16 @@ def _redis_line(settings: Settings, embedded: EmbeddedRedis | None) -> str:
     )
 
 
+def _callback_guard(settings: Settings) -> str:
+    """Whether the callbacks above need the webhook token: unset, anyone may post to them."""
+    if settings.webhook_token:
+        return "Callbacks need ?token=<GATEWAY_WEBHOOK_TOKEN>; others get 403."
+    return (
+        "Callbacks are ACCEPTED WITHOUT A TOKEN (GATEWAY_WEBHOOK_TOKEN is not set; "
+        "production requires it)."
+    )
+
+
 def _banner(settings: Settings, embedded: EmbeddedRedis | None) -> str:
     """What `run` tells the person who started it: where things are and how to try them."""
     base = local_base_url(settings)
@@ -240,6 +250,7 @@ def _banner(settings: Settings, embedded: EmbeddedRedis | None) -> str:
         f"   SMS inbox callback:     {base}/sms/inbound",
         f"   SMS delivery reports:   {base}/sms/delivery",
         f"   USSD code:              {settings.ussd_code}  (survey: {settings.ussd_flow})",
+        f"   {_callback_guard(settings)}",
         "",
         f" Data folder:   {settings.var_dir}",
         f" Database:      {hide_password(settings.database_url)}",
