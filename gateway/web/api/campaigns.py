@@ -38,7 +38,7 @@ from gateway.campaigns.services import (
     keep_import_going,
 )
 from gateway.core.runtime import Runtime
-from gateway.staff.auth import Role
+from gateway.staff.models import Role
 from gateway.web.api.base import ApiBlueprint, read_session
 from gateway.web.api.campaign_schemas import (
     LOCATION,
