@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
@@ -26,7 +26,12 @@ from gateway.enumerators.registrations import ENUMERATOR_FLOW, register_from_sna
 from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import SendStatus
 from gateway.surveys.models import OptOut, Submission, SubmissionStatus
-from gateway.surveys.persistence import RunSnapshot, create_message, sync_submission
+from gateway.surveys.persistence import (
+    RunSnapshot,
+    SnapshotStatus,
+    create_message,
+    sync_submission,
+)
 from handlers.ports import RunRecord
 from handlers.sms import CONFIRMATION_TEXT
 from workers.context import WorkerContext, current
@@ -46,7 +51,7 @@ MAX_PACE_SLEEP_S = 2.0
 # to 50 ms in every second, from putting one send too many into a second at AT's end.
 DOOR_MARGIN = 0.95
 # An expired run stays "started" in the database: the export derives "expired" from expires_at.
-_SNAPSHOT_STATUS: dict[RunStatus, Literal["active", "completed", "declined"]] = {
+_SNAPSHOT_STATUS: dict[RunStatus, SnapshotStatus] = {
     RunStatus.ACTIVE: "active",
     RunStatus.COMPLETED: "completed",
     RunStatus.DECLINED: "declined",

@@ -4,6 +4,7 @@ Counted in the database each time it is asked, from three sources that each own 
 the contacts (queued, sent, opted out, skipped), the outbox (what AT's delivery reports said
 of each invitation) and the submissions of the runs the invitations led to
 (``campaign_contacts.run_id``). A run shows up as started once its first answer is stored.
+The API, the dashboard and the CLI read a campaign's counts and the listing from here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from gateway.campaigns.definition import find_campaign, list_campaigns
 from gateway.campaigns.models import Campaign, CampaignContact, ContactStatus
+from gateway.core.clock import utc_now
 from gateway.messaging.models import Message, MessageStatus
 from gateway.surveys.models import OptOut, Submission, SubmissionStatus
 
@@ -122,6 +125,38 @@ def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
         opted_out=opted_out or 0,
         skipped=by_status.get(ContactStatus.SKIPPED, 0),
     )
+
+
+def progress_now(session: Session, campaign: Campaign) -> Progress:
+    """The campaign's counts as they stand."""
+    return progress(session, campaign, utc_now())
+
+
+def find_with_progress(session: Session, ident: str) -> tuple[Campaign, Progress]:
+    """The campaign (by id or id prefix, as ``find_campaign``) and its counts now."""
+    campaign = find_campaign(session, ident)
+    return campaign, progress_now(session, campaign)
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A campaign in a listing: its contacts and how many were invited."""
+
+    campaign: Campaign
+    contacts: int
+    invited: int
+
+    @property
+    def percent(self) -> int:
+        """Invited, as a whole percentage of the contacts."""
+        return round(100 * self.invited / self.contacts) if self.contacts else 0
+
+
+def listing(session: Session, limit: int | None = None) -> list[Listed]:
+    """The campaigns, newest first (the first ``limit`` of them), with their contact counts."""
+    rows = list_campaigns(session)[:limit]
+    counts = contact_counts(session)
+    return [Listed(row, *counts.get(row.id, (0, 0))) for row in rows]
 
 
 def contact_counts(session: Session) -> dict[str, tuple[int, int]]:

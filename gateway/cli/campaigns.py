@@ -21,14 +21,11 @@ from gateway.campaigns.definition import (
     DEFAULT_THROTTLE,
     DEFAULT_TIMEZONE,
     DEFAULT_WINDOW,
-    CampaignError,
     CampaignSpec,
-    find_campaign,
-    list_campaigns,
 )
 from gateway.campaigns.imports import invalid_rows, problem_text
 from gateway.campaigns.models import Campaign, CampaignImport, ImportStatus
-from gateway.campaigns.progress import contact_counts, progress
+from gateway.campaigns.progress import find_with_progress, listing
 from gateway.campaigns.services import (
     Action,
     Audience,
@@ -36,9 +33,8 @@ from gateway.campaigns.services import (
     change_state,
     create_with_audience,
 )
-from gateway.cli.errors import BadSetup, CommandError, migrated_runtime
+from gateway.cli.errors import BadSetup, CommandError, CommandGroup, migrated_runtime
 from gateway.cli.terminal import printable, text_table
-from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
 from gateway.results.export import iso_utc
 from gateway.staff.audit import CLI_ACTOR
@@ -46,7 +42,7 @@ from gateway.staff.audit import CLI_ACTOR
 SHORT_ID = 8
 
 
-@click.group("campaign")
+@click.group("campaign", cls=CommandGroup)
 def campaign() -> None:
     """Surveys sent to a list of numbers: create, start, pause, resume, cancel, follow.
 
@@ -105,7 +101,7 @@ def create_command(
         expiry_hours=expiry_hours,
         retention_days=retention_days,
     )
-    with _runtime() as rt, _errors(), _audience(audience) as given:
+    with _runtime() as rt, _audience(audience) as given:
         created = create_with_audience(rt, CLI_ACTOR, spec, given, import_now=True)
     short = created.campaign.id[:SHORT_ID]
     click.echo(f"Campaign {short} created (draft): {describe(created.campaign)}")
@@ -118,7 +114,7 @@ def create_command(
 @click.argument("audience", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(ident: str, audience: Path) -> None:
     """Add the numbers of another file (numbers already in the campaign count as duplicates)."""
-    with _runtime() as rt, _errors(), _audience(audience) as given:
+    with _runtime() as rt, _audience(audience) as given:
         added = add_contacts(rt, CLI_ACTOR, ident, given, import_now=True)
     _report(added.import_)
 
@@ -145,9 +141,8 @@ _change_command(
 @click.argument("ident", metavar="ID")
 def status_command(ident: str) -> None:
     """How far the campaign got: invitations, deliveries, surveys started and completed."""
-    with _runtime() as rt, _errors(), rt.sessions() as session:
-        found = find_campaign(session, ident)
-        counts = progress(session, found, utc_now())
+    with _runtime() as rt, rt.sessions() as session:
+        found, counts = find_with_progress(session, ident)
     click.echo(f"Campaign {found.id[:SHORT_ID]} {found.status}: {describe(found)}")
     width = max(len(name) for name in counts.as_dict())
     for name, value in counts.as_dict().items():
@@ -158,25 +153,24 @@ def status_command(ident: str) -> None:
 def list_command() -> None:
     """Every campaign, newest first."""
     with _runtime() as rt, rt.sessions() as session:
-        rows = list_campaigns(session)
-        counts = contact_counts(session)
+        rows = listing(session)
     if not rows:
         click.echo("No campaigns yet: make one with `survey-gateway campaign create`.")
         return
     header = ("ID", "STATUS", "CHANNEL", "FLOW", "CONTACTS", "INVITED", "CREATED (UTC)", "NAME")
     table = [header]
     for row in rows:
-        total, sent = counts.get(row.id, (0, 0))
+        found = row.campaign
         table.append(
             (
-                row.id[:SHORT_ID],
-                str(row.status),
-                str(row.channel),
-                row.flow,
-                str(total),
-                str(sent),
-                iso_utc(row.created_at),
-                printable(row.name),
+                found.id[:SHORT_ID],
+                str(found.status),
+                str(found.channel),
+                found.flow,
+                str(row.contacts),
+                str(row.invited),
+                iso_utc(found.created_at),
+                printable(found.name),
             )
         )
     click.echo(text_table(table))
@@ -215,7 +209,7 @@ def _report(ended: CampaignImport) -> None:
 
 def _change(ident: str, action: Action) -> None:
     """Apply a state change, then say what it did."""
-    with _runtime() as rt, _errors():
+    with _runtime() as rt:
         done = change_state(rt, CLI_ACTOR, ident, action)
     changed = done.campaign
     what = f"{done.before} -> {changed.status}" if done.changed else "unchanged"
@@ -240,12 +234,3 @@ def _moment(text: str) -> datetime:
 def _runtime() -> AbstractContextManager[Runtime]:
     """The runtime, on a database that has the campaigns table."""
     return migrated_runtime(Campaign.__tablename__)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """A campaign that cannot be made or changed: one line saying why, exit status 1."""
-    try:
-        yield
-    except CampaignError as exc:
-        raise CommandError(str(exc)) from None

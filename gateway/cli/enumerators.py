@@ -13,14 +13,11 @@ from contextlib import AbstractContextManager
 
 import click
 
-from gateway.cli.errors import migrated_runtime
+from gateway.cli.errors import CommandGroup, migrated_runtime
 from gateway.cli.terminal import printable
 from gateway.core.runtime import Runtime
 from gateway.enumerators.models import Enumerator, EnumeratorStatus
-from gateway.enumerators.registrations import (
-    EnumeratorError,
-    list_enumerators,
-)
+from gateway.enumerators.registrations import list_enumerators
 from gateway.enumerators.services import Decided, Decision, decide
 from gateway.results.export import iso_utc
 from gateway.staff.audit import CLI_ACTOR
@@ -29,7 +26,7 @@ HEADER = ("ID", "STATUS", "CODE", "PHONE", "REGION", "SITE", "NAME", "REGISTERED
 SHORT_ID = 8
 
 
-@click.group("enumerators")
+@click.group("enumerators", cls=CommandGroup)
 def enumerators() -> None:
     """Field staff who survey households: registrations, approval, revocation.
 
@@ -90,10 +87,7 @@ def revoke_command(ident: str) -> None:
 def _decide(ident: str, decision: Decision) -> Decided:
     """The decision, taken as the API's and the dashboard's are; a refusal as a one-line error."""
     with _runtime() as rt:
-        try:
-            return decide(rt, CLI_ACTOR, ident, decision)
-        except EnumeratorError as exc:
-            raise click.ClickException(str(exc)) from None
+        return decide(rt, CLI_ACTOR, ident, decision)
 
 
 def table(rows: Sequence[Enumerator]) -> str:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from gateway.core.errors import DomainError
 
 if TYPE_CHECKING:
     from gateway.core.runtime import Runtime
@@ -24,6 +26,21 @@ class BadSetup(CommandError):
     """A bad setting, flow file or argument; exits with status 2, as a usage error does."""
 
     exit_code = 2
+
+
+class CommandGroup(click.Group):
+    """A command group whose commands' refusals (any ``DomainError``) print as one line.
+
+    A service refusing a request (unknown id, a state that forbids the change, a name already
+    taken) says why in English; the command exits with status 1 and no traceback.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; a refusal becomes a ``CommandError``."""
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            raise CommandError(str(exc)) from None
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from flows.sms_check import sms_warnings
 from gateway.cli import data as data_commands
 from gateway.cli.campaigns import campaign
 from gateway.cli.enumerators import enumerators
-from gateway.cli.errors import BadSetup, CommandError
+from gateway.cli.errors import BadSetup, CommandError, CommandGroup
 from gateway.cli.simulate import simulate
 from gateway.cli.staff import tokens, users
 from gateway.cli.terminal import plural
@@ -38,8 +38,8 @@ from gateway.staff.audit import CLI_ACTOR
 __all__ = ["BadSetup", "CommandError", "cli", "main"]
 
 
-class _Group(click.Group):
-    """A click group that turns configuration errors into a message and exit status 2."""
+class _Group(CommandGroup):
+    """A command group that also turns configuration errors into a message and exit status 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; a bad setting or flow file is reported without a traceback."""

@@ -17,14 +17,13 @@ import click
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.cli.errors import BadSetup, CommandError
+from gateway.cli.errors import BadSetup, CommandGroup
 from gateway.cli.terminal import printable, text_table
 from gateway.core.crypto import password_hasher
 from gateway.core.db import make_engine, make_sessionmaker
 from gateway.core.settings import Settings
 from gateway.results.export import iso_utc
 from gateway.staff.audit import CLI_ACTOR
-from gateway.staff.errors import StaffError
 from gateway.staff.models import ApiToken, Role, User
 from gateway.staff.services import add_user, issue_token, revoke_api_token
 from gateway.staff.tokens import list_tokens
@@ -35,7 +34,7 @@ SHORT_ID = 8
 Row = TypeVar("Row", User, ApiToken)
 
 
-@click.group("users")
+@click.group("users", cls=CommandGroup)
 def users() -> None:
     """Dashboard users: who may sign in, and with which role (viewer, manager, admin)."""
 
@@ -57,17 +56,16 @@ def users_create(username: str, role: str, password_stdin: bool) -> None:
             "Password", hide_input=True, confirmation_prompt="Repeat the password"
         )
     hasher = password_hasher(Settings.from_env().password_hash_profile)
-    with _staff_errors():
-        check_password_rules(password)
-        with _sessions(User) as sessions:
-            user = add_user(
-                sessions,
-                CLI_ACTOR,
-                username=username,
-                password=password,
-                role=Role(role),
-                hasher=hasher,
-            )
+    check_password_rules(password)
+    with _sessions(User) as sessions:
+        user = add_user(
+            sessions,
+            CLI_ACTOR,
+            username=username,
+            password=password,
+            role=Role(role),
+            hasher=hasher,
+        )
     click.echo(f"User {user.username} created, role {user.role}.")
 
 
@@ -89,7 +87,7 @@ def users_list() -> None:
     _print_table(User, list_users, header, cells, empty)
 
 
-@click.group("tokens")
+@click.group("tokens", cls=CommandGroup)
 def tokens() -> None:
     """API tokens for scripts: sent as `Authorization: Bearer <token>` to /api/v1."""
 
@@ -99,7 +97,7 @@ def tokens() -> None:
 @click.option("--role", type=ROLE_CHOICE, required=True, help="What the token may do.")
 def tokens_create(name: str, role: str) -> None:
     """Make a token and print its secret, this once."""
-    with _staff_errors(), _sessions(ApiToken) as sessions:
+    with _sessions(ApiToken) as sessions:
         issued = issue_token(sessions, CLI_ACTOR, name=name, role=Role(role))
     token = issued.token
     click.echo(
@@ -135,7 +133,7 @@ def tokens_list() -> None:
 @click.argument("ident", metavar="ID")
 def tokens_revoke(ident: str) -> None:
     """Revoke a token (by its id, or the 8 characters `tokens list` shows), for good."""
-    with _staff_errors(), _sessions(ApiToken) as sessions:
+    with _sessions(ApiToken) as sessions:
         token = revoke_api_token(sessions, CLI_ACTOR, ident)
     click.echo(f"Token '{token.name}' ({token.id[:SHORT_ID]}) is revoked.")
 
@@ -171,12 +169,3 @@ def _sessions(model: type[User] | type[ApiToken]) -> Iterator[sessionmaker[Sessi
         yield make_sessionmaker(engine)
     finally:
         engine.dispose()
-
-
-@contextmanager
-def _staff_errors() -> Iterator[None]:
-    """A refused request (name taken, short password, unknown id) as a one-line error."""
-    try:
-        yield
-    except StaffError as exc:
-        raise CommandError(str(exc)) from None

@@ -12,7 +12,6 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -87,9 +86,7 @@ class HeadlineReport:
     needs: ReportTable
     current_region: ReportTable
     origin_region: ReportTable
-    campaign_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    selection: SubmissionFilter = EVERYTHING
     tables: tuple[ReportTable, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -103,9 +100,9 @@ class HeadlineReport:
             "flow_name": self.flow_name,
             "language": self.language,
             "k": self.k,
-            "campaign_id": self.campaign_id,
-            "since": iso_utc(self.since) or None,
-            "until": iso_utc(self.until) or None,
+            "campaign_id": self.selection.campaign_id,
+            "since": iso_utc(self.selection.since) or None,
+            "until": iso_utc(self.selection.until) or None,
             "households": self.households,
             "people": self.people,
             "tables": [table.as_dict() for table in self.tables],
@@ -188,9 +185,7 @@ def headline_report(
         needs=tables["needs"],
         current_region=tables["current_region"],
         origin_region=tables["origin_region"],
-        campaign_id=selection.campaign_id,
-        since=selection.since,
-        until=selection.until,
+        selection=selection,
     )
 
 

@@ -40,14 +40,15 @@ _WORDS: dict[str, dict[str, str]] = {
 def report_text(report: HeadlineReport) -> str:
     """The report as text: a heading, then each table with households, share and people."""
     words = _WORDS.get(report.language, _WORDS["en"])
-    start = iso_utc(report.since)[:10] if report.since else "…"
-    end = iso_utc(report.until) if report.until else "…"
+    chosen = report.selection
+    start = iso_utc(chosen.since)[:10] if chosen.since else "…"
+    end = iso_utc(chosen.until) if chosen.until else "…"
     lines = [
         f"{report.flow_name} ({report.flow})",
         f"{words['completed']}: {_count(report.households, report.k)} {words['households']}, "
         f"{_count(report.people, report.k)} {words['people']}",
-        f"{words['period']}: {start} – {end}" if report.since or report.until else "",
-        f"{words['campaign']}: {report.campaign_id}" if report.campaign_id else "",
+        f"{words['period']}: {start} – {end}" if chosen.since or chosen.until else "",
+        f"{words['campaign']}: {chosen.campaign_id}" if chosen.campaign_id else "",
     ]
     lines = [line for line in lines if line]
     for table in report.tables:

@@ -1,7 +1,8 @@
 """The staff tables: dashboard users, API tokens, the roles they hold, and the audit log.
 
 A role (``viewer`` < ``manager`` < ``admin``) is stored on both users and tokens; what each
-may do is checked in ``gateway.staff.auth``. The audit log is append-only: the ORM refuses to change
+may do is checked by the API (``gateway.web.auth``) and the dashboard
+(``gateway.web.dashboard.base``). The audit log is append-only: the ORM refuses to change
 or delete an event. The declarative base and column types are in ``gateway.core.models``.
 """
 

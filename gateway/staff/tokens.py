@@ -2,7 +2,7 @@
 
 The secret is ``secrets.token_urlsafe(32)``, shown once when made; only its SHA-256 is stored.
 A token is found by its hash, so no secret is ever compared byte by byte. The guard that checks
-a request's token is ``gateway.staff.auth.require_role``; a person issues and revokes tokens
+a request's token is ``gateway.web.auth.require_role``; a person issues and revokes tokens
 through ``gateway.staff.services``.
 
 Functions that change rows take a SQLAlchemy session, write their audit event in it, and leave

@@ -5,7 +5,7 @@ Passwords are hashed with argon2id at the cost the settings name
 ``gateway.core.crypto.password_hasher``, and passed in. A hash keeps its own parameters, so
 one made at another cost still verifies, and is remade at the current cost when its user signs
 in. The dashboard's session login is built on
-:func:`authenticate_user`; API tokens, the other staff credential, are in ``gateway.staff.auth``.
+:func:`authenticate_user`; API tokens, the other staff credential, are in ``gateway.staff.tokens``.
 
 Functions that change rows take a SQLAlchemy session, write their audit event in it, and leave
 committing to the caller.

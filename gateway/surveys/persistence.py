@@ -20,7 +20,8 @@ from gateway.messaging.models import Message, MessageStatus
 from gateway.surveys.models import Respondent, StoredAnswer, Submission, SubmissionStatus
 from handlers.phone import mask_phone
 
-RunStatus = Literal["active", "completed", "declined"]
+SnapshotStatus = Literal["active", "completed", "declined"]
+"""A run's status as a snapshot carries it (an expired run is still ``active`` here)."""
 
 _SUBMISSION_STATUS: dict[str, SubmissionStatus] = {
     "active": SubmissionStatus.STARTED,
@@ -45,7 +46,7 @@ class RunSnapshot:
     flow_version: int
     channel: str
     language: str
-    status: RunStatus
+    status: SnapshotStatus
     started_at: datetime
     updated_at: datetime
     expires_at: datetime
@@ -166,10 +167,9 @@ def sync_submission(session: Session, snap: RunSnapshot) -> Submission:
             respondent_id=snap.respondent_id,
             flow=snap.flow,
             flow_version=snap.flow_version,
-            channel=snap.channel,
-            status=SubmissionStatus.STARTED,
             started_at=snap.started_at,
         )
+        # The channel and the status are written here as on every later snapshot.
         _apply_state(submission, snap)
         _apply_status(submission, snap, status)
         session.add(submission)

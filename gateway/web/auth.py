@@ -1,6 +1,6 @@
 """The guard on API views: a live bearer token whose role is high enough, or a JSON error.
 
-Tokens themselves (made, verified, revoked) are in ``gateway.staff.auth``; this module reads
+Tokens themselves (made, verified, revoked) are in ``gateway.staff.tokens``; this module reads
 the request, counts unknown secrets per address, and refuses with 401, 403 or 429.
 """
 
@@ -14,9 +14,10 @@ from flask import g, request
 from flask_smorest import Blueprint, abort
 from redis import Redis
 
-from gateway.staff.auth import Actor, StaffError, verify_token
+from gateway.staff.actors import Actor
+from gateway.staff.errors import StaffError
 from gateway.staff.models import Role
-from gateway.staff.tokens import is_revoked
+from gateway.staff.tokens import is_revoked, verify_token
 from gateway.web.runtime import runtime
 
 __all__ = ["BEARER_SCHEME", "current_actor", "require_role"]

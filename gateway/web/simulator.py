@@ -24,8 +24,8 @@ from sqlalchemy import select
 
 from gateway.core.runtime import Runtime
 from gateway.messaging.models import Message
+from gateway.staff.actors import Actor
 from gateway.staff.audit import audit
-from gateway.staff.auth import Actor
 from gateway.staff.models import Role
 from gateway.surveys.simulator_numbers import (
     SIMULATOR_NETWORK,

@@ -21,8 +21,8 @@ from werkzeug.test import TestResponse
 from gateway.campaigns.models import Campaign, CampaignContact
 from gateway.core.models import Base
 from gateway.core.runtime import Runtime
-from gateway.staff.auth import create_token, revoke_token
 from gateway.staff.models import Role
+from gateway.staff.tokens import create_token, revoke_token
 from gateway.web import auth
 from gateway.web.api.campaigns import MAX_CSV_BYTES, MAX_JSON_BYTES
 from gateway.web.dashboard.campaigns import UPLOAD_MAX_BYTES

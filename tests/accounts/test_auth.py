@@ -17,17 +17,11 @@ from sqlalchemy.orm import Session
 from gateway.cli.staff import tokens, users
 from gateway.core.crypto import password_hasher
 from gateway.core.settings import PasswordHashProfile, Settings
+from gateway.staff.actors import Actor
 from gateway.staff.audit import audit, audit_page
-from gateway.staff.auth import (
-    Actor,
-    StaffError,
-    create_token,
-    find_token,
-    hash_token,
-    revoke_token,
-    verify_token,
-)
+from gateway.staff.errors import StaffError
 from gateway.staff.models import ApiToken, AuditEvent, Role, User
+from gateway.staff.tokens import create_token, find_token, hash_token, revoke_token, verify_token
 from gateway.staff.users import authenticate_user, create_user
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from gateway.core.runtime import Runtime
 from gateway.enumerators.models import EnumeratorStatus
 from gateway.messaging.models import Message, MessageStatus
-from gateway.staff.auth import create_token, revoke_token
 from gateway.staff.models import ApiToken, AuditEvent, Role
+from gateway.staff.tokens import create_token, revoke_token
 from tests.enumerators.test_enumerators import (
     ENUMERATOR,
     ENUMERATOR_MASKED,

@@ -30,8 +30,8 @@ from gateway.core.settings import Settings
 from gateway.enumerators.models import Enumerator
 from gateway.enumerators.services import decide
 from gateway.messaging.models import Message
-from gateway.staff.auth import create_token
 from gateway.staff.models import ApiToken, AuditEvent, Role, User
+from gateway.staff.tokens import create_token
 from gateway.surveys.retention import PURGED
 from tests.enumerators.test_enumerators import register
 from tests.households import FORTY, add, campaign

@@ -28,8 +28,8 @@ from gateway.core.crypto import NumberCipher
 from gateway.core.db import alembic_config, make_engine, upgrade
 from gateway.core.runtime import Runtime
 from gateway.staff.audit import CLI_ACTOR
-from gateway.staff.auth import create_token
 from gateway.staff.models import AuditEvent, Role
+from gateway.staff.tokens import create_token
 from gateway.surveys.retention import purge, rotate_keys
 
 NUMBERS = [f"+2237{6000000 + i:07d}" for i in range(5)]

@@ -23,8 +23,8 @@ from gateway.cli.campaigns import campaign as campaign_command
 from gateway.core.redis_client import url_of
 from gateway.core.runtime import Runtime
 from gateway.staff.audit import CLI_ACTOR
-from gateway.staff.auth import create_token
 from gateway.staff.models import AuditEvent, Role
+from gateway.staff.tokens import create_token
 from tests.staff import csrf_token, make_staff, sign_in
 
 FIELDS = {

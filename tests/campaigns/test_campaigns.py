@@ -47,8 +47,8 @@ from gateway.core.runtime import Runtime
 from gateway.messaging.models import Message
 from gateway.messaging.sender import AfricasTalkingSender, ConsoleSender, Sender
 from gateway.staff.audit import CLI_ACTOR
-from gateway.staff.auth import create_token
 from gateway.staff.models import AuditEvent, Role
+from gateway.staff.tokens import create_token
 from gateway.surveys.models import OptOut
 from tests.at_server import FakeATServer
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone

@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from gateway.core.models import Base
 from gateway.core.runtime import Runtime
-from gateway.staff.auth import create_token
 from gateway.staff.models import Role
+from gateway.staff.tokens import create_token
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from tests.windows import open_window
 

@@ -177,7 +177,7 @@ def test_period_and_campaign_select_households(db_session: Session, flow: Flow) 
     campaign(db_session, "camp-1", [*ids[:10], None])
     reached = headline_report(db_session, flow, selection=SubmissionFilter(campaign_id="camp-1"))
     assert reached.households == 10
-    assert reached.campaign_id == "camp-1"
+    assert reached.as_dict()["campaign_id"] == "camp-1"
     assert shown(reached.intention)["return"] == ("10", 100.0)
 
 

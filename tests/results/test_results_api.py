@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
-from gateway.staff.auth import create_token
 from gateway.staff.models import AuditEvent, Role
+from gateway.staff.tokens import create_token
 from tests.households import FORTY, add, campaign
 
 FLOW_URL = "/api/v1/flows/return_intention"

@@ -20,8 +20,8 @@ from flask.testing import FlaskClient
 from gateway.core.db import upgrade
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
-from gateway.staff.auth import create_token
 from gateway.staff.models import Role
+from gateway.staff.tokens import create_token
 from gateway.web.app import create_app
 from tests.killable_redis import free_port
 from tests.phone import Phone

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from gateway.core.runtime import Runtime
-from gateway.staff.auth import Role
+from gateway.staff.models import Role
 from gateway.web.auth import BEARER_SCHEME, require_role
 from gateway.web.runtime import runtime
 

@@ -24,11 +24,10 @@ from gateway.campaigns.definition import (
     CampaignError,
     CampaignSpec,
     find_campaign,
-    list_campaigns,
 )
 from gateway.campaigns.imports import find_import, invalid_rows, problem_text, rows_read
 from gateway.campaigns.models import CampaignImport
-from gateway.campaigns.progress import contact_counts, progress
+from gateway.campaigns.progress import find_with_progress, listing, progress_now
 from gateway.campaigns.services import (
     Action,
     Audience,
@@ -38,9 +37,8 @@ from gateway.campaigns.services import (
     create_with_audience,
     keep_import_going,
 )
-from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
-from gateway.staff.auth import Role
+from gateway.staff.models import Role
 from gateway.web.api.base import ApiBlueprint, read_session
 from gateway.web.api.campaign_schemas import (
     LOCATION,
@@ -84,13 +82,7 @@ def _audience_body(json_schema: type[ma.Schema], form_schema: dict[str, Any]) ->
 def campaigns_list() -> Any:
     """Every campaign, newest first, with its number of contacts and of invitations sent."""
     with read_session() as session:
-        rows = list_campaigns(session)
-        counts = contact_counts(session)
-    listed = []
-    for campaign in rows:
-        total, invited = counts.get(campaign.id, (0, 0))
-        listed.append({"campaign": campaign, "contacts": total, "invited": invited})
-    return listed
+        return listing(session)
 
 
 @blp.route("/campaigns", methods=["POST"])
@@ -177,8 +169,8 @@ def campaigns_import_get(campaign_id: str, import_id: str) -> Any:
 def campaigns_get(campaign_id: str) -> Any:
     """A campaign (by id, or its first 6 characters or more) and its progress."""
     with _campaign_errors(), read_session() as session:
-        campaign = find_campaign(session, campaign_id)
-        return {"campaign": campaign, "progress": progress(session, campaign, utc_now())}
+        campaign, counts = find_with_progress(session, campaign_id)
+        return {"campaign": campaign, "progress": counts}
 
 
 def _change(campaign_id: str, action: Action) -> dict[str, Any]:
@@ -186,7 +178,7 @@ def _change(campaign_id: str, action: Action) -> dict[str, Any]:
     with _campaign_errors():
         done = change_state(rt, current_actor(), campaign_id, action)
     with read_session() as session:
-        counts = progress(session, done.campaign, utc_now())
+        counts = progress_now(session, done.campaign)
     return {"campaign": done.campaign, "progress": counts, "changed": done.changed}
 
 

@@ -31,7 +31,7 @@ from gateway.results.submissions import (
     list_submissions,
 )
 from gateway.results.suppression import DEFAULT_K, MIN_K
-from gateway.staff.auth import Role
+from gateway.staff.models import Role
 from gateway.web.api.base import ApiBlueprint, read_session
 from gateway.web.auth import current_actor, require_role
 from gateway.web.runtime import runtime

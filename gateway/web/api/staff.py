@@ -23,7 +23,7 @@ from gateway.enumerators.registrations import (
 )
 from gateway.enumerators.services import Decision, decide
 from gateway.staff.audit import audit_page
-from gateway.staff.auth import Role
+from gateway.staff.models import Role
 from gateway.staff.services import add_user, issue_token, revoke_api_token
 from gateway.staff.tokens import TOKEN_NAME, list_tokens
 from gateway.staff.users import (

@@ -36,7 +36,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from gateway.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
-from gateway.staff.auth import Actor
+from gateway.staff.actors import Actor
 from gateway.staff.models import Role, User
 from gateway.staff.users import authenticate_user, normalise_username
 from gateway.web import csrf

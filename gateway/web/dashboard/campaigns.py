@@ -12,7 +12,6 @@ language of whoever reads the page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,12 +24,10 @@ from gateway.campaigns.definition import (
     DEFAULT_WINDOW,
     CampaignError,
     CampaignSpec,
-    find_campaign,
-    list_campaigns,
 )
 from gateway.campaigns.imports import invalid_rows, latest_import, problem_text, rows_read
 from gateway.campaigns.models import Campaign, CampaignImport, CampaignStatus, ImportStatus
-from gateway.campaigns.progress import Progress, contact_counts, progress
+from gateway.campaigns.progress import Progress, find_with_progress, listing
 from gateway.campaigns.services import (
     Action,
     Audience,
@@ -38,7 +35,6 @@ from gateway.campaigns.services import (
     create_with_audience,
     keep_import_going,
 )
-from gateway.core.clock import utc_now
 from gateway.core.i18n import Translatable
 from gateway.core.runtime import Runtime
 from gateway.enumerators.registrations import ENUMERATOR_FLOW
@@ -72,28 +68,6 @@ UPLOAD_MAX_BYTES = 8 * 1024 * 1024
 bp = staff_blueprint("dashboard_campaigns", __name__, "/dashboard/campaigns")
 
 
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """A campaign in the list: its contacts and how many were invited."""
-
-    campaign: Campaign
-    contacts: int
-    invited: int
-
-    @property
-    def percent(self) -> int:
-        """Invited, as a whole percentage of the contacts."""
-        return round(100 * self.invited / self.contacts) if self.contacts else 0
-
-
-def listing(rt: Runtime) -> list[Listed]:
-    """The newest campaigns with their invitation counts."""
-    with rt.sessions() as session:
-        rows = list_campaigns(session)[:LIST_ROWS]
-        counts = contact_counts(session)
-    return [Listed(row, *counts.get(row.id, (0, 0))) for row in rows]
-
-
 def survey_flows(rt: Runtime) -> list[str]:
     """The flows a campaign may invite to (not the enumerators' registration)."""
     return sorted(flow_id for flow_id in rt.flows if flow_id != ENUMERATOR_FLOW)
@@ -125,12 +99,11 @@ def campaign_page(
     """The campaign, its counts now, and its last import; CampaignError when there is no
     such campaign."""
     with rt.sessions() as session:
-        campaign = find_campaign(session, ident)
+        campaign, counts = find_with_progress(session, ident)
         found = latest_import(session, campaign.id)
         if found is not None:
             keep_import_going(rt, found)
-        last = import_state(rt, found, language)
-        return campaign, progress(session, campaign, utc_now()), last
+        return campaign, counts, import_state(rt, found, language)
 
 
 def parse_spec(form: dict[str, str]) -> CampaignSpec:
@@ -160,7 +133,9 @@ def parse_spec(form: dict[str, str]) -> CampaignSpec:
 @require(Role.VIEWER)
 def index() -> ResponseReturnValue:
     """The campaigns, newest first, with their progress."""
-    return render_template("dashboard/campaigns.html", rows=listing(runtime()))
+    with runtime().sessions() as session:
+        rows = listing(session, LIST_ROWS)
+    return render_template("dashboard/campaigns.html", rows=rows)
 
 
 @bp.get("/new")
