@@ -1,11 +1,11 @@
-"""Which submissions a listing, report or export covers: a period and, optionally, a campaign.
+"""Which submissions a listing, report or export covers: a period, a campaign, a status.
 
 Shared by ``gateway.results.export``, ``gateway.results.submissions``, ``gateway.results.report``,
-the CLI and
-the API, so that "March" or "campaign 12" means the same rows everywhere. Periods are on
-``started_at`` and half-open: ``since`` is included, ``until`` is not. People type days: a day
-given for ``until`` means the end of that day (UTC), so ``--since 2025-03-01 --until
-2025-03-31`` is the whole of March.
+the CLI, the API and the dashboard, so that "March" or "campaign 12" means the same rows
+everywhere. Periods are on ``started_at`` and half-open: ``since`` is included, ``until`` is
+not. People type days: a day given for ``until`` means the end of that day (UTC), so
+``--since 2025-03-01 --until 2025-03-31`` is the whole of March. The dashboard also reads days
+as its French readers write them (``31/03/2025``); the API and the CLI keep to ISO 8601.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class SubmissionFilter:
 
     A campaign's submissions are the runs its contacts started (``campaign_contacts.run_id``).
     ``status`` keeps one status as listings show it; telling "started" from "expired" needs
-    the moment ``as_of`` which the listing is made.
+    the moment ``as_of`` at which the listing is made.
     """
 
     since: datetime | None = None
