@@ -163,7 +163,6 @@ EN: dict[str, str] = {
     "results.overlapping": "A household counts under each need it cited: shares do not add up.",
     "results.too_few": "Fewer than {k} households: nothing can be shown.",
     "results.no_report": "This survey has no headline report.",
-    "results.bad_filter": "Unreadable filter: {problem}",
     "results.exports": "Download the answers (pseudonymised)",
     "enumerators.title": "Enumerators awaiting approval",
     "enumerators.none": "No registrations waiting.",

@@ -179,7 +179,6 @@ FR: dict[str, str] = {
     "s'additionnent pas.",
     "results.too_few": "Moins de {k} ménages : rien ne peut être montré.",
     "results.no_report": "Cette enquête n'a pas de rapport de synthèse.",
-    "results.bad_filter": "Filtre illisible : {problem}",
     "results.exports": "Télécharger les réponses (pseudonymisées)",
     "enumerators.title": "Enquêteurs en attente",
     "enumerators.none": "Aucune inscription en attente.",
