@@ -1,6 +1,7 @@
 """Results for staff: submissions page by page, oldest first, with their answers as codes.
 
 Reads only pseudonymised data and returns frozen values that render as JSON (``as_dict``).
+Answers to a whole-number question of a known flow are numbers (``6``, not ``"6"``).
 Pages are keyed by an opaque cursor, not an offset. The headline report over the same
 submissions is in ``gateway.results.report``.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -17,12 +19,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.results.export import export_status, iso_utc
+from flows.model import Flow, QuestionType
+from gateway.results.export_rows import export_status, iso_utc
 from gateway.results.selection import EVERYTHING, SubmissionFilter
 from gateway.surveys.models import StoredAnswer, Submission
 
 PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 100
+_WHOLE = re.compile(r"-?[0-9]{1,15}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,7 @@ class SubmissionItem:
     status: str
     started_at: str
     completed_at: str | None
-    answers: Mapping[str, str]
+    answers: Mapping[str, str | int]
 
     def as_dict(self) -> dict[str, Any]:
         """The submission as a JSON-ready dict."""
@@ -73,12 +77,14 @@ def list_submissions(
     selection: SubmissionFilter = EVERYTHING,
     cursor: str | None = None,
     per_page: int = PER_PAGE_DEFAULT,
+    flows: Mapping[str, Flow] | None = None,
 ) -> SubmissionPage:
     """One page of submissions of a flow and/or a campaign (``selection``), oldest first.
 
     Pages are keyed by a cursor (the last row's start time and id), not an offset, so
     submissions arriving while someone pages through neither repeat nor skip rows. A cursor
     that is not one this function made raises ValueError; ``per_page`` must be 1 to 100.
+    ``flows`` are the flows known by id: their whole-number answers are given as numbers.
     """
     if not 1 <= per_page <= PER_PAGE_MAX:
         raise ValueError(f"per_page must be from 1 to {PER_PAGE_MAX}")
@@ -122,13 +128,24 @@ def list_submissions(
             status=export_status(s.status, s.expires_at, now),
             started_at=iso_utc(s.started_at),
             completed_at=iso_utc(s.completed_at) or None,
-            answers=answers[s.id],
+            answers=_typed(answers[s.id], (flows or {}).get(s.flow)),
         )
         for s in submissions
     )
     last = submissions[-1] if more else None
     next_cursor = encode_cursor(last.started_at, last.id) if last is not None else None
     return SubmissionPage(items=items, total=total, per_page=per_page, next_cursor=next_cursor)
+
+
+def _typed(answers: dict[str, str], flow: Flow | None) -> dict[str, str | int]:
+    """The answers, those to whole-number questions as numbers (text that is none stays)."""
+    if flow is None:
+        return dict(answers)
+    numbers = {q.key for q in flow.questions if q.type == QuestionType.INTEGER}
+    return {
+        key: int(value) if key in numbers and _WHOLE.fullmatch(value) else value
+        for key, value in answers.items()
+    }
 
 
 def count_submissions(

@@ -9,7 +9,7 @@ its label and value as text beside it. A suppressed cell (value None) is drawn a
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Literal
@@ -82,19 +82,27 @@ def bar_chart(title: str, bars: Sequence[Bar], *, maximum: float | None = None) 
 
 
 def report_chart(
-    table: ReportTable, *, measure: Literal["share", "households", "people"] = "share"
+    table: ReportTable,
+    *,
+    measure: Literal["share", "households", "people"] = "share",
+    share_text: Callable[[float], str] = lambda share: f"{share:g}%",
+    count_text: Callable[[int], str] = str,
 ) -> str:
-    """One table of the headline report as a bar chart of shares (%), households or people."""
+    """One table of the headline report as a bar chart of shares (%), households or people.
+
+    ``share_text`` writes a share in percent (38.5) and ``count_text`` a count as the reader
+    does (``38,5 %`` in French); by default as Python does.
+    """
     bars = []
     for row in table.rows:
         value: float | None
         if measure == "share":
             value = row.share
-            text = f"{row.share:g}%" if row.share is not None else row.display
+            text = share_text(row.share) if row.share is not None else row.display
         else:
             count = row.households if measure == "households" else row.people
             value = None if count is None else float(count)
-            text = str(count) if count is not None else row.display
+            text = count_text(count) if count is not None else row.display
         bars.append(Bar(row.label, value, text))
     return bar_chart(table.title, bars, maximum=100.0 if measure == "share" else None)
 

@@ -98,7 +98,8 @@ def test_a_manager_runs_an_sms_campaign_and_reads_the_results(
     # Everyone wants to return: one bar; the other answers are under 5 households, no bar.
     intention = page.locator("#chart-intention svg")
     assert intention.locator("rect").count() == 1
-    assert "Retourner au lieu d'origine: 100%" in intention.locator("desc").text_content()
+    # The share as a French reader writes it (CLDR): a comma and a no-break space.
+    assert "Retourner au lieu d'origine: 100,0\xa0%" in intention.locator("desc").text_content()
     assert "Rester ici: <5" in intention.locator("desc").text_content()
     # Food first and household items second, for all five: two bars.
     assert page.locator("#chart-needs svg rect").count() == 2

@@ -390,7 +390,7 @@ def test_results_show_charts_with_small_cells_suppressed(
     intention = unescape(chart(html, "intention"))
     # Everyone wants to return: one bar; the other answers (0 households) are "<5", no bar.
     assert intention.count("<rect") == 1
-    assert "Retourner au lieu d'origine: 100%" in intention
+    assert "Retourner au lieu d'origine: 100,0\xa0%" in intention
     assert "Rester ici: <5" in intention
 
 
@@ -419,7 +419,9 @@ def test_a_bad_filter_is_explained(client: FlaskClient, staff: None) -> None:
     response = client.get("/dashboard/results/?since=last+week")
 
     assert response.status_code == 400
-    assert "Filtre illisible" in response.get_data(as_text=True)
+    page = unescape(response.get_data(as_text=True))
+    assert "Le filtre n'a pas pu être lu" in page
+    assert "« last week » n'est pas une date. Écrivez-la comme 31/03/2026." in page
     assert client.get("/dashboard/results/?flow=nope").status_code == 404
 
 

@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 import gateway.results.export
+import gateway.results.export_rows
 from flows import FlowError, load_flows
 from flows.loader import build_flow
 from gateway.cli.main import cli
@@ -161,7 +162,7 @@ def test_export_of_an_empty_flow_is_just_the_header(db_session: Session) -> None
 def test_export_streams_across_batches(
     db_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway.results.export, "EXPORT_BATCH", 4)
+    monkeypatch.setattr(gateway.results.export_rows, "EXPORT_BATCH", 4)
     for i in range(11):
         sync_submission(
             db_session,
@@ -245,18 +246,115 @@ def test_xlsx_has_the_csv_columns_and_values(db_session: Session) -> None:
     count = write_export(db_session, FLOW, "xlsx", out, NOW)
     assert count == 2
 
-    sheet = load_workbook(io.BytesIO(out.getvalue()), read_only=True).active
-    assert sheet is not None and sheet.title == "return_intention"
+    sheet = load_workbook(io.BytesIO(out.getvalue()), read_only=True)["return_intention"]
     got = [list(row) for row in sheet.iter_rows(values_only=True)]
     expected = csv_rows(db_session)
     assert got[0] == expected[0]
     version = expected[0].index("flow_version")
     size = expected[0].index("household_size")
+    started = expected[0].index("started_at")
     for got_row, csv_row in zip(got[1:], expected[1:], strict=True):
-        # Whole numbers are numbers; empty cells are empty; everything else the same text.
+        # Whole numbers are numbers, times are dates (UTC); empty cells are empty; everything
+        # else the same text.
         assert got_row[version] == 1 and got_row[size] in (6, 12)
+        for column in (started, started + 1):
+            moment = got_row[column]
+            assert isinstance(moment, datetime)
+            assert moment.isoformat() + "Z" == csv_row[column]
+            got_row[column] = csv_row[column]
         assert [("" if v is None else str(v)) for v in got_row] == csv_row
     assert got[1][expected[0].index("intention")] == "return"
+    assert got[1][expected[0].index("current_region_pcode")] == "ML09"  # Bamako
+
+
+def test_xlsx_keeps_its_header_in_view_and_carries_the_codebook(db_session: Session) -> None:
+    add(db_session, [HOUSEHOLD])
+    out = io.BytesIO()
+    write_export(db_session, FLOW, "xlsx", out, NOW)
+    book = load_workbook(io.BytesIO(out.getvalue()))
+    assert book.sheetnames == ["return_intention", "codebook"]
+    data = book["return_intention"]
+    assert data.freeze_panes == "A2"
+    assert data.cell(2, 9).number_format == "yyyy-mm-dd hh:mm:ss"
+    assert data.cell(2, 9).is_date
+
+    codebook = book["codebook"]
+    assert codebook.freeze_panes == "A2"
+    rows = [["" if v is None else v for v in row] for row in codebook.iter_rows(values_only=True)]
+    assert rows[0] == [
+        "question",
+        "type",
+        "text_fr",
+        "text_en",
+        "option",
+        "label_fr",
+        "label_en",
+        "pcode",
+    ]
+    assert next(row for row in rows if row[0] == "household_size")[1] == "integer"
+    assert [
+        "current_region",
+        "",
+        "",
+        "",
+        "tombouctou",
+        "Tombouctou",
+        "Timbuktu",
+        "ML06",
+    ] in rows
+    assert ["need_2", "", "", "", "none", "Aucun", "None", ""] in rows
+    question = next(row for row in rows if row[0] == "intention" and row[1] == "choice")
+    assert question[2:4] == [
+        "Que souhaite faire votre ménage?",
+        "What does your household want to do?",
+    ]
+    assert any(row[0] == "current_region_pcode" and row[1] == "pcode" for row in rows)
+
+
+def test_labelled_exports_write_labels_in_the_chosen_language(db_session: Session) -> None:
+    add(db_session, [answers("tombouctou", "menaka", 6, "return", "food", "none")])
+    coded = dict(zip(*csv_rows(db_session), strict=True))
+    french = dict(zip(*csv_rows(db_session, labels="fr"), strict=True))
+    english = dict(zip(*csv_rows(db_session, labels="en"), strict=True))
+
+    assert coded["current_region"] == "tombouctou" and coded["intention"] == "return"
+    assert french["current_region"] == "Tombouctou" and english["current_region"] == "Timbuktu"
+    assert french["intention"] == "Retourner au lieu d'origine"
+    assert english["intention"] == "Return to place of origin"
+    assert french["need_2"] == "Aucun" and english["need_2"] == "None"
+    assert french["household_size"] == english["household_size"] == "6"
+    # P-codes are the same whatever the language; Ménaka has none (see admin1_pcodes.yaml).
+    for row in (coded, french, english):
+        assert row["current_region_pcode"] == "ML06" and row["origin_region_pcode"] == ""
+    assert french["status"] == "completed"  # the fixed columns stay as they are
+    with pytest.raises(ValueError, match="language"):
+        csv_rows(db_session, labels="de")
+
+
+def test_region_columns_carry_ocha_pcodes_tagged_as_hxl_has_it(db_session: Session) -> None:
+    add(db_session, [answers("segou", "kayes", 3, "stay", "food", "none")])
+    out = io.StringIO(newline="")
+    write_export(db_session, FLOW, "hxl", out, NOW)
+    header, tags, data = list(csv.reader(io.StringIO(out.getvalue())))
+    at = header.index("current_region")
+    assert header[at : at + 4] == [
+        "current_region",
+        "current_region_pcode",
+        "origin_region",
+        "origin_region_pcode",
+    ]
+    assert tags[at : at + 4] == [
+        "#adm1+current",
+        "#adm1+current+code",
+        "#adm1+origin",
+        "#adm1+origin+code",
+    ]
+    assert data[at : at + 4] == ["segou", "ML04", "kayes", "ML01"]
+    labelled = io.StringIO(newline="")
+    write_export(db_session, FLOW, "hxl", labelled, NOW, labels="fr")
+    _, tags, data = list(csv.reader(io.StringIO(labelled.getvalue())))
+    assert tags[at : at + 2] == ["#adm1+current+name", "#adm1+current+code"]
+    assert data[at : at + 2] == ["Ségou", "ML04"]
 
 
 def test_xlsx_neutralises_formulas_and_drops_control_characters(db_session: Session) -> None:
@@ -292,8 +390,9 @@ def test_hxl_export_has_a_hashtag_row(db_session: Session) -> None:
     assert tagged["submission_id"] == "#meta+id"
     assert tagged["respondent"] == "#meta+respondent"
     assert tagged["started_at"] == "#date+start"
-    assert tagged["current_region"] == "#adm1+current+code"
-    assert tagged["origin_region"] == "#adm1+origin+code"
+    assert tagged["current_region"] == "#adm1+current"  # our codes; P-codes are +code
+    assert tagged["current_region_pcode"] == "#adm1+current+code"
+    assert tagged["origin_region_pcode"] == "#adm1+origin+code"
     assert tagged["household_size"] == "#affected+ind+idps"
     assert tagged["intention"] == "#indicator+intention"  # no hxl in the flow: the default
     assert tagged["need_1"] == "#indicator+need+first"
@@ -349,6 +448,11 @@ def test_export_filenames_are_safe() -> None:
     assert export_filename("return_intention", "csv", day) == "return_intention_2025-03-31.csv"
     assert export_filename("return_intention", "xlsx", day) == "return_intention_2025-03-31.xlsx"
     assert export_filename("return_intention", "hxl", day) == "return_intention_2025-03-31.hxl.csv"
+    labelled = export_filename("return_intention", "csv", day, "fr")
+    assert labelled == "return_intention_2025-03-31_labels_fr.csv"
+    for bad_language in ("../x", "FR", "f r", ""):
+        with pytest.raises(ValueError):
+            export_filename("return_intention", "csv", day, bad_language or "1")
     for bad in ("../../etc/passwd", "a/b", "Return", "", "x" * 65, 'a"b', "a\r\nb", "1abc"):
         with pytest.raises(ValueError):
             export_filename(bad, "csv", day)
@@ -369,7 +473,7 @@ def test_download_chunks_are_the_export(
     hxl = b"".join(export_chunks(db_session, FLOW, "hxl", NOW)).decode("utf-8")
     assert hxl.splitlines()[1].startswith("#meta+id,")
     xlsx = b"".join(export_chunks(db_session, FLOW, "xlsx", NOW))
-    sheet = load_workbook(io.BytesIO(xlsx), read_only=True).active
+    sheet = load_workbook(io.BytesIO(xlsx), read_only=True)["return_intention"]
     assert sheet is not None and len(list(sheet.iter_rows())) == 7
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
-from gateway.results.selection import SubmissionFilter
+from gateway.results.selection import (
+    EmptyPeriod,
+    SubmissionFilter,
+    UnreadableDate,
+    parse_filter,
+    parse_moment,
+)
 from gateway.results.submissions import (
     SubmissionPage,
     decode_cursor,
@@ -82,6 +88,44 @@ def test_statuses_are_shown_as_in_the_export(db_session: Session) -> None:
     ]
     assert items[0].completed_at is None
     assert items[1].completed_at == "2025-03-01T10:01:00Z"
+
+
+def test_a_status_as_listings_show_it(db_session: Session) -> None:
+    stale = snapshot(
+        "stale-0001", {"consent": "yes"}, status="active", expires_in=timedelta(hours=1)
+    )
+    live = snapshot("live-0001", {"consent": "yes"}, status="active", start=timedelta(days=1))
+    for run in (stale, live):
+        sync_submission(db_session, run)
+    add(db_session, [HOUSEHOLD])
+    db_session.commit()
+
+    def ids(status: str) -> list[str]:
+        selection = parse_filter(status=status, as_of=NOW)
+        page = list_submissions(db_session, NOW, selection=selection)
+        return [item.id for item in page.items]
+
+    assert ids("expired") == ["stale-0001"]
+    assert ids("started") == ["live-0001"]
+    assert ids("completed") == ["hh-0000"]
+    assert ids("declined") == []
+    with pytest.raises(ValueError, match="status"):
+        parse_filter(status="lost")
+
+
+def test_days_as_french_readers_write_them_only_where_asked() -> None:
+    march = parse_filter("1/03/2025", "31.03.2025", day_first=True)
+    assert march.since == datetime(2025, 3, 1, tzinfo=UTC)
+    assert march.until == datetime(2025, 4, 1, tzinfo=UTC)
+    assert parse_moment("2025-03-31", day_first=True) == datetime(2025, 3, 31, tzinfo=UTC)
+    with pytest.raises(UnreadableDate) as refused:
+        parse_moment("31/03/2025")  # the API and the CLI keep to ISO 8601
+    assert refused.value.text == "31/03/2025"
+    for bad in ("31/02/2025", "32/01/2025", "03/31/2025", "1/3/25"):
+        with pytest.raises(UnreadableDate):
+            parse_moment(bad, day_first=True)
+    with pytest.raises(EmptyPeriod):
+        parse_filter("31/03/2025", "01/03/2025", day_first=True)
 
 
 def test_submissions_arriving_while_paging_are_neither_repeated_nor_skipped(

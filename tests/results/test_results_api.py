@@ -66,6 +66,18 @@ def test_submissions_page_by_page(
     first = get(client, f"{FLOW_URL}/submissions", viewer, per_page=1).get_json()["items"][0]
     assert first["answers"]["intention"] == "return"
     assert first["status"] == "completed" and first["respondent"] != ""
+    # A whole-number answer is a JSON number; a choice stays its code.
+    assert isinstance(first["answers"]["household_size"], int)
+    assert first["answers"]["consent"] == "yes"
+
+
+def test_submissions_filtered_by_status(
+    client: FlaskClient, viewer: dict[str, str], forty: list[str]
+) -> None:
+    done = get(client, f"{FLOW_URL}/submissions", viewer, status="completed").get_json()
+    assert done["total"] == 40
+    assert get(client, f"{FLOW_URL}/submissions", viewer, status="expired").get_json()["total"] == 0
+    json_error(get(client, f"{FLOW_URL}/submissions", viewer, status="lost"), 422)
 
 
 def test_bad_page_requests_are_json_errors(
@@ -78,6 +90,13 @@ def test_bad_page_requests_are_json_errors(
     )
     json_error(get(client, "/api/v1/flows/no_such_flow/submissions", viewer), 404)
     json_error(client.get(f"{FLOW_URL}/submissions"), 401)
+    # The API keeps to ISO 8601: 03/04/2025 is April in Bamako and March in New York.
+    assert "2025-03-31" in json_error(
+        get(client, f"{FLOW_URL}/submissions", viewer, since="31/03/2025"), 422
+    )
+    assert "before" in json_error(
+        get(client, f"{FLOW_URL}/report", viewer, since="2025-03-02", until="2025-03-01"), 422
+    )
 
 
 def test_a_campaigns_submissions(
@@ -140,18 +159,25 @@ def test_exports_download_with_a_safe_name_and_are_audited(
 
     xlsx = get(client, f"{FLOW_URL}/export.xlsx", viewer)
     assert xlsx.mimetype.endswith("spreadsheetml.sheet")
-    sheet = load_workbook(io.BytesIO(xlsx.get_data()), read_only=True).active
-    assert sheet is not None and len(list(sheet.iter_rows())) == 41
+    sheet = load_workbook(io.BytesIO(xlsx.get_data()), read_only=True)["return_intention"]
+    assert len(list(sheet.iter_rows())) == 41
+
+    labelled = get(client, f"{FLOW_URL}/export.csv", viewer, labels="en", status="completed")
+    assert labelled.headers["Content-Disposition"].endswith(f'_{today}_labels_en.csv"')
+    header, first, *_ = csv.reader(io.StringIO(labelled.get_data(as_text=True)))
+    assert first[header.index("intention")] == "Return to place of origin"
+    json_error(get(client, f"{FLOW_URL}/export.csv", viewer, labels="de"), 422)
 
     with runtime.sessions() as session:
         events = list(session.scalars(select(AuditEvent).where(AuditEvent.action == "export")))
     assert [(e.actor, e.object_type, e.object_id) for e in events] == [
         ("token:analyst", "flow", "return_intention")
-    ] * 3
+    ] * 4
     assert [e.detail for e in events] == [
         "format=csv rows=40",
         "format=hxl rows=25 since=2025-03-02",
         "format=xlsx rows=40",
+        "format=csv rows=40 labels=en status=completed",
     ]
 
 

@@ -36,6 +36,8 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("POST", "/dashboard/logout"): None,
     ("GET", "/dashboard/results/"): Role.VIEWER,
     ("GET", "/dashboard/results/export.<any(csv, xlsx, hxl):fmt>"): Role.VIEWER,
+    ("GET", "/dashboard/results/bulletin"): Role.VIEWER,
+    ("GET", "/dashboard/submissions/"): Role.VIEWER,
     ("GET", "/simulator"): Role.MANAGER,
     ("POST", "/simulator/phone"): Role.MANAGER,
     ("GET", "/simulator/messages"): Role.MANAGER,

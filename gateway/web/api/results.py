@@ -23,7 +23,7 @@ from gateway.results.export import (
     ExportFormat,
 )
 from gateway.results.report import has_headline_report, headline_report
-from gateway.results.selection import SubmissionFilter, parse_filter
+from gateway.results.selection import STATUSES, SubmissionFilter, parse_filter
 from gateway.results.services import start_export
 from gateway.results.submissions import (
     PER_PAGE_DEFAULT,
@@ -52,6 +52,19 @@ class PeriodSchema(ma.Schema):
     until = ma.fields.String(validate=ma.validate.Length(max=40), metadata=_DATE)
     campaign = ma.fields.String(
         validate=ma.validate.Length(max=36), metadata={"description": "A campaign id"}
+    )
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(STATUSES),
+        metadata={"description": "Only submissions with this status, as listings show it"},
+    )
+
+
+class ExportQuerySchema(PeriodSchema):
+    """An export's selection, and whether it holds codes or labels."""
+
+    labels = ma.fields.String(
+        validate=ma.validate.Length(max=8),
+        metadata={"description": "A language of the flow (fr, en): labels instead of codes"},
     )
 
 
@@ -93,7 +106,11 @@ class SubmissionSchema(ma.Schema):
     status = ma.fields.String(metadata={"description": "started, completed, declined, expired"})
     started_at = ma.fields.String()
     completed_at = ma.fields.String(allow_none=True)
-    answers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    answers = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Raw(),
+        metadata={"description": "Codes; whole-number answers (household_size) as numbers"},
+    )
 
 
 class SubmissionPageSchema(ma.Schema):
@@ -210,6 +227,8 @@ def _export(query: dict[str, Any], flow_id: str, fmt: ExportFormat) -> Response:
             since=query.get("since"),
             until=query.get("until"),
             campaign=query.get("campaign"),
+            status=query.get("status"),
+            labels=query.get("labels"),
         )
     except DomainError as exc:
         abort(exc.status, message=str(exc))
@@ -230,7 +249,7 @@ def _export_route(fmt: ExportFormat, what: str) -> None:
     # One plain route per format (not a converter): each is its own documented operation.
     @blp.route(f"/flows/<flow_id>/export.{fmt}", methods=["GET"], endpoint=f"export_{fmt}")
     @require_role(Role.VIEWER)
-    @blp.arguments(PeriodSchema, location="query")
+    @blp.arguments(ExportQuerySchema, location="query")
     @blp.doc(
         summary=f"Download a flow's submissions as {what}",
         description="Pseudonymised, one row per submission, one column per question; audited.",
@@ -259,7 +278,13 @@ def _flow(flow_id: str) -> Flow:
 
 def _selection(query: dict[str, Any]) -> SubmissionFilter:
     try:
-        selection = parse_filter(query.get("since"), query.get("until"), query.get("campaign"))
+        selection = parse_filter(
+            query.get("since"),
+            query.get("until"),
+            query.get("campaign"),
+            status=query.get("status"),
+            as_of=utc_now(),
+        )
     except ValueError as exc:
         abort(422, message=str(exc))
     if selection.campaign_id is None:
@@ -283,6 +308,7 @@ def _page(query: dict[str, Any], *, flow: str | None, selection: SubmissionFilte
                 selection=selection,
                 cursor=query.get("cursor"),
                 per_page=query["per_page"],
+                flows=runtime().flows,
             )
         except ValueError as exc:
             abort(422, message=str(exc))

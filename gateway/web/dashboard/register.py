@@ -12,6 +12,7 @@ from gateway.web import simulator as simulator_page
 from gateway.web.dashboard import campaigns as dashboard_campaigns
 from gateway.web.dashboard import enumerators as dashboard_enumerators
 from gateway.web.dashboard import results as dashboard_results
+from gateway.web.dashboard import submissions as dashboard_submissions
 from gateway.web.dashboard.base import SESSION_LIFETIME, bp, template_globals
 from gateway.web.formats import install_formats
 from gateway.web.runtime import runtime_of
@@ -29,6 +30,7 @@ def register_dashboard(app: Flask) -> None:
         bp,
         dashboard_campaigns.bp,
         dashboard_results.bp,
+        dashboard_submissions.bp,
         dashboard_enumerators.bp,
         simulator_page.bp,
     ):
