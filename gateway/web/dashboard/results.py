@@ -212,7 +212,7 @@ def bulletin() -> ResponseReturnValue:
         "dashboard/results_bulletin.html",
         found=found,
         query=query,
-        until_day=last_day(found.until),
+        until_day=last_day(found.selection.until),
         campaign_name=campaigns.get(query.args.get("campaign", "")),
         charts={table.key: chart(table) for table in found.tables},
         style=Markup(style),  # our own stylesheet
