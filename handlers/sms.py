@@ -25,7 +25,6 @@ from flows import (
     AnswerRecorded,
     Flow,
     InputRejected,
-    QuestionAsked,
     RunEnded,
     Step,
     resume,
@@ -33,8 +32,7 @@ from flows import (
     start,
     switch_language,
 )
-from flows.gsm7 import to_gsm7
-from flows.sms_check import render_sms_question
+from flows.sms_compose import CONFIRMATION_TEXT, question_sms, sms_text
 from handlers.phone import normalise_phone
 from handlers.ports import Channel, Reply, RunRecord, Services
 from handlers.typed_text import without_controls
@@ -43,8 +41,6 @@ MAX_SMS_TEXT = 1600
 """Longest inbound text taken: ten concatenated parts; anything longer is not an answer."""
 
 PAUSE_AFTER = 3
-# The flow text the workers send once a completed run is stored, with its reference.
-CONFIRMATION_TEXT = "confirmation"
 """Invalid answers in a row after which the run pauses instead of asking again."""
 
 
@@ -227,7 +223,7 @@ class _Conversation:
         self._reply("opt_out", self._system_text("stopped"))
 
     def _erase(self, *, confirm: bool) -> None:
-        body = _sms(self._system_text("deleted")) if confirm else ""
+        body = sms_text(self._system_text("deleted")) if confirm else ""
         self.store.forget(self.respondent)
         self.services.jobs.erase_respondent(self.respondent, self.phone_token, body)
 
@@ -364,22 +360,11 @@ class _Conversation:
                 respondent=self.respondent,
                 phone_token=self.phone_token,
                 kind=kind,
-                body=_sms(body),
+                body=sms_text(body),
             )
         )
-
-
-def question_sms(asked: QuestionAsked) -> str:
-    """A question as one SMS: the error first if any, the question, then numbered options."""
-    body = render_sms_question(asked.text, [c.label for c in asked.choices])
-    return f"{asked.error}\n{body}" if asked.error else body
 
 
 def _text_of(flow: Flow, fallback: Flow, name: str, language: str) -> str:
     source = flow if flow.has_text(name) else fallback
     return source.text(name, source.language_or_default(language))
-
-
-def _sms(body: str) -> str:
-    """The GSM-7 rendering of ``body``: 160 characters a part instead of UCS-2's 70."""
-    return to_gsm7(body)

@@ -119,6 +119,42 @@ def test_flows_check_names_file_state_and_problem_of_a_broken_flow(tmp_path: Pat
     assert "Traceback" not in result.stderr
 
 
+def test_flows_check_fails_on_any_composed_sms_over_one_segment(tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    text = SHIPPED_FLOW.read_text(encoding="utf-8").replace(
+        "id: return_intention", "id: wordy_survey", 1
+    )
+    # The texts of the error line and of the offer as they were: each fits alone, but not
+    # with the twelve regions after it.
+    text = text.replace(
+        'fr: "Non compris: envoyez un numéro."',
+        'fr: "Réponse non comprise. Envoyez seulement le numéro de votre choix, ex: 2."',
+        1,
+    )
+    text = text.replace(
+        'en: "Call cut. Go on by free SMS:"',
+        'en: "The connection was lost. You can continue by SMS, free of charge:"',
+        1,
+    )
+    (folder / "wordy_survey.yaml").write_text(text, encoding="utf-8")
+
+    result = gateway(cli_env(tmp_path / "var"), "flows", "check", "--dir", str(folder))
+
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert (
+        "wordy_survey.yaml: question 'current_region' after the error 'not_a_choice' [fr]:"
+        " needs 2 SMS segments (186 of 160 GSM-7 characters)"
+    ) in lines
+    assert (
+        "wordy_survey.yaml: offer 'continue_by_sms' with question 'need_2' [en]:"
+        " needs 2 SMS segments (192 of 160 GSM-7 characters)"
+    ) in lines
+    assert all("wordy_survey.yaml" in line for line in lines), result.stdout
+    assert f"{len(lines)} problems in the flow files" in result.stderr
+
+
 def test_keys_new_prints_a_fernet_key(tmp_path: Path) -> None:
     result = gateway(cli_env(tmp_path / "var"), "keys", "new")
 
