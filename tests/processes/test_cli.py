@@ -344,13 +344,14 @@ def test_run_serves_a_whole_survey_and_stops_on_ctrl_c(
     def recorded_confirmation() -> str | None:
         outbox = gateway(env, "outbox")
         assert outbox.returncode == 0, outbox.stderr
-        lines = [line for line in outbox.stdout.splitlines() if "confirmation" in line]
-        return lines[0] if lines and "recorded" in lines[0] else None
+        # One block per message: a line of time, number, kind and status, then the body.
+        blocks = [b for b in outbox.stdout.split("\n\n") if "  confirmation  " in b]
+        return blocks[0] if blocks and "  recorded" in blocks[0].splitlines()[0] else None
 
-    line = poll("the confirmation in the outbox", recorded_confirmation)
-    assert PHONE_MASKED in line
-    assert "Reference:" in line
-    assert PHONE_DIGITS not in line
+    block = poll("the confirmation in the outbox", recorded_confirmation)
+    assert PHONE_MASKED in block.splitlines()[0]
+    assert "Reference:" in block
+    assert PHONE_DIGITS not in block
     # --to takes the number as people write it in Mali, and filters on it.
     assert "confirmation" in gateway(env, "outbox", "--to", "76 12 34 56").stdout
     assert "No outbound messages" in gateway(env, "outbox", "--to", "+22376000000").stdout
