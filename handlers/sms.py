@@ -117,6 +117,17 @@ def first_word(text: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", anyascii(words[0]).upper()) if words else ""
 
 
+def asked_language(text: str) -> str:
+    """The language a language keyword asks for ("EN" or "LANGUE en": "en"); else ""."""
+    word = first_word(text)
+    if KEYWORDS.get(word) is not Keyword.LANGUAGE:
+        return ""
+    if word in ("LANGUE", "LANGUAGE"):
+        words = text.split()
+        return first_word(words[1]).lower() if len(words) > 1 else ""
+    return word.lower()
+
+
 def handle_sms(
     sms: InboundSms, flows: Mapping[str, Flow], default_flow: Flow, services: Services
 ) -> None:
@@ -200,7 +211,7 @@ class _Conversation:
         if keyword is Keyword.HELP:
             return self._reply("help", self._system_text("help"))
         if keyword is Keyword.LANGUAGE:
-            return self._switch_language(word)
+            return self._switch_language()
         if keyword is Keyword.CONTINUE:
             return self._continue()
         flow = self._flow_of_keyword(word)
@@ -223,15 +234,12 @@ class _Conversation:
         self._reply("opt_out", self._system_text("stopped"))
 
     def _erase(self, *, confirm: bool) -> None:
-        body = sms_text(self._system_text("deleted")) if confirm else ""
+        body = erasure_confirmation(self.default_flow, self.language) if confirm else ""
         self.store.forget(self.respondent)
         self.services.jobs.erase_respondent(self.respondent, self.phone_token, body)
 
-    def _switch_language(self, word: str) -> None:
-        wanted = word.lower()
-        if word in ("LANGUE", "LANGUAGE"):
-            words = self.sms.text.split()
-            wanted = first_word(words[1]).lower() if len(words) > 1 else ""
+    def _switch_language(self) -> None:
+        wanted = asked_language(self.sms.text)
         if wanted not in self.default_flow.languages:
             return self._reply("help", self._system_text("help"))
         self.language = wanted
@@ -363,6 +371,13 @@ class _Conversation:
                 body=sms_text(body),
             )
         )
+
+
+def erasure_confirmation(default_flow: Flow, language: str | None) -> str:
+    """The SMS confirming DELETE/EFFACER. It goes straight to the phone and is not kept: the
+    erasure leaves nothing about the number behind, this message included."""
+    chosen = default_flow.language_or_default(language)
+    return sms_text(_text_of(default_flow, default_flow, "deleted", chosen))
 
 
 def _text_of(flow: Flow, fallback: Flow, name: str, language: str) -> str:

@@ -226,7 +226,9 @@ def test_simulate_says_so_when_no_gateway_is_running(tmp_path: Path) -> None:
     result = gateway(cli_env(tmp_path / "var"), "simulate", "ussd", "--url", url, stdin="1\n")
 
     assert result.returncode == 1
+    assert f"cannot reach the gateway at {url}" in result.stderr
     assert "is `make run`" in result.stderr
+    assert "give its address with --url" in result.stderr
 
 
 # -- run, end to end -----------------------------------------------------------------------
@@ -388,12 +390,31 @@ def test_run_serves_a_whole_survey_and_stops_on_ctrl_c(
         ("stay", "insecurity", "none")
     ]
 
+    # Without --url and without PORT, simulate finds the gateway `run` started on its port;
+    # the erasure's confirmation is shown, though the outbox keeps nothing of it.
+    eraser = gateway(
+        cli_env(tmp_path / "var"),
+        "simulate",
+        "sms",
+        "--phone",
+        "+22376555555",
+        "--wait",
+        "10",
+        stdin="EFFACER\n",
+    )
+    assert eraser.returncode == 0, eraser.stderr
+    shown = " ".join(line.strip("|+- ") for line in eraser.stdout.splitlines())
+    assert "Vos réponses et votre numéro ont été effacés." in shown
+    assert "(no reply)" not in eraser.stdout
+    assert "No outbound messages" in gateway(env, "outbox", "--to", "+22376555555").stdout
+
     # Ctrl-C stops the web server, the worker and their own children, then Redis.
     run.send_signal(signal.SIGINT)
     assert run.wait(timeout=15) == 0
     _, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
     assert not (tmp_path / "var" / "redis.sock").exists()
+    assert not (tmp_path / "var" / "web-server.url").exists()
     with pytest.raises(requests.ConnectionError):
         requests.get(base + "/healthz", timeout=1)
 
