@@ -77,7 +77,7 @@ def export(
     if fmt == "xlsx" and output is None and sys.stdout.isatty():
         # A workbook is binary: on a terminal it is garbage, and may upset the terminal.
         raise BadSetup("xlsx is a binary file: give --output FILE (or redirect to a file)")
-    with _database(settings) as engine:
+    with gateway_database(settings) as engine:
         try:
             done = start_export(
                 make_sessionmaker(engine),
@@ -142,7 +142,7 @@ def report(
     if not has_headline_report(flow):
         raise BadSetup(f"the flow '{flow_id}' has no headline report (it is for return_intention)")
     selection = _selection(since, until, campaign_id)
-    with _database(settings) as engine, make_sessionmaker(engine)() as session:
+    with gateway_database(settings) as engine, make_sessionmaker(engine)() as session:
         selection = _campaign_of(session, selection)
         result = headline_report(
             session,
@@ -244,7 +244,7 @@ class _TerminalSafe(io.TextIOBase):
 
 
 @contextmanager
-def _database(settings: Settings) -> Iterator[Engine]:
+def gateway_database(settings: Settings) -> Iterator[Engine]:
     """An engine on the gateway's database, refusing one that was never set up."""
     from gateway.core.db import make_engine
     from gateway.messaging.models import Message
@@ -296,7 +296,7 @@ def outbox(to: str | None, limit: int) -> None:
                 f"(or as dialled in {settings.phone_region})"
             )
         respondent = pseudonymise(e164, settings.secret_key)
-    with _database(settings) as engine, make_sessionmaker(engine)() as session:
+    with gateway_database(settings) as engine, make_sessionmaker(engine)() as session:
         rows = outbox_rows(session, respondent, limit)
     if not rows:
         click.echo("No outbound messages" + (" to this number." if to else " yet."))

@@ -14,8 +14,10 @@ from collections.abc import Mapping, Sequence
 
 import click
 import requests
+from sqlalchemy import Engine
 
-from gateway.cli.errors import CommandError
+from gateway.cli.data import gateway_database
+from gateway.cli.errors import BadSetup, CommandError
 from gateway.core.settings import Settings
 from gateway.processes.local_http import gateway_url, http_session
 from gateway.surveys.simulator_numbers import SIMULATOR_NETWORK, SIMULATOR_SHORTCODE
@@ -100,11 +102,13 @@ def simulate_sms(url: str | None, phone: str, wait: float) -> None:
     base = _base_url(url, settings)
     phone = _as_at_sends(phone, settings)
     echo_input = not sys.stdin.isatty()
-    inbox = _Inbox(settings, phone)
     texts = _SystemTexts(settings)
-    click.echo(f"Texting {settings.at_shortcode or SIMULATOR_SHORTCODE} from {mask_phone(phone)}.")
-    click.echo("Send ENQUETE to take the survey, AIDE for help; Ctrl-D quits.")
-    with http_session(base) as http:
+    with gateway_database(settings) as engine, http_session(base) as http:
+        inbox = _Inbox(engine, settings, phone)
+        click.echo(
+            f"Texting {settings.at_shortcode or SIMULATOR_SHORTCODE} from {mask_phone(phone)}."
+        )
+        click.echo("Send ENQUETE to take the survey, AIDE for help; Ctrl-D quits.")
         while True:
             line = _read_line("> ", echo_input)
             if line is None:
@@ -145,7 +149,12 @@ class _SystemTexts:
     def __init__(self, settings: Settings) -> None:
         from flows import load_flows
 
-        self.flow = load_flows(settings.flows_dir)[settings.ussd_flow]
+        flows = load_flows(settings.flows_dir)
+        if settings.ussd_flow not in flows:
+            raise BadSetup(
+                f"GATEWAY_USSD_FLOW names '{settings.ussd_flow}', which no flow file defines"
+            )
+        self.flow = flows[settings.ussd_flow]
         self.language: str | None = None
 
     def follow(self, line: str) -> None:
@@ -170,12 +179,12 @@ class _SystemTexts:
 class _Inbox:
     """The messages the gateway sent (or recorded) to one number, read from the outbox."""
 
-    def __init__(self, settings: Settings, phone: str) -> None:
+    def __init__(self, engine: Engine, settings: Settings, phone: str) -> None:
         from gateway.core.crypto import pseudonymise
-        from gateway.core.db import make_engine, make_sessionmaker
+        from gateway.core.db import make_sessionmaker
 
         self.respondent = pseudonymise(phone, settings.secret_key)
-        self.sessions = make_sessionmaker(make_engine(settings.database_url))
+        self.sessions = make_sessionmaker(engine)
         self.seen = set(self._ids())
 
     def _ids(self) -> list[str]:
