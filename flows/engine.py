@@ -71,7 +71,7 @@ def resume(flow: Flow, state: RunState, text: str, *, now: datetime) -> Step:
     parsed = parse_answer(question, text)
     if isinstance(parsed, RejectReason):
         rejected = replace(state, invalid_count=state.invalid_count + 1, updated_at=now)
-        error = _error_text(flow, question, state.language)
+        error = error_text(flow, question, parsed, state.language)
         return Step(
             rejected,
             (InputRejected(question.key, text, parsed), ask(flow, rejected, error=error)),
@@ -123,7 +123,13 @@ def ask(flow: Flow, state: RunState, *, error: str | None = None) -> QuestionAsk
     question = _current(flow, state)
     if question is None:
         raise RunStateError(f"run {state.run_id} has no current question")
-    language = state.language
+    return question_asked(flow, question, state.language, error=error)
+
+
+def question_asked(
+    flow: Flow, question: Question, language: str, *, error: str | None = None
+) -> QuestionAsked:
+    """``question`` as asked in ``language``, after ``error`` if one is given."""
     choices = tuple(
         Choice(number, option.code, localise(option.label, language, flow.default_language))
         for number, option in enumerate(question.options, start=1)
@@ -175,10 +181,30 @@ def _fold(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", anyascii(text).casefold()).split())
 
 
-def _error_text(flow: Flow, question: Question, language: str) -> str:
-    if question.type is QuestionType.INTEGER:
-        return flow.text("invalid_number", language, min=question.minimum, max=question.maximum)
-    return flow.text("invalid", language)
+# The reasons an answer to each type of question can be refused for, each with the flow text
+# that says so. An empty answer gets the type's first text.
+REJECTIONS: Mapping[QuestionType, Mapping[RejectReason, str]] = {
+    QuestionType.CHOICE: {RejectReason.NOT_A_CHOICE: "invalid"},
+    QuestionType.INTEGER: {
+        RejectReason.NOT_A_NUMBER: "invalid_number",
+        RejectReason.OUT_OF_RANGE: "out_of_range",
+    },
+    QuestionType.TEXT: {RejectReason.TOO_SHORT: "too_short", RejectReason.TOO_LONG: "too_long"},
+}
+# Texts a flow may leave out, and the one said instead: "invalid_number" names {min} and {max},
+# so it can say both (flows written before "out_of_range" existed have only it).
+ERROR_FALLBACKS: Mapping[str, str] = {"out_of_range": "invalid_number"}
+
+
+def error_text(flow: Flow, question: Question, reason: RejectReason, language: str) -> str:
+    """What a respondent is told when their answer to ``question`` is refused for ``reason``."""
+    texts = REJECTIONS[question.type]
+    name = texts.get(reason) or next(iter(texts.values()))
+    if question.type is QuestionType.CHOICE:
+        return flow.text(name, language)
+    if not flow.has_text(name):
+        name = ERROR_FALLBACKS.get(name, name)
+    return flow.text(name, language, min=question.minimum, max=question.maximum)
 
 
 def _current(flow: Flow, state: RunState) -> Question | None:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from flows.engine import ERROR_FALLBACKS, REJECTIONS
 from flows.errors import FlowError
 from flows.model import (
     REQUIRED_TEXTS,
@@ -118,6 +119,17 @@ def _schema_message(error: Any) -> str:
     return message if len(message) <= 200 else message[:197] + "..."
 
 
+def _error_texts_needed(questions: Iterable[Question]) -> list[str]:
+    """The error texts the questions' types need beyond REQUIRED_TEXTS, in a stable order."""
+    needed = {
+        name
+        for question in questions
+        for name in REJECTIONS[question.type].values()
+        if name not in ERROR_FALLBACKS
+    }
+    return sorted(needed - set(REQUIRED_TEXTS))
+
+
 class _Builder:
     """Turns a schema-valid document into a Flow, checking cross-references as it goes."""
 
@@ -154,6 +166,11 @@ class _Builder:
         for name in REQUIRED_TEXTS:
             if name not in texts:
                 raise self.fail(None, f"texts: '{name}' is missing (every flow needs it)")
+        for name in _error_texts_needed(questions):
+            if name not in texts:
+                raise self.fail(
+                    None, f"texts: '{name}' is missing (the flow has a question that needs it)"
+                )
         reminders = self.raw.get("reminders", {}).get("count", 2)
         if reminders and "reminder" not in texts:
             raise self.fail(None, "texts: 'reminder' is missing (the flow sends reminders)")

@@ -25,7 +25,6 @@ from flows import (
     AnswerRecorded,
     Flow,
     InputRejected,
-    QuestionAsked,
     RunEnded,
     Step,
     resume,
@@ -33,8 +32,7 @@ from flows import (
     start,
     switch_language,
 )
-from flows.gsm7 import to_gsm7
-from flows.sms_check import render_sms_question
+from flows.sms_compose import CONFIRMATION_TEXT, question_sms, sms_text
 from handlers.phone import normalise_phone
 from handlers.ports import Channel, Reply, RunRecord, Services
 from handlers.typed_text import without_controls
@@ -43,8 +41,6 @@ MAX_SMS_TEXT = 1600
 """Longest inbound text taken: ten concatenated parts; anything longer is not an answer."""
 
 PAUSE_AFTER = 3
-# The flow text the workers send once a completed run is stored, with its reference.
-CONFIRMATION_TEXT = "confirmation"
 """Invalid answers in a row after which the run pauses instead of asking again."""
 
 
@@ -119,6 +115,17 @@ def first_word(text: str) -> str:
     """The first word of ``text``, upper-case ASCII, punctuation dropped."""
     words = text.split()
     return re.sub(r"[^A-Z0-9]", "", anyascii(words[0]).upper()) if words else ""
+
+
+def asked_language(text: str) -> str:
+    """The language a language keyword asks for ("EN" or "LANGUE en": "en"); else ""."""
+    word = first_word(text)
+    if KEYWORDS.get(word) is not Keyword.LANGUAGE:
+        return ""
+    if word in ("LANGUE", "LANGUAGE"):
+        words = text.split()
+        return first_word(words[1]).lower() if len(words) > 1 else ""
+    return word.lower()
 
 
 def handle_sms(
@@ -204,7 +211,7 @@ class _Conversation:
         if keyword is Keyword.HELP:
             return self._reply("help", self._system_text("help"))
         if keyword is Keyword.LANGUAGE:
-            return self._switch_language(word)
+            return self._switch_language()
         if keyword is Keyword.CONTINUE:
             return self._continue()
         flow = self._flow_of_keyword(word)
@@ -227,15 +234,12 @@ class _Conversation:
         self._reply("opt_out", self._system_text("stopped"))
 
     def _erase(self, *, confirm: bool) -> None:
-        body = _sms(self._system_text("deleted")) if confirm else ""
+        body = erasure_confirmation(self.default_flow, self.language) if confirm else ""
         self.store.forget(self.respondent)
         self.services.jobs.erase_respondent(self.respondent, self.phone_token, body)
 
-    def _switch_language(self, word: str) -> None:
-        wanted = word.lower()
-        if word in ("LANGUE", "LANGUAGE"):
-            words = self.sms.text.split()
-            wanted = first_word(words[1]).lower() if len(words) > 1 else ""
+    def _switch_language(self) -> None:
+        wanted = asked_language(self.sms.text)
         if wanted not in self.default_flow.languages:
             return self._reply("help", self._system_text("help"))
         self.language = wanted
@@ -364,22 +368,18 @@ class _Conversation:
                 respondent=self.respondent,
                 phone_token=self.phone_token,
                 kind=kind,
-                body=_sms(body),
+                body=sms_text(body),
             )
         )
 
 
-def question_sms(asked: QuestionAsked) -> str:
-    """A question as one SMS: the error first if any, the question, then numbered options."""
-    body = render_sms_question(asked.text, [c.label for c in asked.choices])
-    return f"{asked.error}\n{body}" if asked.error else body
+def erasure_confirmation(default_flow: Flow, language: str | None) -> str:
+    """The SMS confirming DELETE/EFFACER. It goes straight to the phone and is not kept: the
+    erasure leaves nothing about the number behind, this message included."""
+    chosen = default_flow.language_or_default(language)
+    return sms_text(_text_of(default_flow, default_flow, "deleted", chosen))
 
 
 def _text_of(flow: Flow, fallback: Flow, name: str, language: str) -> str:
     source = flow if flow.has_text(name) else fallback
     return source.text(name, source.language_or_default(language))
-
-
-def _sms(body: str) -> str:
-    """The GSM-7 rendering of ``body``: 160 characters a part instead of UCS-2's 70."""
-    return to_gsm7(body)

@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from flows import RunStatus
-from flows.gsm7 import to_gsm7
+from flows.sms_compose import CONFIRMATION_TEXT, confirmation_sms
 from gateway.campaigns.definition import link_run
 from gateway.campaigns.models import Campaign
 from gateway.core.crypto import reference_code
@@ -33,7 +33,6 @@ from gateway.surveys.persistence import (
     sync_submission,
 )
 from handlers.ports import RunRecord
-from handlers.sms import CONFIRMATION_TEXT
 from workers.context import WorkerContext, current
 
 log = logging.getLogger(__name__)
@@ -319,4 +318,4 @@ def snapshot(record: RunRecord) -> RunSnapshot:
 def confirmation_text(record: RunRecord, reference: str) -> str:
     """The confirmation SMS: a reference code, never the answers."""
     flow = current().runtime.flows[record.state.flow_id]
-    return to_gsm7(flow.text("confirmation", record.state.language, reference=reference))
+    return confirmation_sms(flow, record.state.language, reference)

@@ -14,14 +14,14 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from flows import QuestionAsked, show
-from flows.gsm7 import to_gsm7
+from flows.sms_compose import offer_sms as offer_body
+from flows.sms_compose import reminder_sms
 from gateway.campaigns.models import CampaignContact
 from gateway.core.errors import PermanentSendError
 from gateway.enumerators.models import Enumerator
 from gateway.messaging.models import Message, MessageStatus
 from gateway.surveys.models import OptOut, Respondent, Submission
 from handlers.phone import mask_phone
-from handlers.sms import question_sms
 from workers.context import current
 from workers.jobs import send_message
 
@@ -109,7 +109,7 @@ def remind(run_id: str, seq: int, number: int) -> None:
     count, interval = record.reminders(flow)
     if rt.store.is_opted_out(record.respondent) or number > count:
         return
-    body = to_gsm7(flow.text("reminder", record.state.language))
+    body = reminder_sms(flow, record.state.language)
     record_reply(
         f"remind-{run_id}-{seq}-{number}", record.respondent, record.phone_token, "reminder", body
     )
@@ -171,9 +171,8 @@ def offer_sms(run_id: str) -> None:
     screen = show(flow, record.state).screen
     if not isinstance(screen, QuestionAsked):
         return
-    intro = flow.text("continue_by_sms", record.state.language)
     key = f"offer-{run_id}-{record.state.seq}"
-    body = to_gsm7(f"{intro}\n{question_sms(screen)}")
+    body = offer_body(flow, screen, record.state.language)
     record_reply(key, record.respondent, record.phone_token, "continue_by_sms", body)
     count, interval = record.reminders(flow)
     if count > 0:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from flows import load_flows
 from flows.model import Flow
 from gateway.cli.errors import BadSetup
-from gateway.cli.terminal import plural, printable_lines, text_table
+from gateway.cli.terminal import escaped, plural, printable_lines, wrapped
 from gateway.core.errors import DomainError
 from gateway.core.settings import Settings
 from gateway.processes.supervisor import hide_password
@@ -32,6 +32,7 @@ from gateway.results.selection import SubmissionFilter, parse_filter
 from gateway.staff.audit import CLI_ACTOR
 
 OUTBOX_LIMIT = 20
+BODY_INDENT = "    "
 
 
 @click.command()
@@ -76,7 +77,7 @@ def export(
     if fmt == "xlsx" and output is None and sys.stdout.isatty():
         # A workbook is binary: on a terminal it is garbage, and may upset the terminal.
         raise BadSetup("xlsx is a binary file: give --output FILE (or redirect to a file)")
-    with _database(settings) as engine:
+    with gateway_database(settings) as engine:
         try:
             done = start_export(
                 make_sessionmaker(engine),
@@ -141,7 +142,7 @@ def report(
     if not has_headline_report(flow):
         raise BadSetup(f"the flow '{flow_id}' has no headline report (it is for return_intention)")
     selection = _selection(since, until, campaign_id)
-    with _database(settings) as engine, make_sessionmaker(engine)() as session:
+    with gateway_database(settings) as engine, make_sessionmaker(engine)() as session:
         selection = _campaign_of(session, selection)
         result = headline_report(
             session,
@@ -243,7 +244,7 @@ class _TerminalSafe(io.TextIOBase):
 
 
 @contextmanager
-def _database(settings: Settings) -> Iterator[Engine]:
+def gateway_database(settings: Settings) -> Iterator[Engine]:
     """An engine on the gateway's database, refusing one that was never set up."""
     from gateway.core.db import make_engine
     from gateway.messaging.models import Message
@@ -273,7 +274,11 @@ def _database(settings: Settings) -> Iterator[Engine]:
     help="How many messages to show.",
 )
 def outbox(to: str | None, limit: int) -> None:
-    """List outbound SMS, newest first, with numbers masked."""
+    """List outbound SMS, newest first, with numbers masked, within 100 columns.
+
+    Each message is a line of time, number, kind and status, then its body (line breaks and
+    control characters shown as escapes such as \\n and \\x1b), its AT id and any error.
+    """
     from gateway.core.crypto import pseudonymise
     from gateway.core.db import make_sessionmaker
     from gateway.messaging.outbox import outbox_rows
@@ -291,22 +296,22 @@ def outbox(to: str | None, limit: int) -> None:
                 f"(or as dialled in {settings.phone_region})"
             )
         respondent = pseudonymise(e164, settings.secret_key)
-    with _database(settings) as engine, make_sessionmaker(engine)() as session:
+    with gateway_database(settings) as engine, make_sessionmaker(engine)() as session:
         rows = outbox_rows(session, respondent, limit)
     if not rows:
         click.echo("No outbound messages" + (" to this number." if to else " yet."))
         return
-    table = [("TIME (UTC)", "TO", "KIND", "STATUS", "PROVIDER ID", "BODY", "ERROR")]
-    table += [
-        (
-            iso_utc(row.created_at),
-            row.to_masked,
-            row.kind,
-            str(row.status),
-            row.provider_id or "-",
-            " ".join(row.body.split()),
-            " ".join((row.error or "").split()),
-        )
-        for row in rows
-    ]
-    click.echo(text_table(table))
+    # One block per message, within TERMINAL_WIDTH columns: a line of what, to whom and how
+    # it went, then the body and any provider id or error wrapped under it. Bodies and errors
+    # came from households and from AT: they are shown escaped, never sent to the terminal.
+    blocks = []
+    for row in rows:
+        head = f"{iso_utc(row.created_at)}  {row.to_masked}  {escaped(row.kind)}  {row.status}"
+        lines = wrapped(head)
+        lines += wrapped(escaped(row.body), indent=BODY_INDENT)
+        if row.provider_id:
+            lines += wrapped(f"AT id: {escaped(row.provider_id)}", indent=BODY_INDENT)
+        if row.error:
+            lines += wrapped(f"error: {escaped(row.error)}", indent=BODY_INDENT)
+        blocks.append("\n".join(lines))
+    click.echo("\n\n".join(blocks))

@@ -21,7 +21,7 @@ import click
 from cryptography.fernet import Fernet
 
 from flows import FlowError, check_flows, load_flows
-from flows.sms_check import sms_warnings
+from flows.sms_check import sms_overruns, sms_warnings
 from gateway.cli import data as data_commands
 from gateway.cli.campaigns import campaign
 from gateway.cli.enumerators import enumerators
@@ -96,7 +96,12 @@ def flows() -> None:
     help="Check this folder (with the shipped flows) instead of GATEWAY_FLOWS_DIR.",
 )
 def flows_check(directory: Path | None) -> None:
-    """Validate the shipped flows and GATEWAY_FLOWS_DIR (or --dir); exit 1 on any problem."""
+    """Validate the shipped flows and GATEWAY_FLOWS_DIR (or --dir); exit 1 on any problem.
+
+    Every SMS that can be composed from a flow (each question, after each kind of error, the
+    offer after a USSD drop, the reminder, the confirmation, in each language) must fit one
+    GSM-7 SMS: each one over is a problem, named with its length.
+    """
     settings = Settings.from_env()
     extra = directory if directory is not None else settings.flows_dir
     if extra is not None and not extra.is_dir():
@@ -109,11 +114,14 @@ def flows_check(directory: Path | None) -> None:
             problems.append(
                 f"GATEWAY_USSD_FLOW names '{settings.ussd_flow}', which none of these files defines"
             )
+        # Every SMS the gateway can compose must fit one segment: a longer one is billed twice
+        # and arrives in pieces (or not at all) on basic phones.
+        problems += [line for flow in loaded.values() for line in sms_overruns(flow)]
     if problems:
         for problem in problems:
             click.echo(problem)
         raise CommandError(f"{plural(len(problems), 'problem')} in the flow files")
-    # Warnings, not problems: a long SMS still arrives, it only costs more parts.
+    # Warnings, not problems: such a text is sent transliterated into GSM-7.
     for flow in loaded.values():
         for warning in sms_warnings(flow):
             click.echo(f"warning: {warning}")

@@ -14,10 +14,12 @@ from collections.abc import Mapping, Sequence
 
 import click
 import requests
+from sqlalchemy import Engine
 
-from gateway.cli.errors import CommandError
+from gateway.cli.data import gateway_database
+from gateway.cli.errors import BadSetup, CommandError
 from gateway.core.settings import Settings
-from gateway.processes.local_http import http_session
+from gateway.processes.local_http import gateway_url, http_session
 from gateway.surveys.simulator_numbers import SIMULATOR_NETWORK, SIMULATOR_SHORTCODE
 
 SIMULATOR_PHONE = "+22370000001"
@@ -33,7 +35,10 @@ def simulate() -> None:
 
 
 @simulate.command("ussd")
-@click.option("--url", help="The running gateway. [default: http://127.0.0.1:$PORT]")
+@click.option(
+    "--url",
+    help="The running gateway. [default: the one `run` started here, or http://127.0.0.1:$PORT]",
+)
 @click.option("--phone", default=SIMULATOR_PHONE, show_default=True, help="The caller's number.")
 def simulate_ussd(url: str | None, phone: str) -> None:
     """Dial the USSD code from a pretend phone and answer the survey by typing.
@@ -73,7 +78,10 @@ def simulate_ussd(url: str | None, phone: str) -> None:
 
 
 @simulate.command("sms")
-@click.option("--url", help="The running gateway. [default: http://127.0.0.1:$PORT]")
+@click.option(
+    "--url",
+    help="The running gateway. [default: the one `run` started here, or http://127.0.0.1:$PORT]",
+)
 @click.option("--phone", default=SIMULATOR_PHONE, show_default=True, help="The sender's number.")
 @click.option(
     "--wait",
@@ -94,10 +102,13 @@ def simulate_sms(url: str | None, phone: str, wait: float) -> None:
     base = _base_url(url, settings)
     phone = _as_at_sends(phone, settings)
     echo_input = not sys.stdin.isatty()
-    inbox = _Inbox(settings, phone)
-    click.echo(f"Texting {settings.at_shortcode or SIMULATOR_SHORTCODE} from {mask_phone(phone)}.")
-    click.echo("Send ENQUETE to take the survey, AIDE for help; Ctrl-D quits.")
-    with http_session(base) as http:
+    texts = _SystemTexts(settings)
+    with gateway_database(settings) as engine, http_session(base) as http:
+        inbox = _Inbox(engine, settings, phone)
+        click.echo(
+            f"Texting {settings.at_shortcode or SIMULATOR_SHORTCODE} from {mask_phone(phone)}."
+        )
+        click.echo("Send ENQUETE to take the survey, AIDE for help; Ctrl-D quits.")
         while True:
             line = _read_line("> ", echo_input)
             if line is None:
@@ -117,6 +128,14 @@ def simulate_sms(url: str | None, phone: str, wait: float) -> None:
             if response.status_code != 200:
                 click.echo(f"(the gateway answered HTTP {response.status_code}: {response.text})")
                 continue
+            texts.follow(line)
+            if texts.erases(line):
+                # The confirmation of an erasure is sent straight to the phone and, like all
+                # else about the number, not kept: there is no outbox row to wait for.
+                inbox.wait_for_erasure(wait)
+                click.echo("(sent straight to the phone; an erasure keeps nothing, this included)")
+                click.echo(_box(texts.erasure_confirmation()))
+                continue
             replies = inbox.wait_for_new(wait)
             if not replies:
                 click.echo("(no reply)")
@@ -124,15 +143,48 @@ def simulate_sms(url: str | None, phone: str, wait: float) -> None:
                 click.echo(_box(reply))
 
 
+class _SystemTexts:
+    """The gateway's own SMS that the outbox does not keep, in the language the phone chose."""
+
+    def __init__(self, settings: Settings) -> None:
+        from flows import load_flows
+
+        flows = load_flows(settings.flows_dir)
+        if settings.ussd_flow not in flows:
+            raise BadSetup(
+                f"GATEWAY_USSD_FLOW names '{settings.ussd_flow}', which no flow file defines"
+            )
+        self.flow = flows[settings.ussd_flow]
+        self.language: str | None = None
+
+    def follow(self, line: str) -> None:
+        """Note a language the phone switches to (EN, FR, LANGUE EN), as the gateway does."""
+        from handlers.sms import asked_language
+
+        wanted = asked_language(line)
+        if wanted in self.flow.languages:
+            self.language = wanted
+
+    def erases(self, line: str) -> bool:
+        from handlers.sms import KEYWORDS, Keyword, first_word
+
+        return KEYWORDS.get(first_word(line)) is Keyword.DELETE
+
+    def erasure_confirmation(self) -> str:
+        from handlers.sms import erasure_confirmation
+
+        return erasure_confirmation(self.flow, self.language)
+
+
 class _Inbox:
     """The messages the gateway sent (or recorded) to one number, read from the outbox."""
 
-    def __init__(self, settings: Settings, phone: str) -> None:
+    def __init__(self, engine: Engine, settings: Settings, phone: str) -> None:
         from gateway.core.crypto import pseudonymise
-        from gateway.core.db import make_engine, make_sessionmaker
+        from gateway.core.db import make_sessionmaker
 
         self.respondent = pseudonymise(phone, settings.secret_key)
-        self.sessions = make_sessionmaker(make_engine(settings.database_url))
+        self.sessions = make_sessionmaker(engine)
         self.seen = set(self._ids())
 
     def _ids(self) -> list[str]:
@@ -143,6 +195,13 @@ class _Inbox:
         with self.sessions() as session:
             query = select(Message.id).where(Message.respondent_id == self.respondent)
             return list(session.scalars(query))
+
+    def wait_for_erasure(self, wait_s: float) -> None:
+        """Wait, ``wait_s`` at most, until the number's messages are gone from the outbox."""
+        deadline = time.monotonic() + wait_s
+        while self._ids() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.seen.clear()
 
     def wait_for_new(self, wait_s: float) -> list[str]:
         """Bodies of messages that appear within ``wait_s`` (and shortly after the first)."""
@@ -172,8 +231,8 @@ class _Inbox:
 
 
 def _base_url(url: str | None, settings: Settings) -> str:
-    """The gateway to talk to: ``--url``, else the one ``run`` starts on this machine."""
-    return (url or f"http://127.0.0.1:{settings.port}").rstrip("/")
+    """The gateway to talk to: ``--url``, else the one ``run`` started on this machine."""
+    return (url or gateway_url(settings)).rstrip("/")
 
 
 def _as_at_sends(phone: str, settings: Settings) -> str:
@@ -193,7 +252,9 @@ def _post_form(
         return http.post(f"{base}{path}", data=form, timeout=SIMULATOR_TIMEOUT_S)
     except requests.ConnectionError:
         raise CommandError(
-            f"cannot reach the gateway at {base}: is `make run` (survey-gateway run) running?"
+            f"cannot reach the gateway at {base}: is `make run` (survey-gateway run) running? "
+            "If it runs on another port or machine, give its address with --url, "
+            "e.g. --url http://127.0.0.1:8080"
         ) from None
     except requests.Timeout:
         raise CommandError(

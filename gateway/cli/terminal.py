@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
+
+# What a reader's terminal is assumed to hold: every line the CLI prints for a listing of
+# free text (the outbox) stays within it, wrapped.
+TERMINAL_WIDTH = 100
+# Control characters shown by their usual escape rather than a code.
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 
 
 def text_table(rows: Sequence[Sequence[str]]) -> str:
@@ -30,6 +37,44 @@ def printable_lines(text: str) -> str:
     A lone carriage return is shown too: it would let a line overwrite what precedes it.
     """
     return "\n".join(_shown(line) for line in text.replace("\r\n", "\n").split("\n"))
+
+
+def escaped(text: str) -> str:
+    """``text`` on one line, every control or invisible character written as an escape.
+
+    ``\\n`` for a line break, ``\\x1b`` for ESC, ``\\u202e`` for a right-to-left override, and
+    a backslash doubled so an escape cannot be faked: what was sent can be read back exactly,
+    and nothing in it acts on the terminal.
+    """
+    return "".join(_escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
+
+
+def wrapped(text: str, *, indent: str = "", width: int = TERMINAL_WIDTH) -> list[str]:
+    """``text`` (one line, already terminal-safe) cut at spaces into lines of ``width`` at most,
+    each starting with ``indent``; a word longer than a line is cut."""
+    return textwrap.wrap(
+        text,
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    ) or [indent.rstrip()]
 
 
 def _shown(text: str) -> str:

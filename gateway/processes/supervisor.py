@@ -30,7 +30,12 @@ from sqlalchemy.exc import ArgumentError
 from gateway.core.errors import ConfigError
 from gateway.core.settings import Settings
 from gateway.processes.children import Child, first_dead, stop_children
-from gateway.processes.local_http import http_session, local_base_url
+from gateway.processes.local_http import (
+    forget_running_url,
+    http_session,
+    local_base_url,
+    note_running_url,
+)
 
 if TYPE_CHECKING:
     from gateway.core.redis_client import EmbeddedRedis
@@ -100,6 +105,7 @@ def run() -> None:
         ]
         ready = _wait_until_ready(settings, children, signals)
         if ready:
+            note_running_url(settings)
             click.echo(_banner(child_settings, embedded))
         else:
             exit_code = _stopped_while_starting(children)
@@ -123,6 +129,7 @@ def run() -> None:
         exit_code = 130
     finally:
         stop_children(children)
+        forget_running_url(settings)
         if embedded is not None:
             embedded.stop()
     if exit_code == 0:

@@ -265,6 +265,8 @@ def test_a_flow_needs_no_confirmation_text(runtime: Runtime) -> None:
             for name in (
                 "invalid",
                 "invalid_number",
+                "too_short",
+                "too_long",
                 "already_done",
                 "resume",
                 "resume_continue",
@@ -370,8 +372,7 @@ def test_an_approved_enumerator_sees_the_menu_and_their_code(
 
     assert phone.dial() == f"CON Enqueteur {code}\n1. Enqueter un menage\n2. Mon code"
     assert phone.send("7") == (
-        "CON Reponse non comprise. Envoyez seulement le numero de votre choix, ex: 2.\n"
-        f"Enqueteur {code}\n1. Enqueter un menage\n2. Mon code"
+        f"CON Non compris: envoyez un numero.\nEnqueteur {code}\n1. Enqueter un menage\n2. Mon code"
     )
     assert phone.send("2") == f"END Votre code enqueteur: {code}"
 

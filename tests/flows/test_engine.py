@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from flows import (
     AnswerRecorded,
@@ -44,7 +45,7 @@ TO_INTENTION = [*TO_HOUSEHOLD, "6"]
 TO_TIMING = [*TO_INTENTION, "1"]  # return
 TO_NEED_2 = [*TO_TIMING, "2", "1"]  # 1_3m, food
 
-INVALID_FR = "Réponse non comprise. Envoyez seulement le numéro de votre choix, ex: 2."
+INVALID_FR = "Non compris: envoyez un numéro."
 
 
 @pytest.fixture(scope="module")
@@ -343,6 +344,58 @@ def test_digit_like_symbols_are_rejected_not_a_crash(flow: Flow, text: str) -> N
     assert asked(step).error == INVALID_FR
 
 
+@pytest.mark.parametrize(
+    ("inputs", "reason", "error"),
+    [
+        # Not a number (or nothing): how to write one; a number out of range: the range.
+        (
+            [*TO_HOUSEHOLD, "six"],
+            "not_a_number",
+            "Non compris: envoyez un nombre en chiffres, ex: 6.",
+        ),
+        ([*TO_HOUSEHOLD, " "], "empty", "Non compris: envoyez un nombre en chiffres, ex: 6."),
+        ([*TO_HOUSEHOLD, "51"], "out_of_range", "Envoyez un nombre de 1 à 50."),
+        ([*TO_HOUSEHOLD, "0"], "out_of_range", "Envoyez un nombre de 1 à 50."),
+        # A choice: a number of the list.
+        (["1", "Paris"], "not_a_choice", INVALID_FR),
+    ],
+)
+def test_each_kind_of_wrong_answer_gets_its_own_error(
+    flow: Flow, inputs: list[str], reason: str, error: str
+) -> None:
+    step = run(flow, inputs)
+
+    assert isinstance(step.events[0], InputRejected)
+    assert step.events[0].reason == reason
+    assert asked(step).error == error
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("A", "Réponse trop courte: écrivez au moins 2 lettres."),
+        ("A" * 61, "Réponse trop longue: 60 lettres au plus."),
+    ],
+)
+def test_a_free_text_answer_too_short_or_too_long_is_told_so(text: str, error: str) -> None:
+    registration = load_flow(FLOW_PATH.with_name("enumerator_registration.yaml"))
+    started = start(registration, run_id=RUN_ID, language=None, now=T0)
+    step = resume(registration, started.state, text, now=T0 + timedelta(minutes=1))
+
+    assert asked(step).key == "full_name"
+    assert asked(step).error == error
+
+
+def test_a_flow_without_an_out_of_range_text_says_its_invalid_number_text() -> None:
+    raw = yaml.safe_load(FLOW_PATH.read_text(encoding="utf-8"))
+    del raw["texts"]["out_of_range"]
+    older = build_flow(raw, source="older.yaml")
+
+    step = run(older, [*TO_HOUSEHOLD, "99"])
+
+    assert asked(step).error == "Non compris: envoyez un nombre en chiffres, ex: 6."
+
+
 def test_back_at_the_first_question_changes_nothing(flow: Flow) -> None:
     started = start(flow, run_id=RUN_ID, language=None, now=T0)
 
@@ -508,6 +561,8 @@ def routing_flow() -> Flow:
                 for name in (
                     "invalid",
                     "invalid_number",
+                    "too_short",
+                    "too_long",
                     "confirmation",
                     "already_done",
                     "resume",

@@ -184,7 +184,8 @@ def valid_flow() -> dict[str, Any]:
             "declined": {"status": "declined", "text": texts("Au revoir.", "Bye.")},
         },
         "texts": {
-            name: texts(f"{name} fr", f"{name} en") for name in [*REQUIRED_TEXTS, "reminder"]
+            name: texts(f"{name} fr", f"{name} en")
+            for name in [*REQUIRED_TEXTS, "reminder", "too_short", "too_long"]
         },
     }
 
@@ -438,6 +439,17 @@ def test_reminders_need_a_reminder_text_unless_there_are_none() -> None:
     raw["texts"].pop("reminder")
     raw["reminders"] = {"count": 0}
     assert build_flow(raw, source="x.yaml").reminder_count == 0
+
+
+@pytest.mark.parametrize("name", ["too_short", "too_long"])
+def test_a_text_question_needs_its_own_error_texts(name: str) -> None:
+    error = refused(lambda r: r["texts"].pop(name))
+    assert f"'{name}' is missing (the flow has a question that needs it)" in error.problem
+
+    raw = valid_flow()
+    raw["texts"].pop(name)
+    raw["questions"] = [q for q in raw["questions"] if q["type"] != "text"]
+    assert name not in build_flow(raw, source="x.yaml").texts
 
 
 def test_offering_sms_after_a_ussd_drop_needs_its_text() -> None:

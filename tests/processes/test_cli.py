@@ -119,6 +119,42 @@ def test_flows_check_names_file_state_and_problem_of_a_broken_flow(tmp_path: Pat
     assert "Traceback" not in result.stderr
 
 
+def test_flows_check_fails_on_any_composed_sms_over_one_segment(tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    text = SHIPPED_FLOW.read_text(encoding="utf-8").replace(
+        "id: return_intention", "id: wordy_survey", 1
+    )
+    # The texts of the error line and of the offer as they were: each fits alone, but not
+    # with the twelve regions after it.
+    text = text.replace(
+        'fr: "Non compris: envoyez un numéro."',
+        'fr: "Réponse non comprise. Envoyez seulement le numéro de votre choix, ex: 2."',
+        1,
+    )
+    text = text.replace(
+        'en: "Call cut. Go on by free SMS:"',
+        'en: "The connection was lost. You can continue by SMS, free of charge:"',
+        1,
+    )
+    (folder / "wordy_survey.yaml").write_text(text, encoding="utf-8")
+
+    result = gateway(cli_env(tmp_path / "var"), "flows", "check", "--dir", str(folder))
+
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert (
+        "wordy_survey.yaml: question 'current_region' after the error 'not_a_choice' [fr]:"
+        " needs 2 SMS segments (186 of 160 GSM-7 characters)"
+    ) in lines
+    assert (
+        "wordy_survey.yaml: offer 'continue_by_sms' with question 'need_2' [en]:"
+        " needs 2 SMS segments (192 of 160 GSM-7 characters)"
+    ) in lines
+    assert all("wordy_survey.yaml" in line for line in lines), result.stdout
+    assert f"{len(lines)} problems in the flow files" in result.stderr
+
+
 def test_keys_new_prints_a_fernet_key(tmp_path: Path) -> None:
     result = gateway(cli_env(tmp_path / "var"), "keys", "new")
 
@@ -190,7 +226,9 @@ def test_simulate_says_so_when_no_gateway_is_running(tmp_path: Path) -> None:
     result = gateway(cli_env(tmp_path / "var"), "simulate", "ussd", "--url", url, stdin="1\n")
 
     assert result.returncode == 1
+    assert f"cannot reach the gateway at {url}" in result.stderr
     assert "is `make run`" in result.stderr
+    assert "give its address with --url" in result.stderr
 
 
 # -- run, end to end -----------------------------------------------------------------------
@@ -311,13 +349,14 @@ def test_run_serves_a_whole_survey_and_stops_on_ctrl_c(
     def recorded_confirmation() -> str | None:
         outbox = gateway(env, "outbox")
         assert outbox.returncode == 0, outbox.stderr
-        lines = [line for line in outbox.stdout.splitlines() if "confirmation" in line]
-        return lines[0] if lines and "recorded" in lines[0] else None
+        # One block per message: a line of time, number, kind and status, then the body.
+        blocks = [b for b in outbox.stdout.split("\n\n") if "  confirmation  " in b]
+        return blocks[0] if blocks and "  recorded" in blocks[0].splitlines()[0] else None
 
-    line = poll("the confirmation in the outbox", recorded_confirmation)
-    assert PHONE_MASKED in line
-    assert "Reference:" in line
-    assert PHONE_DIGITS not in line
+    block = poll("the confirmation in the outbox", recorded_confirmation)
+    assert PHONE_MASKED in block.splitlines()[0]
+    assert "Reference:" in block
+    assert PHONE_DIGITS not in block
     # --to takes the number as people write it in Mali, and filters on it.
     assert "confirmation" in gateway(env, "outbox", "--to", "76 12 34 56").stdout
     assert "No outbound messages" in gateway(env, "outbox", "--to", "+22376000000").stdout
@@ -354,12 +393,31 @@ def test_run_serves_a_whole_survey_and_stops_on_ctrl_c(
         ("stay", "insecurity", "none")
     ]
 
+    # Without --url and without PORT, simulate finds the gateway `run` started on its port;
+    # the erasure's confirmation is shown, though the outbox keeps nothing of it.
+    eraser = gateway(
+        cli_env(tmp_path / "var"),
+        "simulate",
+        "sms",
+        "--phone",
+        "+22376555555",
+        "--wait",
+        "10",
+        stdin="EFFACER\n",
+    )
+    assert eraser.returncode == 0, eraser.stderr
+    shown = " ".join(line.strip("|+- ") for line in eraser.stdout.splitlines())
+    assert "Vos réponses et votre numéro ont été effacés." in shown
+    assert "(no reply)" not in eraser.stdout
+    assert "No outbound messages" in gateway(env, "outbox", "--to", "+22376555555").stdout
+
     # Ctrl-C stops the web server, the worker and their own children, then Redis.
     run.send_signal(signal.SIGINT)
     assert run.wait(timeout=15) == 0
     _, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
     assert not (tmp_path / "var" / "redis.sock").exists()
+    assert not (tmp_path / "var" / "web-server.url").exists()
     with pytest.raises(requests.ConnectionError):
         requests.get(base + "/healthz", timeout=1)
 

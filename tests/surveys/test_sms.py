@@ -11,6 +11,7 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
+from flows.gsm7 import measure_sms
 from gateway.core.runtime import Runtime
 from gateway.messaging.models import Message
 from gateway.surveys.models import OptOut, Respondent, Submission, SubmissionStatus
@@ -22,6 +23,10 @@ CONSENT_FR = (
     "confidentielles, sans effet sur l'aide.\n1.J'accepte\n2.Non"
 )
 REGION_FR_START = "Région où vit votre ménage maintenant?\n1.Kayes\n2.Koulikoro"
+REGIONS_FR = (
+    "1.Kayes\n2.Koulikoro\n3.Sikasso\n4.Ségou\n5.Mopti\n6.Tombouctou\n7.Gao\n8.Kidal\n"
+    "9.Ménaka\n10.Taoudénit\n11.Bamako\n12.Autre"
+)
 HELP_FR = (
     "OIM/DNDS sondage menages deplaces. Envoyez ENQUETE pour repondre, SUITE pour continuer, "
     "STOP pour arreter, EFFACER pour effacer vos donnees, EN pour English."
@@ -84,10 +89,11 @@ def test_wrong_answers_are_asked_again_then_the_run_pauses(
     phone.send("ENQUETE")
     phone.send("1")
 
+    # The error line then the twelve regions, in one SMS: with the question's text too it
+    # would be two, so the text the household has just read is left out.
     (first,) = phone.send("peut-etre")
-    assert first.startswith(
-        "Réponse non comprise. Envoyez seulement le numéro de votre choix, ex: 2.\nRégion où vit"
-    )
+    assert first == "Non compris: envoyez un numéro.\n" + REGIONS_FR
+    assert measure_sms(first).segments == 1
     phone.send("99")
     assert phone.send("xyz") == [
         "Reponses non comprises. Le sondage est en pause: envoyez SUITE pour reprendre "
@@ -144,10 +150,11 @@ def test_a_dropped_ussd_survey_is_finished_by_sms_into_one_submission(
     phone = sms_phone(client, runtime, run_jobs)
 
     (offer,) = phone.replies()
-    assert offer.startswith(
-        "La connexion a ete coupee. Vous pouvez continuer par SMS, gratuitement:\n"
-        "Combien de personnes vivent dans votre ménage"
+    assert offer == (
+        "Coupure. Suite par SMS gratuit:\n"
+        "Combien de personnes vivent dans votre ménage, vous compris? Envoyez un nombre, ex: 6"
     )
+    assert measure_sms(offer).segments == 1
     phone.send("6")
     for answer in ["retourner au lieu d'origine", "2", "1"]:
         phone.send(answer)
@@ -282,3 +289,27 @@ def test_bad_inbound_callbacks_change_nothing(client: FlaskClient, runtime: Runt
     assert huge.status_code == 400
     assert runtime.queue.count == 0
     assert list(runtime.redis.scan_iter("sg:run*")) == []
+
+
+def test_each_kind_of_wrong_answer_gets_its_own_error_by_sms(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    phone = sms_phone(client, runtime, run_jobs)
+    assert phone.send("INSCRIPTION") == ["Votre nom complet?"]
+
+    # A free text too short is told so, not asked for "the number of your choice".
+    assert phone.send("A") == [
+        "Réponse trop courte: écrivez au moins 2 lettres.\nVotre nom complet?"
+    ]
+    assert phone.send("A" * 61) == ["Réponse trop longue: 60 lettres au plus.\nVotre nom complet?"]
+    assert phone.send("Awa Traore")[0].startswith("Dans quelle région travaillez-vous?")
+
+    survey = SmsPhone(client, runtime, run_jobs, number="+22376000002")
+    survey.send("ENQUETE")
+    for answer in ["1", "11", "7"]:
+        survey.send(answer)
+    question = (
+        "Combien de personnes vivent dans votre ménage, vous compris? Envoyez un nombre, ex: 6"
+    )
+    assert survey.send("six") == [f"Non compris: envoyez un nombre en chiffres, ex: 6.\n{question}"]
+    assert survey.send("60") == [f"Envoyez un nombre de 1 à 50.\n{question}"]

@@ -122,7 +122,7 @@ def test_a_long_menu_pages_with_98_and_keeps_its_numbers(client: FlaskClient) ->
     phone.send("11")  # the region menu without an error fits one screen; make it page:
     screen = phone.send("x")  # a wrong answer puts the error first, pushing options over
 
-    assert screen.startswith("CON Reponse non comprise. Envoyez seulement le numero")
+    assert screen.startswith("CON Non compris: envoyez un numero.\n")
     assert "98. Suite" in screen and "12. Autre" not in screen
     second = phone.send("98")
     assert "12. Autre" in second and "1. Kayes" not in second
@@ -171,12 +171,19 @@ def test_an_invalid_answer_is_asked_again_and_changes_nothing(
     phone.answer_all(["1", "11", "5"])
     jobs_before = runtime.queue.count
 
-    for wrong in ["0.5", "51", "abc", "", "98"]:
+    not_a_number = "Non compris: envoyez un nombre en chiffres, ex: 6."
+    out_of_range = "Envoyez un nombre de 1 a 50."
+    for wrong, error in [
+        ("0.5", not_a_number),
+        ("51", out_of_range),
+        ("abc", not_a_number),
+        ("", not_a_number),
+        ("98", out_of_range),
+    ]:
         screen = phone.send(wrong)
-        assert screen.startswith(
-            "CON Reponse non comprise. Envoyez un nombre entre 1 et 50.\n"
-            "Combien de personnes vivent dans votre menage"
-        ), screen
+        assert screen.startswith(f"CON {error}\nCombien de personnes vivent dans votre menage"), (
+            screen
+        )
 
     assert runtime.queue.count == jobs_before
     assert phone.send("6").startswith("CON Que souhaite faire votre menage?")
@@ -231,7 +238,7 @@ def test_a_dropped_session_resumes_or_restarts_on_the_next_dial(client: FlaskCli
 
     menu = phone.dial()
     assert menu == "CON Vous avez un sondage en cours.\n1. Continuer\n2. Recommencer"
-    assert phone.send("7").startswith("CON Reponse non comprise.")
+    assert phone.send("7").startswith("CON Non compris: envoyez un numero.")
     assert phone.send("1").startswith("CON Combien de personnes vivent dans votre menage")
     assert phone.send("6").startswith("CON Que souhaite faire votre menage?")
 
@@ -278,7 +285,7 @@ def test_free_text_with_a_star_is_one_input(client: FlaskClient) -> None:
     phone.send("1")
     # "*" inside one input: AT joins inputs with "*", the handler takes what was added.
     screen = phone.send("1*1")
-    assert screen.startswith("CON Reponse non comprise."), screen
+    assert screen.startswith("CON Non compris: envoyez un numero."), screen
 
 
 def test_thirty_households_at_once_all_complete(
