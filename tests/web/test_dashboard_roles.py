@@ -41,6 +41,19 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("GET", "/simulator/messages"): Role.MANAGER,
     ("POST", "/simulator/sms"): Role.MANAGER,
     ("POST", "/simulator/ussd"): Role.MANAGER,
+    # Administration (issue 12)
+    ("GET", "/dashboard/admin/"): Role.ADMIN,
+    ("GET", "/dashboard/admin/users"): Role.ADMIN,
+    ("POST", "/dashboard/admin/users"): Role.ADMIN,
+    ("GET", "/dashboard/admin/users/<username>"): Role.ADMIN,
+    ("POST", "/dashboard/admin/users/<username>/<any(disable, enable):change>"): Role.ADMIN,
+    ("POST", "/dashboard/admin/users/<username>/role"): Role.ADMIN,
+    ("POST", "/dashboard/admin/users/<username>/password"): Role.ADMIN,
+    ("GET", "/dashboard/admin/tokens"): Role.ADMIN,
+    ("POST", "/dashboard/admin/tokens"): Role.ADMIN,
+    ("GET", "/dashboard/admin/tokens/<token_id>/revoke"): Role.ADMIN,
+    ("POST", "/dashboard/admin/tokens/<token_id>/revoke"): Role.ADMIN,
+    ("GET", "/dashboard/admin/audit"): Role.ADMIN,
 }
 # Routes the simulator's script calls: signed out, a JSON 401, not a redirect to a page.
 JSON_ROUTES = {
@@ -55,6 +68,9 @@ CONCRETE = {
     "<any(approve, reject):decision>": "approve",
     "<code>": "en",
     "<any(csv, xlsx, hxl):fmt>": "csv",
+    "<username>": "nobody",
+    "<any(disable, enable):change>": "disable",
+    "<token_id>": ID,
 }
 ORDER = [Role.VIEWER, Role.MANAGER, Role.ADMIN]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from gateway.web import simulator as simulator_page
+from gateway.web.dashboard import admin as dashboard_admin
 from gateway.web.dashboard import campaigns as dashboard_campaigns
 from gateway.web.dashboard import enumerators as dashboard_enumerators
 from gateway.web.dashboard import results as dashboard_results
@@ -30,6 +31,7 @@ def register_dashboard(app: Flask) -> None:
         dashboard_campaigns.bp,
         dashboard_results.bp,
         dashboard_enumerators.bp,
+        dashboard_admin.bp,
         simulator_page.bp,
     ):
         app.register_blueprint(blueprint)
