@@ -27,7 +27,7 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("GET", "/dashboard/campaigns/new"): Role.MANAGER,
     ("POST", "/dashboard/campaigns/new"): Role.MANAGER,
     ("GET", "/dashboard/enumerators/"): Role.MANAGER,
-    ("POST", "/dashboard/enumerators/<enumerator_id>/<any(approve, reject):decision>"): (
+    ("POST", "/dashboard/enumerators/<enumerator_id>/<any(approve, reject, revoke):decision>"): (
         Role.MANAGER
     ),
     ("GET", "/dashboard/language/<code>"): None,
@@ -65,7 +65,7 @@ CONCRETE = {
     "<campaign_id>": ID,
     "<any(start, pause, resume, cancel):action>": "start",
     "<enumerator_id>": ID,
-    "<any(approve, reject):decision>": "approve",
+    "<any(approve, reject, revoke):decision>": "approve",
     "<code>": "en",
     "<any(csv, xlsx, hxl):fmt>": "csv",
     "<username>": "nobody",
