@@ -54,6 +54,8 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("GET", "/dashboard/admin/tokens/<token_id>/revoke"): Role.ADMIN,
     ("POST", "/dashboard/admin/tokens/<token_id>/revoke"): Role.ADMIN,
     ("GET", "/dashboard/admin/audit"): Role.ADMIN,
+    ("GET", "/dashboard/messages/"): Role.MANAGER,
+    ("POST", "/dashboard/messages/<message_id>/retry"): Role.MANAGER,
 }
 # Routes the simulator's script calls: signed out, a JSON 401, not a redirect to a page.
 JSON_ROUTES = {
@@ -71,6 +73,7 @@ CONCRETE = {
     "<username>": "nobody",
     "<any(disable, enable):change>": "disable",
     "<token_id>": ID,
+    "<message_id>": ID,
 }
 ORDER = [Role.VIEWER, Role.MANAGER, Role.ADMIN]
 
