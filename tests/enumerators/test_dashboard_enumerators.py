@@ -55,6 +55,7 @@ def test_approved_enumerators_are_listed_with_their_work_and_can_be_revoked(
     assert_light_page(html)
     row = text_of(approved).split("<tbody>")[1].split("</tbody>")[0]
     assert "Awa Traore" in row and code in row and ENUMERATOR_MASKED in row
+    assert "<td>Mopti</td>" in row  # the region by its name, not its code
     assert '<td class="num">1</td>' in row  # one survey taken for a household
     assert ENUMERATOR not in html and HOUSEHOLD not in html
     assert "jamais" not in row  # a last activity is shown

@@ -11,12 +11,13 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from flows.model import localise
 from gateway.enumerators.models import EnumeratorStatus
-from gateway.enumerators.registrations import EnumeratorError
+from gateway.enumerators.registrations import ENUMERATOR_FLOW, EnumeratorError
 from gateway.enumerators.services import Decision, decide
 from gateway.enumerators.work import enumerators_page, status_counts
 from gateway.staff.models import Role
-from gateway.web.dashboard.base import require, signed_in, staff_blueprint, t
+from gateway.web.dashboard.base import language, require, signed_in, staff_blueprint, t
 from gateway.web.dashboard.listing import Pager, page_asked
 from gateway.web.runtime import runtime
 
@@ -38,6 +39,15 @@ def status_asked() -> EnumeratorStatus:
     return EnumeratorStatus(asked) if asked in known else EnumeratorStatus.PENDING
 
 
+def region_names() -> dict[str, str]:
+    """The registration flow's regions, code to name in the reader's language."""
+    flow = runtime().flows[ENUMERATOR_FLOW]
+    return {
+        option.code: localise(option.label, language(), flow.default_language)
+        for option in flow.question("region").options
+    }
+
+
 @bp.get("/")
 @require(Role.MANAGER)
 def index() -> ResponseReturnValue:
@@ -54,6 +64,7 @@ def index() -> ResponseReturnValue:
         rows=rows,
         pager=pager,
         decisions=DECISIONS[status],
+        regions=region_names(),
     )
 
 
