@@ -25,7 +25,14 @@ from gateway.core.settings import Settings
 from gateway.results.export import iso_utc
 from gateway.staff.audit import CLI_ACTOR
 from gateway.staff.models import ApiToken, Role, User
-from gateway.staff.services import add_user, issue_token, revoke_api_token
+from gateway.staff.services import (
+    add_user,
+    change_user_active,
+    change_user_role,
+    issue_token,
+    reset_password,
+    revoke_api_token,
+)
 from gateway.staff.tokens import list_tokens
 from gateway.staff.users import check_password_rules, list_users
 
@@ -49,12 +56,7 @@ def users() -> None:
 )
 def users_create(username: str, role: str, password_stdin: bool) -> None:
     """Add a user who signs in to the dashboard with USERNAME and a password."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt(
-            "Password", hide_input=True, confirmation_prompt="Repeat the password"
-        )
+    password = _read_password(password_stdin)
     hasher = password_hasher(Settings.from_env().password_hash_profile)
     check_password_rules(password)
     with _sessions(User) as sessions:
@@ -67,6 +69,62 @@ def users_create(username: str, role: str, password_stdin: bool) -> None:
             hasher=hasher,
         )
     click.echo(f"User {user.username} created, role {user.role}.")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Stop USERNAME signing in (from their next page on); the last admin cannot be disabled."""
+    _change_user(lambda s: change_user_active(s, CLI_ACTOR, username, active=False), "disabled")
+
+
+@users.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Let a disabled USERNAME sign in again."""
+    _change_user(lambda s: change_user_active(s, CLI_ACTOR, username, active=True), "enabled")
+
+
+@users.command("role")
+@click.argument("username")
+@click.option("--role", type=ROLE_CHOICE, required=True, help="What the user may do from now.")
+def users_role(username: str, role: str) -> None:
+    """Give USERNAME another role; the last admin keeps theirs."""
+    _change_user(lambda s: change_user_role(s, CLI_ACTOR, username, role=Role(role)), "now {role}")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the new password from the first line of standard input instead of prompting.",
+)
+def users_reset_password(username: str, password_stdin: bool) -> None:
+    """Give USERNAME a new password (one who forgot theirs)."""
+    password = _read_password(password_stdin)
+    hasher = password_hasher(Settings.from_env().password_hash_profile)
+    check_password_rules(password)
+    with _sessions(User) as sessions:
+        user = reset_password(sessions, CLI_ACTOR, username, password=password, hasher=hasher)
+    click.echo(f"User {user.username} has a new password.")
+
+
+def _change_user(change: Callable[[sessionmaker[Session]], User], outcome: str) -> None:
+    """Make one change to a user and say what they are now (``outcome``, with ``{role}``)."""
+    with _sessions(User) as sessions:
+        user = change(sessions)
+    click.echo(f"User {user.username} is {outcome.format(role=user.role)}.")
+
+
+def _read_password(from_stdin: bool) -> str:
+    """A password from standard input's first line, or typed twice at a prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = click.prompt(
+        "Password", hide_input=True, confirmation_prompt="Repeat the password"
+    )
+    return password
 
 
 @users.command("list")

@@ -9,6 +9,7 @@ action that failed.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -64,15 +65,22 @@ def audit_page(
     *,
     actor: str | None = None,
     action: str | None = None,
+    since: datetime | None = None,
+    before: datetime | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[int, list[AuditEvent]]:
-    """How many events match, and one page of them, newest first; filters are exact."""
+    """How many events match, and one page of them, newest first; filters are exact, the
+    period is ``since`` (included) to ``before`` (excluded)."""
     stmt = select(AuditEvent)
     if actor is not None:
         stmt = stmt.where(AuditEvent.actor == actor)
     if action is not None:
         stmt = stmt.where(AuditEvent.action == action)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    if before is not None:
+        stmt = stmt.where(AuditEvent.at < before)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     if offset >= total:
         # Past the last page (a page number may be any size): nothing, without asking the
@@ -80,3 +88,8 @@ def audit_page(
         return total, []
     page = session.scalars(stmt.order_by(AuditEvent.id.desc()).offset(offset).limit(limit))
     return total, list(page)
+
+
+def logged_actions(session: Session) -> list[str]:
+    """Every action the log holds, for a filter's choices."""
+    return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))

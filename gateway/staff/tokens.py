@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core.clock import utc_now
+from gateway.core.i18n import Translatable
 from gateway.core.lookup import rows_by_id
 from gateway.staff.audit import NamedActor, audit
 from gateway.staff.errors import StaffError
@@ -51,15 +52,13 @@ def create_token(
     """Make an API token; the secret is in the result and nowhere else, ever."""
     name = " ".join(name.split())
     if not TOKEN_NAME.fullmatch(name):
-        raise StaffError(
-            "a token name is 1 to 64 letters, digits, spaces or . _ : - (e.g. 'export-script')"
-        )
+        raise StaffError(Translatable("staff_error.token_name_format"))
     clash = session.scalars(
         select(ApiToken.id).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
     ).first()
     if clash is not None:
         # The audit log names a token by its name: two live tokens must not share one.
-        raise StaffError(f"an active token is already named '{name}'", status=409)
+        raise StaffError(Translatable("staff_error.token_name_taken", name=name), status=409)
     secret = secrets.token_urlsafe(32)
     token = ApiToken(
         name=name, token_hash=hash_token(secret), role=role, created_by=str(actor)[:80]
@@ -78,7 +77,7 @@ def find_token(session: Session, ident: str) -> ApiToken:
         return matches[0]
     if matches:
         raise StaffError(f"more than one token has an id starting '{ident}'", status=409)
-    raise StaffError(f"no token has the id '{ident}'", status=404)
+    raise StaffError(Translatable("staff_error.unknown_token", ident=ident), status=404)
 
 
 def verify_token(session: Session, secret: str, *, now: datetime | None = None) -> ApiToken:

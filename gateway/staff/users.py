@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core.clock import utc_now
+from gateway.core.i18n import Translatable
 from gateway.staff.actors import Actor
 from gateway.staff.audit import NamedActor, audit
 from gateway.staff.errors import StaffError
@@ -51,12 +52,27 @@ def normalise_username(username: str) -> str:
     return username.strip().lower()
 
 
+def password_problem(password: str) -> Translatable | None:
+    """Why the password cannot be accepted (too short, too long), or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return Translatable("staff_error.password_short", min=MIN_PASSWORD_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return Translatable("staff_error.password_long", max=MAX_PASSWORD_LENGTH)
+    return None
+
+
+def username_problem(username: str) -> Translatable | None:
+    """Why the username (as typed) cannot be accepted, or None."""
+    if not USERNAME.fullmatch(normalise_username(username)):
+        return Translatable("staff_error.username_format")
+    return None
+
+
 def check_password_rules(password: str) -> None:
     """Raise StaffError when the password is too short or too long to be accepted."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise StaffError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise StaffError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+    problem = password_problem(password)
+    if problem is not None:
+        raise StaffError(problem)
 
 
 def create_user(
@@ -69,15 +85,13 @@ def create_user(
     hasher: PasswordHasher,
 ) -> User:
     """Add a dashboard user with this password and role, its hash made by ``hasher``."""
+    problem = username_problem(username)
+    if problem is not None:
+        raise StaffError(problem)
     username = normalise_username(username)
-    if not USERNAME.fullmatch(username):
-        raise StaffError(
-            "a username is 2 to 64 lowercase letters, digits or . _ - and starts with a letter "
-            "or digit (e.g. 'awa.traore')"
-        )
     check_password_rules(password)
     if session.scalars(select(User.id).where(User.username == username)).first() is not None:
-        raise StaffError(f"the username '{username}' is taken", status=409)
+        raise StaffError(Translatable("staff_error.username_taken", username=username), status=409)
     password_hash = hash_password(password, hasher=hasher)
     user = User(username=username, password_hash=password_hash, role=role, active=True)
     session.add(user)
@@ -123,3 +137,74 @@ def authenticate_user(
     session.flush()
     audit(session, Actor.for_user(user), "login", "user", user.id)
     return user
+
+
+def find_user(session: Session, username: str) -> User:
+    """The user with this username (any case); StaffError 404 when there is none."""
+    name = normalise_username(username)
+    user = session.scalars(select(User).where(User.username == name)).first()
+    if user is None:
+        raise StaffError(Translatable("staff_error.unknown_user", username=name[:64]), status=404)
+    return user
+
+
+def set_active(session: Session, username: str, active: bool, *, actor: NamedActor | str) -> User:
+    """Let the user sign in again, or no more; doing what is already so changes (and audits)
+    nothing. The last active admin cannot be disabled."""
+    user = find_user(session, username)
+    if user.active is active:
+        return user
+    if not active:
+        _keep_an_admin(session, user)
+    user.active = active
+    session.flush()
+    audit(
+        session, actor, "user.enable" if active else "user.disable", "user", user.id, user.username
+    )
+    return user
+
+
+def set_role(session: Session, username: str, role: Role, *, actor: NamedActor | str) -> User:
+    """Give the user another role; the last active admin keeps theirs."""
+    user = find_user(session, username)
+    before = Role(user.role)
+    if before is role:
+        return user
+    if before is Role.ADMIN:
+        _keep_an_admin(session, user)
+    user.role = role
+    session.flush()
+    detail = f"username={user.username} {before} -> {role}"
+    audit(session, actor, "user.role", "user", user.id, detail)
+    return user
+
+
+def set_password(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    actor: NamedActor | str,
+    hasher: PasswordHasher,
+) -> User:
+    """Give the user a new password (someone who forgot theirs); audited, never the password."""
+    check_password_rules(password)
+    user = find_user(session, username)
+    user.password_hash = hash_password(password, hasher=hasher)
+    session.flush()
+    audit(session, actor, "user.password_reset", "user", user.id, user.username)
+    return user
+
+
+def _keep_an_admin(session: Session, leaving: User) -> None:
+    """Refuse (409) to take away the last active admin: nobody could then manage accounts."""
+    if not (leaving.active and Role(leaving.role) is Role.ADMIN):
+        return
+    # Locked on PostgreSQL: two admins demoting each other at once cannot both see the other.
+    others = session.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN, User.active.is_(True), User.id != leaving.id)
+        .with_for_update()
+    ).all()
+    if not others:
+        raise StaffError(Translatable("staff_error.last_admin"), status=409)

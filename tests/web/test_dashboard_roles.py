@@ -27,7 +27,7 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("GET", "/dashboard/campaigns/new"): Role.MANAGER,
     ("POST", "/dashboard/campaigns/new"): Role.MANAGER,
     ("GET", "/dashboard/enumerators/"): Role.MANAGER,
-    ("POST", "/dashboard/enumerators/<enumerator_id>/<any(approve, reject):decision>"): (
+    ("POST", "/dashboard/enumerators/<enumerator_id>/<any(approve, reject, revoke):decision>"): (
         Role.MANAGER
     ),
     ("GET", "/dashboard/language/<code>"): None,
@@ -43,6 +43,21 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("GET", "/simulator/messages"): Role.MANAGER,
     ("POST", "/simulator/sms"): Role.MANAGER,
     ("POST", "/simulator/ussd"): Role.MANAGER,
+    # Administration (issue 12)
+    ("GET", "/dashboard/admin/"): Role.ADMIN,
+    ("GET", "/dashboard/admin/users"): Role.ADMIN,
+    ("POST", "/dashboard/admin/users"): Role.ADMIN,
+    ("GET", "/dashboard/admin/users/<username>"): Role.ADMIN,
+    ("POST", "/dashboard/admin/users/<username>/<any(disable, enable):change>"): Role.ADMIN,
+    ("POST", "/dashboard/admin/users/<username>/role"): Role.ADMIN,
+    ("POST", "/dashboard/admin/users/<username>/password"): Role.ADMIN,
+    ("GET", "/dashboard/admin/tokens"): Role.ADMIN,
+    ("POST", "/dashboard/admin/tokens"): Role.ADMIN,
+    ("GET", "/dashboard/admin/tokens/<token_id>/revoke"): Role.ADMIN,
+    ("POST", "/dashboard/admin/tokens/<token_id>/revoke"): Role.ADMIN,
+    ("GET", "/dashboard/admin/audit"): Role.ADMIN,
+    ("GET", "/dashboard/messages/"): Role.MANAGER,
+    ("POST", "/dashboard/messages/<message_id>/retry"): Role.MANAGER,
 }
 # Routes the simulator's script calls: signed out, a JSON 401, not a redirect to a page.
 JSON_ROUTES = {
@@ -54,9 +69,13 @@ CONCRETE = {
     "<campaign_id>": ID,
     "<any(start, pause, resume, cancel):action>": "start",
     "<enumerator_id>": ID,
-    "<any(approve, reject):decision>": "approve",
+    "<any(approve, reject, revoke):decision>": "approve",
     "<code>": "en",
     "<any(csv, xlsx, hxl):fmt>": "csv",
+    "<username>": "nobody",
+    "<any(disable, enable):change>": "disable",
+    "<token_id>": ID,
+    "<message_id>": ID,
 }
 ORDER = [Role.VIEWER, Role.MANAGER, Role.ADMIN]
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from flask import Flask
 
 from gateway.web import simulator as simulator_page
+from gateway.web.dashboard import admin as dashboard_admin
 from gateway.web.dashboard import campaigns as dashboard_campaigns
 from gateway.web.dashboard import enumerators as dashboard_enumerators
+from gateway.web.dashboard import messages as dashboard_messages
 from gateway.web.dashboard import results as dashboard_results
 from gateway.web.dashboard import submissions as dashboard_submissions
 from gateway.web.dashboard.base import SESSION_LIFETIME, bp, template_globals
@@ -32,6 +34,8 @@ def register_dashboard(app: Flask) -> None:
         dashboard_results.bp,
         dashboard_submissions.bp,
         dashboard_enumerators.bp,
+        dashboard_admin.bp,
+        dashboard_messages.bp,
         simulator_page.bp,
     ):
         app.register_blueprint(blueprint)
