@@ -15,13 +15,15 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.campaigns.models import Campaign, CampaignContact, ContactStatus
+from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
 from gateway.messaging.models import Message, MessageStatus
 from gateway.surveys.models import OptOut, Submission, SubmissionStatus
 
 # What the network reports as not reaching the handset, besides our own failures.
 UNDELIVERED = (MessageStatus.FAILED, MessageStatus.REJECTED, MessageStatus.EXPIRED)
 _WAITING = (ContactStatus.QUEUED, ContactStatus.SENDING)
+# Shown for a completed campaign whose runs are still under way.
+SENDING_DONE = "sending_done"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +33,11 @@ class Progress:
     - ``queued``: invitations still to send; ``sent``: invitations handed to the outbox.
     - ``delivered`` / ``failed``: as AT reported the invitation (``failed`` includes rejected
       and network-expired messages, and invitations that could not be made).
-    - ``started``: answered at least once; ``completed`` / ``declined``: ended so.
+    - ``started``: answered at least once and did not decline; ``completed`` /
+      ``declined``: ended so.
     - ``expired``: invited, did not finish, and the run's time is up.
+    - ``answering``: invited, and may still answer (the run is neither ended nor expired):
+      reminders may still go to them.
     - ``opted_out``: sent STOP, before their invitation or since.
     - ``skipped``: had already completed the survey before their invitation.
     """
@@ -46,12 +51,22 @@ class Progress:
     completed: int = 0
     declined: int = 0
     expired: int = 0
+    answering: int = 0
     opted_out: int = 0
     skipped: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counts by name, in the order above."""
         return asdict(self)
+
+
+def shown_status(campaign: Campaign, answering: int) -> str:
+    """The campaign's status as staff should read it, ``answering`` being its count of that
+    name: a completed campaign (every invitation sent) whose runs may still be answered, and
+    reminded, is not over yet: its sending is done."""
+    if campaign.status is CampaignStatus.COMPLETED and answering:
+        return SENDING_DONE
+    return campaign.status.value
 
 
 def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
@@ -74,7 +89,7 @@ def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
     )
     runs = session.execute(
         select(
-            func.count(Submission.id),
+            _count(Submission.status != SubmissionStatus.DECLINED),
             _count(Submission.status == SubmissionStatus.COMPLETED),
             _count(Submission.status == SubmissionStatus.DECLINED),
             _count(
@@ -121,7 +136,43 @@ def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
         expired=runs[3] + (unanswered_expired or 0),
         opted_out=opted_out or 0,
         skipped=by_status.get(ContactStatus.SKIPPED, 0),
+        answering=count_answering(session, campaign, now),
     )
+
+
+def count_answering(session: Session, campaign: Campaign, now: datetime) -> int:
+    """Invited, not opted out since, and whose run may still be answered: with no answer yet
+    and within the campaign's expiry, or started and not expired."""
+    mine = CampaignContact.campaign_id == campaign.id
+    found = session.scalar(
+        select(func.count())
+        .select_from(CampaignContact)
+        .outerjoin(Submission, Submission.id == CampaignContact.run_id)
+        .where(
+            mine,
+            CampaignContact.status == ContactStatus.SENT,
+            ~exists().where(OptOut.respondent_id == CampaignContact.respondent_id),
+            or_(
+                and_(
+                    Submission.id.is_(None),
+                    CampaignContact.sent_at >= now - timedelta(hours=campaign.expiry_hours),
+                ),
+                and_(Submission.status == SubmissionStatus.STARTED, Submission.expires_at >= now),
+            ),
+        )
+    )
+    return found or 0
+
+
+def response_counts(session: Session) -> dict[str, int]:
+    """For every campaign id: the runs its invitations led to that were completed."""
+    rows = session.execute(
+        select(CampaignContact.campaign_id, func.count())
+        .join(Submission, Submission.id == CampaignContact.run_id)
+        .where(Submission.status == SubmissionStatus.COMPLETED)
+        .group_by(CampaignContact.campaign_id)
+    ).all()
+    return {campaign_id: total for campaign_id, total in rows}
 
 
 def contact_counts(session: Session) -> dict[str, tuple[int, int]]:
