@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
@@ -102,12 +102,8 @@ def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
     ).one()
     # Invited, never answered, and past the time a run of this campaign may be answered.
     unanswered_expired = session.scalar(
-        select(func.count())
-        .select_from(CampaignContact)
-        .outerjoin(Submission, Submission.id == CampaignContact.run_id)
-        .where(
-            mine,
-            CampaignContact.status == ContactStatus.SENT,
+        _invited(
+            campaign,
             Submission.id.is_(None),
             CampaignContact.sent_at < now - timedelta(hours=campaign.expiry_hours),
         )
@@ -143,14 +139,9 @@ def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
 def count_answering(session: Session, campaign: Campaign, now: datetime) -> int:
     """Invited, not opted out since, and whose run may still be answered: with no answer yet
     and within the campaign's expiry, or started and not expired."""
-    mine = CampaignContact.campaign_id == campaign.id
     found = session.scalar(
-        select(func.count())
-        .select_from(CampaignContact)
-        .outerjoin(Submission, Submission.id == CampaignContact.run_id)
-        .where(
-            mine,
-            CampaignContact.status == ContactStatus.SENT,
+        _invited(
+            campaign,
             ~exists().where(OptOut.respondent_id == CampaignContact.respondent_id),
             or_(
                 and_(
@@ -162,6 +153,21 @@ def count_answering(session: Session, campaign: Campaign, now: datetime) -> int:
         )
     )
     return found or 0
+
+
+def _invited(campaign: Campaign, *conditions: Any) -> Select[int]:
+    """COUNT of the campaign's invited contacts, with the run each led to if any, where
+    ``conditions`` hold."""
+    return (
+        select(func.count())
+        .select_from(CampaignContact)
+        .outerjoin(Submission, Submission.id == CampaignContact.run_id)
+        .where(
+            CampaignContact.campaign_id == campaign.id,
+            CampaignContact.status == ContactStatus.SENT,
+            *conditions,
+        )
+    )
 
 
 def response_counts(session: Session) -> dict[str, int]:

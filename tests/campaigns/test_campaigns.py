@@ -966,7 +966,9 @@ def test_the_terminal_imports_through_the_workers_import_and_waits_for_one_under
 ) -> None:
     token = api_tokens(runtime)
     audience = tmp_path / "liste.csv"
-    audience.write_bytes(f"phone\n{numbers(1)[0]}\n".encode() + b"\xff\n")
+    audience.write_bytes(
+        f"phone\n{numbers(1)[0]}\n".encode() + b"\x81\n"
+    )  # neither UTF-8 nor Windows-1252
     form = {**{"name": "Gao", "flow": "return_intention", "channel": "sms"}}
     form["audience"] = (io.BytesIO(f"phone\n{numbers(1, 5)[0]}\n".encode()), "liste.csv")
     queued = client.post(
