@@ -27,8 +27,8 @@ from gateway.campaigns.definition import (
     list_campaigns,
 )
 from gateway.campaigns.imports import Format, invalid_rows, problem_text
-from gateway.campaigns.models import Campaign, CampaignImport, ImportStatus
-from gateway.campaigns.progress import contact_counts, progress, shown_status
+from gateway.campaigns.models import Campaign, CampaignImport, CampaignStatus, ImportStatus
+from gateway.campaigns.progress import contact_counts, count_answering, progress, shown_status
 from gateway.campaigns.services import (
     Action,
     Audience,
@@ -174,9 +174,16 @@ def status_command(ident: str) -> None:
 @campaign.command("list")
 def list_command() -> None:
     """Every campaign, newest first."""
+    now = utc_now()
     with _runtime() as rt, rt.sessions() as session:
         rows = list_campaigns(session)
         counts = contact_counts(session)
+        # A completed campaign whose households may still answer is not over: "sending done".
+        shown = {
+            row.id: shown_status(row, count_answering(session, row, now))
+            for row in rows
+            if row.status is CampaignStatus.COMPLETED
+        }
     if not rows:
         click.echo("No campaigns yet: make one with `survey-gateway campaign create`.")
         return
@@ -187,7 +194,7 @@ def list_command() -> None:
         table.append(
             (
                 row.id[:SHORT_ID],
-                str(row.status),
+                shown.get(row.id, str(row.status)).replace("_", " "),
                 str(row.channel),
                 row.flow,
                 str(total),

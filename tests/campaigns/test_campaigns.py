@@ -952,7 +952,7 @@ def test_staff_run_a_campaign_from_the_terminal(runtime: Runtime, tmp_path: Path
         "(UTC)",
         "NAME",
     ]
-    assert listing[1].split()[:6] == [short, "completed", "sms", "return_intention", "2", "2"]
+    assert listing[1].split()[:7] == [short, "sending", "done", "sms", "return_intention", "2", "2"]
 
     refused = staff(runtime, "resume", short)
     assert refused.exit_code == 1
