@@ -13,14 +13,17 @@ kept longer than the list itself.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
+import openpyxl
 from anyascii import anyascii
 from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
@@ -99,26 +102,20 @@ def csv_rows(stream: IO[bytes] | IO[str]) -> Iterator[AudienceRow]:
 
     The header names the columns: ``phone`` (or ``telephone``, ``numero``; any case, accents
     ignored), and optionally ``language`` and ``region``. Commas, semicolons (Excel in French)
-    and tabs are recognised from the header. Text is UTF-8, with or without a BOM.
+    and tabs are recognised from the header. Text is UTF-8, with or without a BOM, or
+    Windows-1252 (what Excel in French saves as "CSV (séparateur: point-virgule)").
     """
-    text = stream if isinstance(stream, io.TextIOBase) else _utf8(cast(IO[bytes], stream))
+    lines = stream if isinstance(stream, io.TextIOBase) else _decoded(cast(IO[bytes], stream))
     row_number = 1
     try:
-        first = text.readline()
+        first = next(iter(lines), "")
         if not first.strip():
             raise CampaignError(Translatable("campaign_error.csv_empty"))
         delimiter = max(_DELIMITERS, key=first.count)
-        reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
+        reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter)
         phone, language, region = _columns(next(reader))
         for row_number, cells in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in cells):
-                continue
-            yield AudienceRow(
-                row_number,
-                _cell(cells, phone) or "",
-                _cell(cells, language),
-                _cell(cells, region),
-            )
+            yield from _row(row_number, cells, phone, language, region)
     except UnicodeDecodeError:
         raise CampaignError(
             Translatable("campaign_error.csv_encoding", row=row_number + 1)
@@ -128,9 +125,64 @@ def csv_rows(stream: IO[bytes] | IO[str]) -> Iterator[AudienceRow]:
             "campaign_error.csv_unreadable", row=row_number + 1, problem=str(exc)
         )
         raise CampaignError(problem) from None
+
+
+def xlsx_rows(stream: IO[bytes]) -> Iterator[AudienceRow]:
+    """The rows of the first sheet of an Excel workbook (.xlsx), its first row the header, as
+    for a CSV file. Numbers typed as numbers (22376000001) are read as their digits."""
+    try:
+        book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise CampaignError(Translatable("campaign_error.xlsx_unreadable")) from None
+    try:
+        sheet = book.worksheets[0]
+        values = sheet.iter_rows(values_only=True)
+        header = next(values, None)
+        if header is None or not any(cell is not None for cell in header):
+            raise CampaignError(Translatable("campaign_error.csv_empty"))
+        phone, language, region = _columns([_text(cell) for cell in header])
+        for row_number, cells in enumerate(values, start=2):
+            yield from _row(row_number, [_text(cell) for cell in cells], phone, language, region)
     finally:
-        if isinstance(text, io.TextIOWrapper) and text is not stream:
-            text.detach()  # the caller's stream stays open
+        book.close()
+
+
+def _row(
+    row_number: int,
+    cells: Sequence[str],
+    phone: int,
+    language: int | None,
+    region: int | None,
+) -> Iterator[AudienceRow]:
+    """The row as an entry of the list; nothing for a blank row."""
+    if any(cell.strip() for cell in cells):
+        yield AudienceRow(
+            row_number, _cell(cells, phone) or "", _cell(cells, language), _cell(cells, region)
+        )
+
+
+def _text(cell: object) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell)
+
+
+def _decoded(stream: IO[bytes]) -> Iterator[str]:
+    """The lines of ``stream`` as text: each in UTF-8 if it is (a BOM first is dropped), else
+    in Windows-1252. Decided line by line, so a file is read once, as it streams, and a
+    Windows file whose first accent is at row 40,000 is read as well as one with it in row 2.
+    A line that is neither raises UnicodeDecodeError."""
+    first = True
+    for raw in stream:
+        if first:
+            raw, first = raw.removeprefix(codecs.BOM_UTF8), False
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            # Bytes Windows-1252 leaves undefined (0x81, 0x8D...) raise here too.
+            yield raw.decode("cp1252")
 
 
 def json_rows(items: Iterable[Any]) -> Iterator[AudienceRow]:
@@ -320,8 +372,3 @@ def _not_a_number(raw: str) -> Translatable:
         return Translatable("campaign_row.no_digits")
     masked = mask_phone(("+" if raw.startswith("+") else "") + digits)
     return Translatable("campaign_row.not_a_number", masked=masked)
-
-
-def _utf8(stream: IO[bytes]) -> io.TextIOWrapper:
-    # newline="" as the csv module wants: quoted fields may hold line breaks.
-    return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")

@@ -13,10 +13,12 @@ hands the campaign to the workers.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, update
@@ -103,6 +105,76 @@ def zone(name: str) -> ZoneInfo:
         raise CampaignError(Translatable("campaign_error.timezone", name=name[:64])) from None
 
 
+class CampaignSpecError(CampaignError):
+    """A campaign asked for with values out of bounds: every problem, by the ``CampaignSpec``
+    field it concerns, so a form can show each next to its field. Said as the first."""
+
+    def __init__(self, problems: Mapping[str, CampaignError]) -> None:
+        super().__init__(next(iter(problems.values())).reason)
+        self.problems = dict(problems)
+
+
+@dataclass(slots=True)
+class _Checked:
+    """The values of a spec as they are stored, and what is wrong with the others."""
+
+    problems: dict[str, CampaignError] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def take(self, name: str, read: Callable[[], Any]) -> None:
+        try:
+            self.values[name] = read()
+        except CampaignError as exc:
+            self.problems[name] = exc
+
+
+def check_spec(
+    spec: CampaignSpec,
+    flows: Mapping[str, Flow],
+    *,
+    ussd_flow: str,
+    now: datetime | None = None,
+) -> dict[str, CampaignError]:
+    """Every problem with ``spec``, by field name (empty when it can be created); ``ussd``
+    when the flow cannot be reached by a USSD invitation."""
+    return _check(spec, flows, ussd_flow, now).problems
+
+
+def _check(
+    spec: CampaignSpec, flows: Mapping[str, Flow], ussd_flow: str, now: datetime | None
+) -> _Checked:
+    checked = _Checked()
+    checked.take("name", lambda: _name(spec.name))
+    checked.take("flow", lambda: _flow(flows, spec.flow))
+    checked.take("channel", lambda: _channel(spec.channel))
+    flow, channel = checked.values.get("flow"), checked.values.get("channel")
+    if flow is not None and channel is CampaignChannel.USSD:
+        checked.take("ussd", lambda: _check_ussd_flow(flow, ussd_flow))
+    checked.take("window", lambda: parse_window(spec.window))
+    checked.take("timezone", lambda: zone(spec.timezone))
+    checked.take("throttle", lambda: _throttle(spec.throttle))
+    tz = checked.values.get("timezone")
+    checked.take("start_at", lambda: _start(spec.start_at, tz, now))
+    if flow is None:
+        return checked
+    reminders = flow.reminder_count if spec.reminder_count is None else spec.reminder_count
+    interval = spec.reminder_interval_hours
+    if interval is None:
+        interval = int(flow.reminder_interval.total_seconds() // 3600)
+    expiry = (
+        int(flow.expiry.total_seconds() // 3600) if spec.expiry_hours is None else spec.expiry_hours
+    )
+    bounds: dict[str, tuple[int | None, int, int]] = {
+        "reminder_count": (reminders, 0, MAX_REMINDERS),
+        "reminder_interval_hours": (interval, 1, MAX_REMINDER_INTERVAL_HOURS),
+        "expiry_hours": (expiry, 1, MAX_EXPIRY_HOURS),
+        "retention_days": (spec.retention_days, 1, MAX_RETENTION_DAYS),
+    }
+    for name, (value, low, high) in bounds.items():
+        checked.take(name, functools.partial(_in_range, name, value, low, high))
+    return checked
+
+
 def create_campaign(
     session: Session,
     spec: CampaignSpec,
@@ -115,80 +187,29 @@ def create_campaign(
     """Check ``spec`` and add the campaign, as a draft without contacts.
 
     ``ussd_flow`` is the flow a household reaches by dialling the USSD code: the only one a
-    ``ussd`` campaign can invite to. ``start_at`` may be at most a year after ``now``.
+    ``ussd`` campaign can invite to. ``start_at`` may be at most a year after ``now``. Values
+    out of bounds raise ``CampaignSpecError``, naming every one.
     """
-    name = " ".join(spec.name.split())
-    if any(ord(c) < 32 for c in spec.name):
-        raise CampaignError(Translatable("campaign_error.name_control"))
-    if not name or len(name) > MAX_NAME:
-        raise CampaignError(Translatable("campaign_error.name_length", max=MAX_NAME))
-    flow = flows.get(spec.flow)
-    if flow is None:
-        known = ", ".join(sorted(flows))
-        raise CampaignError(
-            Translatable("campaign_error.unknown_flow", flow=spec.flow[:64], known=known)
-        )
-    try:
-        channel = CampaignChannel(spec.channel)
-    except ValueError:
-        problem = Translatable("campaign_error.channel", channel=spec.channel[:16])
-        raise CampaignError(problem) from None
-    if channel is CampaignChannel.USSD:
-        _check_ussd_flow(flow, ussd_flow)
-    opens, closes = parse_window(spec.window)
-    tz = zone(spec.timezone)
-    if not THROTTLE_MIN <= spec.throttle <= THROTTLE_MAX:
-        raise CampaignError(
-            Translatable(
-                "campaign_error.throttle_range",
-                low=THROTTLE_MIN,
-                high=THROTTLE_MAX,
-                given=spec.throttle,
-            )
-        )
-    start_at = spec.start_at
-    if start_at is not None and start_at.utcoffset() is None:
-        start_at = start_at.replace(tzinfo=tz)
-    if start_at is not None and start_at > (now or utc_now()) + MAX_START_AHEAD:
-        raise CampaignError(
-            Translatable(
-                "campaign_error.start_too_late",
-                start=start_at.replace(tzinfo=None).isoformat(timespec="minutes"),
-                days=MAX_START_AHEAD.days,
-            )
-        )
-    reminders = flow.reminder_count if spec.reminder_count is None else spec.reminder_count
-    interval = spec.reminder_interval_hours
-    if interval is None:
-        interval = int(flow.reminder_interval.total_seconds() // 3600)
-    expiry = (
-        int(flow.expiry.total_seconds() // 3600) if spec.expiry_hours is None else spec.expiry_hours
-    )
-    _check_range(Translatable("campaign_error.what.reminders"), reminders, 0, MAX_REMINDERS)
-    _check_range(
-        Translatable("campaign_error.what.reminder_interval"),
-        interval,
-        1,
-        MAX_REMINDER_INTERVAL_HOURS,
-    )
-    _check_range(Translatable("campaign_error.what.expiry"), expiry, 1, MAX_EXPIRY_HOURS)
-    if spec.retention_days is not None:
-        what = Translatable("campaign_error.what.retention")
-        _check_range(what, spec.retention_days, 1, MAX_RETENTION_DAYS)
+    checked = _check(spec, flows, ussd_flow, now)
+    if checked.problems:
+        raise CampaignSpecError(checked.problems)
+    values = checked.values
+    flow, (opens, closes), tz = values["flow"], values["window"], values["timezone"]
+    start_at = values["start_at"]
     campaign = Campaign(
-        name=name,
+        name=values["name"],
         flow=flow.id,
-        channel=channel,
+        channel=values["channel"],
         status=CampaignStatus.DRAFT,
         start_at=start_at.astimezone(UTC) if start_at is not None else None,
         window_start=opens,
         window_end=closes,
         timezone=tz.key,
         throttle=float(spec.throttle),
-        reminder_count=reminders,
-        reminder_interval_hours=interval,
-        expiry_hours=expiry,
-        retention_days=spec.retention_days,
+        reminder_count=values["reminder_count"],
+        reminder_interval_hours=values["reminder_interval_hours"],
+        expiry_hours=values["expiry_hours"],
+        retention_days=values["retention_days"],
         created_by=str(actor)[:80],
     )
     session.add(campaign)
@@ -199,9 +220,82 @@ def create_campaign(
         "campaign.create",
         "campaign",
         campaign.id,
-        f"name={name} flow={flow.id} channel={channel}",
+        f"name={campaign.name} flow={flow.id} channel={campaign.channel}",
     )
     return campaign
+
+
+def _name(given: str) -> str:
+    name = " ".join(given.split())
+    if any(ord(c) < 32 for c in given):
+        raise CampaignError(Translatable("campaign_error.name_control"))
+    if not name or len(name) > MAX_NAME:
+        raise CampaignError(Translatable("campaign_error.name_length", max=MAX_NAME))
+    return name
+
+
+def _flow(flows: Mapping[str, Flow], flow_id: str) -> Flow:
+    flow = flows.get(flow_id)
+    if flow is None:
+        known = ", ".join(sorted(flows))
+        raise CampaignError(
+            Translatable("campaign_error.unknown_flow", flow=flow_id[:64], known=known)
+        )
+    return flow
+
+
+def _channel(given: str) -> CampaignChannel:
+    try:
+        return CampaignChannel(given)
+    except ValueError:
+        problem = Translatable("campaign_error.channel", channel=given[:16])
+        raise CampaignError(problem) from None
+
+
+def _throttle(throttle: float) -> float:
+    if not THROTTLE_MIN <= throttle <= THROTTLE_MAX:
+        raise CampaignError(
+            Translatable(
+                "campaign_error.throttle_range", low=THROTTLE_MIN, high=THROTTLE_MAX, given=throttle
+            )
+        )
+    return throttle
+
+
+def _start(start_at: datetime | None, tz: ZoneInfo | None, now: datetime | None) -> datetime | None:
+    if start_at is None:
+        return None
+    if start_at.utcoffset() is None:
+        if tz is None:
+            return None  # the time zone is wrong: said there
+        start_at = start_at.replace(tzinfo=tz)
+    if start_at > (now or utc_now()) + MAX_START_AHEAD:
+        raise CampaignError(
+            Translatable(
+                "campaign_error.start_too_late",
+                start=start_at.replace(tzinfo=None).isoformat(timespec="minutes"),
+                days=MAX_START_AHEAD.days,
+            )
+        )
+    return start_at
+
+
+_WHAT = {
+    "reminder_count": "reminders",
+    "reminder_interval_hours": "reminder_interval",
+    "expiry_hours": "expiry",
+    "retention_days": "retention",
+}
+
+
+def _in_range(name: str, value: int | None, low: int, high: int) -> int | None:
+    # None only for the retention, which has no default: kept as long as the rules say.
+    if value is not None and not low <= value <= high:
+        what = Translatable(f"campaign_error.what.{_WHAT[name]}")
+        raise CampaignError(
+            Translatable("campaign_error.range", what=what, low=low, high=high, value=value)
+        )
+    return value
 
 
 def _check_ussd_flow(flow: Flow, ussd_flow: str) -> None:
@@ -212,13 +306,6 @@ def _check_ussd_flow(flow: Flow, ussd_flow: str) -> None:
     if not flow.has_text(INVITATION_TEXT):
         raise CampaignError(
             Translatable("campaign_error.no_invitation", flow=flow.id, text=INVITATION_TEXT)
-        )
-
-
-def _check_range(what: Translatable, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise CampaignError(
-            Translatable("campaign_error.range", what=what, low=low, high=high, value=value)
         )
 
 

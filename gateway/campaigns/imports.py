@@ -37,6 +37,7 @@ from gateway.campaigns.audience import (
     csv_rows,
     import_audience,
     json_rows,
+    xlsx_rows,
 )
 from gateway.campaigns.definition import CampaignError
 from gateway.campaigns.models import Campaign, CampaignImport, CampaignImportPart, ImportStatus
@@ -51,7 +52,7 @@ PART_BYTES = 256 * 1024
 STALE_AFTER = timedelta(days=1)
 PROGRESS_TTL_S = 3600
 PENDING = (ImportStatus.QUEUED, ImportStatus.RUNNING)
-Format = Literal["csv", "json"]
+Format = Literal["csv", "json", "xlsx"]
 
 
 def queue_upload(
@@ -67,7 +68,8 @@ def queue_upload(
 
     The caller commits, then queues the job (``gateway.campaigns.services`` does both). What
     can be seen at once is refused at once (CampaignError): a closed campaign, an empty file, a
-    CSV header without a phone column or not in UTF-8. Rows are checked by the import.
+    CSV header without a phone column or not text. Rows, and a workbook (``xlsx``, read only
+    whole), are checked by the import.
     """
     check_open(campaign)
     piece = stream.read(PART_BYTES)
@@ -199,6 +201,10 @@ def _rows(format: str, stream: IO[bytes]) -> Iterator[AudienceRow]:
         if not isinstance(items, list):
             raise CampaignError("the list must be a JSON list of {'phone': ...} objects")
         return json_rows(items)
+    if format == "xlsx":
+        # A workbook is a zip file, read from its end: it is read whole (at most the upload's
+        # limit, a few megabytes), not streamed.
+        return xlsx_rows(io.BytesIO(stream.read()))
     return csv_rows(stream)
 
 

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.campaigns.definition import find_campaign, list_campaigns
-from gateway.campaigns.models import Campaign, CampaignContact, ContactStatus
+from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
 from gateway.core.clock import utc_now
 from gateway.messaging.models import Message, MessageStatus
 from gateway.surveys.models import OptOut, Submission, SubmissionStatus
@@ -25,6 +25,8 @@ from gateway.surveys.models import OptOut, Submission, SubmissionStatus
 # What the network reports as not reaching the handset, besides our own failures.
 UNDELIVERED = (MessageStatus.FAILED, MessageStatus.REJECTED, MessageStatus.EXPIRED)
 _WAITING = (ContactStatus.QUEUED, ContactStatus.SENDING)
+# Shown for a completed campaign whose runs are still under way.
+SENDING_DONE = "sending_done"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +36,11 @@ class Progress:
     - ``queued``: invitations still to send; ``sent``: invitations handed to the outbox.
     - ``delivered`` / ``failed``: as AT reported the invitation (``failed`` includes rejected
       and network-expired messages, and invitations that could not be made).
-    - ``started``: answered at least once; ``completed`` / ``declined``: ended so.
+    - ``started``: answered at least once and did not decline; ``completed`` /
+      ``declined``: ended so.
     - ``expired``: invited, did not finish, and the run's time is up.
+    - ``answering``: invited, and may still answer (the run is neither ended nor expired):
+      reminders may still go to them.
     - ``opted_out``: sent STOP, before their invitation or since.
     - ``skipped``: had already completed the survey before their invitation.
     """
@@ -49,12 +54,22 @@ class Progress:
     completed: int = 0
     declined: int = 0
     expired: int = 0
+    answering: int = 0
     opted_out: int = 0
     skipped: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counts by name, in the order above."""
         return asdict(self)
+
+
+def shown_status(campaign: Campaign, answering: int) -> str:
+    """The campaign's status as staff should read it, ``answering`` being its count of that
+    name: a completed campaign (every invitation sent) whose runs may still be answered, and
+    reminded, is not over yet: its sending is done."""
+    if campaign.status is CampaignStatus.COMPLETED and answering:
+        return SENDING_DONE
+    return campaign.status.value
 
 
 def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
@@ -77,7 +92,7 @@ def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
     )
     runs = session.execute(
         select(
-            func.count(Submission.id),
+            _count(Submission.status != SubmissionStatus.DECLINED),
             _count(Submission.status == SubmissionStatus.COMPLETED),
             _count(Submission.status == SubmissionStatus.DECLINED),
             _count(
@@ -90,12 +105,8 @@ def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
     ).one()
     # Invited, never answered, and past the time a run of this campaign may be answered.
     unanswered_expired = session.scalar(
-        select(func.count())
-        .select_from(CampaignContact)
-        .outerjoin(Submission, Submission.id == CampaignContact.run_id)
-        .where(
-            mine,
-            CampaignContact.status == ContactStatus.SENT,
+        _invited(
+            campaign,
             Submission.id.is_(None),
             CampaignContact.sent_at < now - timedelta(hours=campaign.expiry_hours),
         )
@@ -124,6 +135,7 @@ def progress(session: Session, campaign: Campaign, now: datetime) -> Progress:
         expired=runs[3] + (unanswered_expired or 0),
         opted_out=opted_out or 0,
         skipped=by_status.get(ContactStatus.SKIPPED, 0),
+        answering=count_answering(session, campaign, now),
     )
 
 
@@ -157,6 +169,49 @@ def listing(session: Session, limit: int | None = None) -> list[Listed]:
     rows = list_campaigns(session)[:limit]
     counts = contact_counts(session)
     return [Listed(row, *counts.get(row.id, (0, 0))) for row in rows]
+def count_answering(session: Session, campaign: Campaign, now: datetime) -> int:
+    """Invited, not opted out since, and whose run may still be answered: with no answer yet
+    and within the campaign's expiry, or started and not expired."""
+    found = session.scalar(
+        _invited(
+            campaign,
+            ~exists().where(OptOut.respondent_id == CampaignContact.respondent_id),
+            or_(
+                and_(
+                    Submission.id.is_(None),
+                    CampaignContact.sent_at >= now - timedelta(hours=campaign.expiry_hours),
+                ),
+                and_(Submission.status == SubmissionStatus.STARTED, Submission.expires_at >= now),
+            ),
+        )
+    )
+    return found or 0
+
+
+def _invited(campaign: Campaign, *conditions: Any) -> Select[int]:
+    """COUNT of the campaign's invited contacts, with the run each led to if any, where
+    ``conditions`` hold."""
+    return (
+        select(func.count())
+        .select_from(CampaignContact)
+        .outerjoin(Submission, Submission.id == CampaignContact.run_id)
+        .where(
+            CampaignContact.campaign_id == campaign.id,
+            CampaignContact.status == ContactStatus.SENT,
+            *conditions,
+        )
+    )
+
+
+def response_counts(session: Session) -> dict[str, int]:
+    """For every campaign id: the runs its invitations led to that were completed."""
+    rows = session.execute(
+        select(CampaignContact.campaign_id, func.count())
+        .join(Submission, Submission.id == CampaignContact.run_id)
+        .where(Submission.status == SubmissionStatus.COMPLETED)
+        .group_by(CampaignContact.campaign_id)
+    ).all()
+    return {campaign_id: total for campaign_id, total in rows}
 
 
 def contact_counts(session: Session) -> dict[str, tuple[int, int]]:

@@ -23,9 +23,9 @@ from gateway.campaigns.definition import (
     DEFAULT_WINDOW,
     CampaignSpec,
 )
-from gateway.campaigns.imports import invalid_rows, problem_text
-from gateway.campaigns.models import Campaign, CampaignImport, ImportStatus
-from gateway.campaigns.progress import find_with_progress, listing
+from gateway.campaigns.imports import Format, invalid_rows, problem_text
+from gateway.campaigns.models import Campaign, CampaignImport, CampaignStatus, ImportStatus
+from gateway.campaigns.progress import count_answering, find_with_progress, listing, shown_status
 from gateway.campaigns.services import (
     Action,
     Audience,
@@ -40,6 +40,14 @@ from gateway.results.export import iso_utc
 from gateway.staff.audit import CLI_ACTOR
 
 SHORT_ID = 8
+# What the counts that are not self-explanatory mean, printed next to them.
+COUNT_NOTES = {
+    "skipped": "not invited: had already completed this survey before their turn",
+    "opted_out": "sent STOP: not invited, or no more messages since",
+    "failed": "the invitation did not reach the phone",
+    "expired": "did not finish before the survey's time was up",
+    "answering": "invited and may still answer: reminders may still go",
+}
 
 
 @click.group("campaign", cls=CommandGroup)
@@ -59,7 +67,8 @@ def campaign() -> None:
     "--audience",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     required=True,
-    help="A CSV file with a phone column (language and region optional), or a JSON list.",
+    help="A CSV or Excel (.xlsx) file with a phone column (language and region optional), "
+    "or a JSON list.",
 )
 @click.option("--start", "start_at", help="Not before this time (ISO, e.g. 2025-03-10T08:00).")
 @click.option("--window", default=DEFAULT_WINDOW, show_default=True, help="Daily sending hours.")
@@ -143,17 +152,32 @@ def status_command(ident: str) -> None:
     """How far the campaign got: invitations, deliveries, surveys started and completed."""
     with _runtime() as rt, rt.sessions() as session:
         found, counts = find_with_progress(session, ident)
-    click.echo(f"Campaign {found.id[:SHORT_ID]} {found.status}: {describe(found)}")
+    status = shown_status(found, counts.answering).replace("_", " ")
+    click.echo(f"Campaign {found.id[:SHORT_ID]} {status}: {describe(found)}")
     width = max(len(name) for name in counts.as_dict())
     for name, value in counts.as_dict().items():
-        click.echo(f"  {name.replace('_', ' '):<{width}}  {value:>7}")
+        meaning = f"  ({COUNT_NOTES[name]})" if name in COUNT_NOTES and value else ""
+        click.echo(f"  {name.replace('_', ' '):<{width}}  {value:>7}{meaning}")
+    if status == "sending done":
+        click.echo("All invitations are out; the campaign ends when no one may still answer.")
+    click.echo(
+        "Numbers not in the campaign at all (duplicates, invalid rows, numbers that had sent "
+        "STOP before the import) are in the report of each import."
+    )
 
 
 @campaign.command("list")
 def list_command() -> None:
     """Every campaign, newest first."""
+    now = utc_now()
     with _runtime() as rt, rt.sessions() as session:
         rows = listing(session)
+        # A completed campaign whose households may still answer is not over: "sending done".
+        shown = {
+            row.campaign.id: shown_status(row.campaign, count_answering(session, row.campaign, now))
+            for row in rows
+            if row.campaign.status is CampaignStatus.COMPLETED
+        }
     if not rows:
         click.echo("No campaigns yet: make one with `survey-gateway campaign create`.")
         return
@@ -164,7 +188,7 @@ def list_command() -> None:
         table.append(
             (
                 found.id[:SHORT_ID],
-                str(found.status),
+                shown.get(found.id, str(found.status)).replace("_", " "),
                 str(found.channel),
                 found.flow,
                 str(row.contacts),
@@ -218,10 +242,11 @@ def _change(ident: str, action: Action) -> None:
 
 @contextmanager
 def _audience(path: Path) -> Iterator[Audience]:
-    """The list in the file, open for reading: a ``.json`` file holds a JSON list; any other,
-    CSV."""
+    """The list in the file, open for reading: a ``.json`` file holds a JSON list, a ``.xlsx``
+    file is an Excel workbook; any other, CSV."""
+    formats: dict[str, Format] = {".json": "json", ".xlsx": "xlsx"}
     with path.open("rb") as stream:
-        yield Audience(stream, "json" if path.suffix.lower() == ".json" else "csv")
+        yield Audience(stream, formats.get(path.suffix.lower(), "csv"))
 
 
 def _moment(text: str) -> datetime:

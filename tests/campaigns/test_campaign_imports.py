@@ -159,7 +159,9 @@ def test_a_list_unreadable_past_its_header_ends_the_import_failed_and_adds_nothi
     client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
 ) -> None:
     headers = manager(runtime)
-    broken = f"phone\n{NUMBERS[0]}\n{NUMBERS[1]}\n".encode() + b"\xff\xfe\n"
+    broken = (
+        f"phone\n{NUMBERS[0]}\n{NUMBERS[1]}\n".encode() + b"\x81\x8d\n"
+    )  # neither UTF-8 nor Windows-1252
 
     created = post_csv(client, headers, broken)
     run_jobs()

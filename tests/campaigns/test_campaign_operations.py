@@ -129,7 +129,8 @@ class Surfaces:
             page = self.dashboard.get(f"/dashboard/campaigns/{campaign_id}")
             answer = self.dashboard.post(
                 f"/dashboard/campaigns/{campaign_id}/{action}",
-                data={"csrf_token": csrf_token(page.get_data(as_text=True))},
+                # Cancelling asks for its box to be ticked, as a person does on its page.
+                data={"csrf_token": csrf_token(page.get_data(as_text=True)), "confirm": "yes"},
                 follow_redirects=True,
             )
             return '<p class="flash error">' not in answer.get_data(as_text=True)

@@ -38,7 +38,7 @@ from gateway.campaigns.lifecycle import (
     start_campaign,
 )
 from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
-from gateway.campaigns.progress import Progress, progress
+from gateway.campaigns.progress import Progress, progress, shown_status
 from gateway.campaigns.queue import CampaignJobs, pending_key
 from gateway.cli.campaigns import campaign
 from gateway.core.rate_limit import RateLimiter
@@ -308,7 +308,7 @@ def test_what_households_do_moves_the_counts(
     change(runtime, start_campaign, campaign_id)
     work(runtime, FakeClock(MORNING), AfricasTalkingSender("sandbox", "k", api_url=at_server.url))
     assert all(phone.replies() == [CONSENT_FR] for phone in phones)
-    assert counts(runtime, campaign_id) == Progress(contacts=4, sent=4)
+    assert counts(runtime, campaign_id) == Progress(contacts=4, sent=4, answering=4)
 
     # AT reports on the invitations (ATXid_1 to ATXid_4, in list order).
     for provider_id, status, number in [
@@ -324,12 +324,40 @@ def test_what_households_do_moves_the_counts(
     assert phones[1].send("1")[0].startswith("Région où vit votre ménage")
     assert phones[2].send("STOP") == ["Merci. Vous ne recevrez plus de messages de ce sondage."]
 
+    # Still answering: who started and did not finish, and who did not answer yet.
     assert counts(runtime, campaign_id) == Progress(
-        contacts=4, sent=4, delivered=2, failed=1, started=2, completed=1, opted_out=1
+        contacts=4,
+        sent=4,
+        delivered=2,
+        failed=1,
+        started=2,
+        completed=1,
+        answering=2,
+        opted_out=1,
     )
     # Past the runs' expiry (72 hours): whoever did not finish has expired.
     later = counts(runtime, campaign_id, datetime.now(UTC) + timedelta(hours=73))
-    assert (later.completed, later.expired) == (1, 3)
+    assert (later.completed, later.expired, later.answering) == (1, 3, 0)
+
+
+def test_a_household_that_declines_has_not_started_and_a_campaign_ends_with_its_runs(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    declines, completes = numbers(2)
+    campaign_id, _ = new_campaign(runtime, [declines, completes])
+    change(runtime, start_campaign, campaign_id)
+    work(runtime, FakeClock(MORNING))
+    campaign = the_campaign(runtime, campaign_id)
+    assert campaign.status is CampaignStatus.COMPLETED  # every invitation is out
+    assert shown_status(campaign, counts(runtime, campaign_id).answering) == "sending_done"
+
+    SmsPhone(client, runtime, run_jobs, number=declines).send("2")
+    for answer in SMS_SURVEY:
+        SmsPhone(client, runtime, run_jobs, number=completes).send(answer)
+
+    now = counts(runtime, campaign_id)
+    assert (now.started, now.completed, now.declined, now.answering) == (1, 1, 1, 0)
+    assert shown_status(campaign, now.answering) == "completed"
 
 
 def test_a_number_that_stops_before_its_turn_is_not_invited(
@@ -343,7 +371,7 @@ def test_a_number_that_stops_before_its_turn_is_not_invited(
     work(runtime, FakeClock(MORNING))
 
     assert list(invitations(runtime)) == [runtime.services.pseudonymise(stays)]
-    assert counts(runtime, campaign_id) == Progress(contacts=2, sent=1, opted_out=1)
+    assert counts(runtime, campaign_id) == Progress(contacts=2, sent=1, answering=1, opted_out=1)
 
 
 # --- restarts and races -----------------------------------------------------------------------
@@ -903,8 +931,15 @@ def test_staff_run_a_campaign_from_the_terminal(runtime: Runtime, tmp_path: Path
     work(runtime, FakeClock(MORNING))
 
     status = staff(runtime, "status", short).output.splitlines()
-    assert status[0].startswith(f"Campaign {short} completed:")
+    # Every invitation is out, but the households may still answer: not over yet.
+    assert status[0].startswith(f"Campaign {short} sending done:")
     assert "  sent             2" in status and "  contacts         2" in status
+    assert "  answering        2  (invited and may still answer: reminders may still go)" in status
+    assert "  skipped          0" in status  # explained only where it counts someone
+    assert status[-1] == (
+        "Numbers not in the campaign at all (duplicates, invalid rows, numbers that had sent "
+        "STOP before the import) are in the report of each import."
+    )
     listing = staff(runtime, "list").output.splitlines()
     assert listing[0].split() == [
         "ID",
@@ -917,7 +952,7 @@ def test_staff_run_a_campaign_from_the_terminal(runtime: Runtime, tmp_path: Path
         "(UTC)",
         "NAME",
     ]
-    assert listing[1].split()[:6] == [short, "completed", "sms", "return_intention", "2", "2"]
+    assert listing[1].split()[:7] == [short, "sending", "done", "sms", "return_intention", "2", "2"]
 
     refused = staff(runtime, "resume", short)
     assert refused.exit_code == 1
@@ -931,7 +966,9 @@ def test_the_terminal_imports_through_the_workers_import_and_waits_for_one_under
 ) -> None:
     token = api_tokens(runtime)
     audience = tmp_path / "liste.csv"
-    audience.write_bytes(f"phone\n{numbers(1)[0]}\n".encode() + b"\xff\n")
+    audience.write_bytes(
+        f"phone\n{numbers(1)[0]}\n".encode() + b"\x81\n"
+    )  # neither UTF-8 nor Windows-1252
     form = {**{"name": "Gao", "flow": "return_intention", "channel": "sms"}}
     form["audience"] = (io.BytesIO(f"phone\n{numbers(1, 5)[0]}\n".encode()), "liste.csv")
     queued = client.post(

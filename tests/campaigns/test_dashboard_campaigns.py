@@ -104,7 +104,18 @@ def test_the_tests_campaign_window_is_the_usual_one_most_of_the_day() -> None:
 
 
 def press(client: FlaskClient, campaign_page: str, action: str) -> TestResponse:
-    """Press a campaign page's button."""
+    """Press a campaign page's button; for cancel, follow its link and confirm."""
+    if action == "cancel":
+        link = re.search(
+            r'id="action-cancel" href="(/dashboard/campaigns/[^"]+/cancel)"', campaign_page
+        )
+        assert link is not None, "no cancel button"
+        confirm = text_of(client.get(link.group(1)))
+        return client.post(
+            link.group(1),
+            data={"csrf_token": csrf_token(confirm), "confirm": "yes"},
+            follow_redirects=True,
+        )
     found = re.search(rf'action="(/dashboard/campaigns/[^"]+/{action})"', campaign_page)
     assert found is not None, f"no {action} button"
     return client.post(
@@ -113,10 +124,10 @@ def press(client: FlaskClient, campaign_page: str, action: str) -> TestResponse:
 
 
 def count(html: str, name: str) -> int:
-    """One count of a campaign page."""
-    found = re.search(rf'id="count-{name}">(\d+)<', html)
+    """One count of a campaign page (French groups thousands with a narrow space)."""
+    found = re.search(rf'id="count-{name}">([\d\s\u202f\xa0,]+)<', html)
     assert found is not None, f"no count {name}"
-    return int(found.group(1))
+    return int(re.sub(r"\D", "", found.group(1)))
 
 
 def test_a_manager_creates_a_campaign_from_a_csv_and_sees_the_import_report(
@@ -189,30 +200,32 @@ def test_a_list_the_domain_refuses_creates_nothing_and_says_why(
     assert "Aucune campagne" in text_of(client.get("/dashboard/campaigns/"))
 
 
+FIELD_OF = {
+    "window": "window",
+    "throttle": "throttle",
+    "csv": "audience",
+    "timezone": "timezone",
+    "start": "start_at",
+}
 REFUSALS = {
     "fr": {
-        "window": "La campagne n'a pas été créée : le créneau d'envoi « 19:00-08:00 » doit "
+        "window": "le créneau d'envoi « 19:00-08:00 » doit "
         "commencer avant de se terminer, par exemple 08:00-19:00",
-        "throttle": "La campagne n'a pas été créée : le débit doit être entre 0,1 et 50 messages "
-        "par seconde, et non 100",
-        "csv": "La campagne n'a pas été créée : la ligne d'en-tête n'a pas de colonne de "
+        "throttle": "le débit doit être entre 0,1 et 50 messages par seconde, et non 100",
+        "csv": "la ligne d'en-tête n'a pas de colonne de "
         "numéros : nommez-la « phone » (ou « telephone », « numero »)",
-        "timezone": "La campagne n'a pas été créée : « Mars/Olympus » n'est pas un nom de fuseau "
+        "timezone": "« Mars/Olympus » n'est pas un nom de fuseau "
         "horaire ; utilisez un nom comme Africa/Bamako",
-        "start": "La campagne n'a pas été créée : le début 9999-12-31T23:00 est trop loin : une "
+        "start": "le début 9999-12-31T23:00 est trop loin : une "
         "campagne commence au plus tard dans 365 jours",
     },
     "en": {
-        "window": "The campaign was not created: the window '19:00-08:00' must open before it "
-        "closes, e.g. 08:00-19:00",
-        "throttle": "The campaign was not created: the throttle is 0.1 to 50 messages a second, "
-        "not 100",
-        "csv": "The campaign was not created: the header row has no phone column: name the "
+        "window": "the window '19:00-08:00' must open before it closes, e.g. 08:00-19:00",
+        "throttle": "the throttle is 0.1 to 50 messages a second, not 100",
+        "csv": "the header row has no phone column: name the "
         "column of numbers 'phone' (or 'telephone', 'numero')",
-        "timezone": "The campaign was not created: 'Mars/Olympus' is not a time zone name; use "
-        "one like Africa/Bamako",
-        "start": "The campaign was not created: the start 9999-12-31T23:00 is too far ahead: a "
-        "campaign starts within 365 days",
+        "timezone": "'Mars/Olympus' is not a time zone name; use one like Africa/Bamako",
+        "start": "the start 9999-12-31T23:00 is too far ahead: a campaign starts within 365 days",
     },
 }
 
@@ -232,8 +245,15 @@ def test_a_refused_campaign_is_explained_in_the_interface_language(
         "start": text_of(upload(client, AUDIENCE, start_at="9999-12-31T23:00")),
     }
 
+    heading = {
+        "fr": "La campagne n'a pas été créée. À corriger :",
+        "en": "The campaign was not created. To correct:",
+    }[language]
     for case, expected in REFUSALS[language].items():
-        assert expected in said[case], case
+        field = FIELD_OF[case]
+        # Said next to its field, and in the list at the top.
+        assert f'<p class="field-error" id="{field}-error">{expected}</p>' in said[case], case
+        assert heading in said[case]
     other = REFUSALS["en" if language == "fr" else "fr"]
     assert not [case for case, text in other.items() if text in said[case]]
 
@@ -310,8 +330,9 @@ def test_start_pause_resume_cancel_and_progress(
     html = text_of(client.get(location))
     assert count(html, "started") == 1 and count(html, "completed") == 1
 
-    # Everyone was invited: the campaign is over, and offers no button.
-    assert 'id="status">terminée<' in html and "action-" not in html
+    # Everyone was invited, and offers no button; but two households may still answer.
+    assert 'id="status">invitations envoyées<' in html and "action-" not in html
+    assert "2 ménage(s) peuvent encore répondre et recevoir des rappels" in html
     assert ("user:manager", "campaign.start") in audit_actions(runtime)
 
 

@@ -62,7 +62,7 @@ def test_after_a_wipe_a_campaign_started_later_does_not_text_a_number_that_sent_
     work(runtime, FakeClock(MORNING))
 
     assert list(invitations(runtime)) == [runtime.services.pseudonymise(stays)]
-    assert counts(runtime, campaign_id) == Progress(contacts=2, sent=1, opted_out=1)
+    assert counts(runtime, campaign_id) == Progress(contacts=2, sent=1, answering=1, opted_out=1)
     assert [m.kind for m in messages_to(runtime, leaves)] == ["opt_out"]
 
 

@@ -26,6 +26,8 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ),
     ("GET", "/dashboard/campaigns/new"): Role.MANAGER,
     ("POST", "/dashboard/campaigns/new"): Role.MANAGER,
+    ("GET", "/dashboard/campaigns/<campaign_id>/cancel"): Role.MANAGER,
+    ("POST", "/dashboard/campaigns/<campaign_id>/contacts"): Role.MANAGER,
     ("GET", "/dashboard/enumerators/"): Role.MANAGER,
     ("POST", "/dashboard/enumerators/<enumerator_id>/<any(approve, reject, revoke):decision>"): (
         Role.MANAGER

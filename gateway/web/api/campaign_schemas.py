@@ -23,6 +23,9 @@ class ProgressSchema(ma.Schema):
     completed = ma.fields.Integer()
     declined = ma.fields.Integer()
     expired = ma.fields.Integer(metadata={"description": "Did not finish in time"})
+    answering = ma.fields.Integer(
+        metadata={"description": "Invited and may still answer (and be reminded)"}
+    )
     opted_out = ma.fields.Integer(metadata={"description": "Sent STOP"})
     skipped = ma.fields.Integer(metadata={"description": "Had completed the survey already"})
 
