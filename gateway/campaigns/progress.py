@@ -169,6 +169,8 @@ def listing(session: Session, limit: int | None = None) -> list[Listed]:
     rows = list_campaigns(session)[:limit]
     counts = contact_counts(session)
     return [Listed(row, *counts.get(row.id, (0, 0))) for row in rows]
+
+
 def count_answering(session: Session, campaign: Campaign, now: datetime) -> int:
     """Invited, not opted out since, and whose run may still be answered: with no answer yet
     and within the campaign's expiry, or started and not expired."""

@@ -35,6 +35,7 @@ from gateway.campaigns.services import (
 )
 from gateway.cli.errors import BadSetup, CommandError, CommandGroup, migrated_runtime
 from gateway.cli.terminal import printable, text_table
+from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
 from gateway.results.export import iso_utc
 from gateway.staff.audit import CLI_ACTOR
