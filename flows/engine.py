@@ -20,6 +20,14 @@ from datetime import datetime
 from anyascii import anyascii
 
 from flows.errors import RunStateError
+from flows.extended import (
+    EXTENDED_TYPES,
+    narrowed,
+    notes_shown,
+    parse_extended,
+    selected,
+    with_notes,
+)
 from flows.model import Condition, Flow, Option, Question, QuestionType, Test, localise
 from flows.run import (
     Answer,
@@ -129,6 +137,9 @@ def ask(flow: Flow, state: RunState, *, error: str | None = None) -> QuestionAsk
         for number, option in enumerate(question.options, start=1)
     )
     text = localise(question.text, language, flow.default_language)
+    previous = state.path[-2] if len(state.path) > 1 else None
+    notes = notes_shown(flow, state.answers, after=previous, before=question.key, holds=holds)
+    text = with_notes(notes, text, language, flow.default_language)
     return QuestionAsked(question.key, text, choices, error)
 
 
@@ -137,6 +148,8 @@ def parse_answer(question: Question, text: str) -> str | RejectReason:
     cleaned = " ".join(text.split())
     if not cleaned:
         return RejectReason.EMPTY
+    if question.type in EXTENDED_TYPES:
+        return parse_extended(question, cleaned)
     if question.type is QuestionType.CHOICE:
         return _parse_choice(question.options, cleaned)
     if question.type is QuestionType.INTEGER:
@@ -176,6 +189,8 @@ def _fold(text: str) -> str:
 
 
 def _error_text(flow: Flow, question: Question, language: str) -> str:
+    if question.error is not None:
+        return localise(question.error, language, flow.default_language)
     if question.type is QuestionType.INTEGER:
         return flow.text("invalid_number", language, min=question.minimum, max=question.maximum)
     return flow.text("invalid", language)
@@ -187,7 +202,7 @@ def _current(flow: Flow, state: RunState) -> Question | None:
     if state.current is None:
         return None
     try:
-        return flow.question(state.current)
+        return narrowed(flow.question(state.current), state.answers)
     except KeyError as exc:
         raise RunStateError(f"run {state.run_id} waits on unknown '{state.current}'") from exc
 
@@ -202,6 +217,8 @@ def _next_question(
     keys = flow.question_keys
     start_at = 0 if after is None else keys.index(after) + 1
     for question in flow.questions[start_at:]:
+        if question.type is QuestionType.NOTE:
+            continue  # no answer to wait for: shown above the next screen
         if question.when is None or holds(question.when, answers):
             return question
     return None
@@ -210,6 +227,8 @@ def _next_question(
 def holds(condition: Condition, answers: Mapping[str, Answer]) -> bool:
     """Whether a routing condition holds on the answers given so far."""
     if not all(_passes(test, answers) for test in condition.all_of):
+        return False
+    if any(holds(c, answers) for c in condition.none_of):
         return False
     return not condition.any_of or any(holds(c, answers) for c in condition.any_of)
 
@@ -226,9 +245,11 @@ def _passes(test: Test, answers: Mapping[str, Answer]) -> bool:
         return value not in {str(v) for v in test.values}
     if test.op == "equals":
         return value == str(test.values[0])
-    if test.op in ("min", "max") and value.lstrip("-").isdigit():
-        bound = int(test.values[0])
-        return int(value) >= bound if test.op == "min" else int(value) <= bound
+    if test.op == "selected":
+        return selected(value, str(test.values[0]))
+    if test.op in ("min", "max") and re.fullmatch(r"-?\d+(?:\.\d+)?", value):
+        bound = float(test.values[0])
+        return float(value) >= bound if test.op == "min" else float(value) <= bound
     return False
 
 
@@ -237,6 +258,9 @@ def _end(flow: Flow, state: RunState, ending_key: str, recorded: AnswerRecorded)
     status = RunStatus(ending.status)
     ended = replace(state, status=status, current=None, ending=ending_key)
     text = localise(ending.text, state.language, flow.default_language)
+    if ending_key == COMPLETED_ENDING:
+        notes = notes_shown(flow, state.answers, after=recorded.key, before=None, holds=holds)
+        text = with_notes(notes, text, state.language, flow.default_language)
     return Step(ended, (recorded, RunEnded(status, ending_key, text)))
 
 

@@ -18,6 +18,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from flows.errors import FlowError
+from flows.loader_checks import choice_filter_of
 from flows.model import (
     REQUIRED_TEXTS,
     Condition,
@@ -30,6 +31,8 @@ from flows.model import (
     Texts,
 )
 
+CHOICE_TYPES = (QuestionType.CHOICE, QuestionType.MULTI_CHOICE)
+NUMBER_TYPES = (QuestionType.INTEGER, QuestionType.DECIMAL)
 SCHEMA_PATH = Path(__file__).with_name("flow.schema.json")
 DEFAULT_FLOWS_DIR = Path(__file__).with_name("surveys")
 
@@ -198,6 +201,7 @@ class _Builder:
                 self.texts(item["label"], state, f"label of option '{item['code']}'"),
                 item.get("end"),
                 tuple(item.get("aliases", [])),
+                tuple(item.get("properties", {}).items()),
             )
             for item in items
         )
@@ -217,7 +221,7 @@ class _Builder:
         key: str = spec["key"]
         kind = QuestionType(spec["type"])
         options: tuple[Option, ...] = ()
-        if kind is QuestionType.CHOICE:
+        if kind in (QuestionType.CHOICE, QuestionType.MULTI_CHOICE):
             raw_options = spec["options"]
             if isinstance(raw_options, dict):
                 list_name = raw_options["list"]
@@ -239,6 +243,8 @@ class _Builder:
         if kind is QuestionType.TEXT and (minimum is None or minimum < 1):
             raise self.fail(key, "a text question needs min of at least 1")
         when = self.condition(spec["when"], key, earlier) if "when" in spec else None
+        choice_filter = choice_filter_of(spec, options, earlier, self.fail)
+        error = self.texts(spec["error"], key, "error") if "error" in spec else None
         return Question(
             key=key,
             type=kind,
@@ -248,29 +254,39 @@ class _Builder:
             maximum=maximum,
             when=when,
             hxl=spec.get("hxl"),
+            error=error,
+            choice_filter=choice_filter,
         )
 
     def condition(self, spec: dict[str, Any], key: str, earlier: list[Question]) -> Condition:
         known = {q.key: q for q in earlier}
         tests: list[Test] = []
         groups: list[Condition] = []
+        negated: list[Condition] = []
         for name, test in spec.items():
             if name == "any":
                 groups.extend(self.condition(item, key, earlier) for item in test)
+                continue
+            if name == "not":
+                negated.append(self.condition(test, key, earlier))
                 continue
             if name not in known:
                 raise self.fail(key, f"condition uses '{name}', which is not an earlier question")
             ((op, operand),) = test.items()
             values = tuple(operand) if isinstance(operand, list) else (operand,)
             target = known[name]
-            if target.type is QuestionType.CHOICE and op in ("in", "not_in", "equals"):
+            if target.type in CHOICE_TYPES and op in ("in", "not_in", "equals", "selected"):
                 codes = {o.code for o in target.options}
                 unknown = [v for v in values if v not in codes]
                 if unknown:
                     raise self.fail(
                         key, f"condition on '{name}' names codes it does not have: {unknown}"
                     )
-            if op in ("min", "max") and target.type is not QuestionType.INTEGER:
-                raise self.fail(key, f"condition '{op}' on '{name}' needs an integer question")
+            if op in ("min", "max") and target.type not in NUMBER_TYPES:
+                raise self.fail(
+                    key, f"condition '{op}' on '{name}' needs an integer or decimal question"
+                )
+            if op == "selected" and target.type not in CHOICE_TYPES:
+                raise self.fail(key, f"condition 'selected' on '{name}' needs a choice question")
             tests.append(Test(name, op, values))
-        return Condition(all_of=tuple(tests), any_of=tuple(groups))
+        return Condition(all_of=tuple(tests), any_of=tuple(groups), none_of=tuple(negated))
