@@ -270,6 +270,13 @@ class _Builder:
             if name == "not":
                 negated.append(self.condition(test, key, earlier))
                 continue
+            if name == "all":
+                # Every one holds: none of them fails.
+                failing = tuple(
+                    Condition(none_of=(self.condition(item, key, earlier),)) for item in test
+                )
+                negated.append(Condition(any_of=failing))
+                continue
             if name not in known:
                 raise self.fail(key, f"condition uses '{name}', which is not an earlier question")
             ((op, operand),) = test.items()

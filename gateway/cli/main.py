@@ -26,6 +26,7 @@ from gateway.cli import data as data_commands
 from gateway.cli.campaigns import campaign
 from gateway.cli.enumerators import enumerators
 from gateway.cli.errors import BadSetup, CommandError
+from gateway.cli.flow_files import flows_export, flows_import
 from gateway.cli.simulate import simulate
 from gateway.cli.staff import tokens, users
 from gateway.cli.terminal import plural
@@ -86,6 +87,10 @@ cli.add_command(data_commands.outbox)
 @cli.group()
 def flows() -> None:
     """Survey flow files."""
+
+
+flows.add_command(flows_import)
+flows.add_command(flows_export)
 
 
 @flows.command("check")
