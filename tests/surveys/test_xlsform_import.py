@@ -15,7 +15,7 @@ from gateway.surveys.flow_files import import_xlsform
 from gateway.surveys.xlsform_export import xlsform_bytes
 from gateway.surveys.xlsform_import import read_xlsform
 from gateway.surveys.xlsform_rules import XlsFormRefused
-from tests.xlsforms import EN, FR, SITE_CHOICES, SITE_SETTINGS, SITE_SURVEY, site_form, xlsform
+from tests.xlsforms import EN, FR, SITE_SETTINGS, SITE_SURVEY, site_form, xlsform
 
 SHIPPED = Path(__file__).resolve().parents[2] / "flows" / "surveys"
 
@@ -68,11 +68,6 @@ def with_row(row: list[object], header: list[str] | None = None) -> bytes:
     """The site form with ``row`` added as survey row 11."""
     survey = [header or SITE_SURVEY[0], *SITE_SURVEY[1:], row]
     return site_form(survey=survey)
-
-
-def blank(**cells: str) -> list[object]:
-    header = SITE_SURVEY[0]
-    return [cells.get(column.split("::")[0] if "::" in column else column, "") for column in header]
 
 
 def row(kind: str, name: str, **cells: str) -> list[object]:
