@@ -10,7 +10,7 @@ from flows import load_flows
 from gateway.cli.errors import BadSetup, CommandError
 from gateway.cli.terminal import plural
 from gateway.core.settings import Settings
-from gateway.surveys.flow_files import default_flows_dir, import_xlsform
+from gateway.surveys.flow_files import import_xlsform
 from gateway.surveys.xlsform_export import xlsform_bytes
 from gateway.surveys.xlsform_rules import XlsFormRefused
 
@@ -24,7 +24,7 @@ def flows_import(form: Path) -> None:
     way keep the version they started with.
     """
     settings = Settings.from_env()
-    folder = default_flows_dir(settings.var_dir, settings.flows_dir)
+    folder = settings.flows_folder
     try:
         report = import_xlsform(form.read_bytes(), folder, name=form.name)
     except XlsFormRefused as exc:
@@ -65,7 +65,7 @@ def flows_import(form: Path) -> None:
 def flows_export(flow_id: str, output: Path | None) -> None:
     """Write a flow as an XLSForm, to edit in a spreadsheet and import again."""
     settings = Settings.from_env()
-    known = load_flows(default_flows_dir(settings.var_dir, settings.flows_dir))
+    known = load_flows(settings.flows_folder)
     if flow_id not in known:
         raise BadSetup(f"no flow '{flow_id}' (known: {', '.join(sorted(known))})")
     target = output or Path(f"{flow_id}.xlsx")

@@ -103,8 +103,8 @@ flows.add_command(flows_export)
 def flows_check(directory: Path | None) -> None:
     """Validate the shipped flows and GATEWAY_FLOWS_DIR (or --dir); exit 1 on any problem."""
     settings = Settings.from_env()
-    extra = directory if directory is not None else settings.flows_dir
-    if extra is not None and not extra.is_dir():
+    extra = directory if directory is not None else settings.flows_folder
+    if settings.flows_dir is not None and not extra.is_dir():
         # The loader would silently find no files there: a typo must not pass as "OK".
         raise BadSetup(f"GATEWAY_FLOWS_DIR is {extra}, which is not a folder")
     problems = [str(problem) for problem in check_flows(extra)]

@@ -40,11 +40,6 @@ class ImportReport:
     unchanged: bool = False
 
 
-def default_flows_dir(var_dir: Path, flows_dir: Path | None) -> Path:
-    """Where imported flows go: GATEWAY_FLOWS_DIR, else ``flows`` under the var folder."""
-    return flows_dir if flows_dir is not None else var_dir / "flows"
-
-
 def import_xlsform(source: bytes, folder: Path, *, name: str = "form.xlsx") -> ImportReport:
     """Read an XLSForm and write it as the flow file of its form_id in ``folder``.
 

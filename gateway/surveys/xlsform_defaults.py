@@ -19,6 +19,15 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "back": "Retour",
         "reminder": "Rappel: le sondage attend votre réponse. Répondez à la dernière question"
         " ou STOP pour quitter.",
+        # What the SMS channel answers to its keywords when this flow is the USSD code's.
+        "help": "Envoyez SUITE pour continuer le sondage, STOP pour arreter, EFFACER pour"
+        " effacer vos donnees.",
+        "started": "Vous recevrez de nouveau les messages du sondage. Envoyez STOP pour arreter.",
+        "stopped": "Merci. Vous ne recevrez plus de messages de ce sondage.",
+        "deleted": "Vos réponses et votre numéro ont été effacés.",
+        "language_set": "Langue: francais.",
+        "paused": "Reponses non comprises. Le sondage est en pause: envoyez SUITE pour reprendre"
+        " ou AIDE pour de l'aide.",
     },
     "en": {
         "invalid": "Answer not understood. Send only the number of your choice, e.g. 2.",
@@ -31,6 +40,13 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "back": "Back",
         "reminder": "Reminder: the survey is waiting for your answer. Reply to the last"
         " question or STOP to quit.",
+        "help": "Send CONTINUE to go on with the survey, STOP to stop, DELETE to erase your data.",
+        "started": "You will receive survey messages again. Send STOP to stop.",
+        "stopped": "Thank you. You will receive no more messages from this survey.",
+        "deleted": "Your answers and your number have been deleted.",
+        "language_set": "Language: English.",
+        "paused": "Answers not understood. The survey is paused: send CONTINUE to go on or HELP"
+        " for help.",
     },
 }
 
