@@ -36,7 +36,7 @@ def flows_import(form: Path) -> None:
     for note in report.notes:
         click.echo(f"note: {note}")
     for line in report.too_long:
-        click.echo(f"shorten: {line}")
+        click.echo(f"warning: {line}")
     flow = report.flow
     if report.unchanged:
         click.echo(

@@ -16,7 +16,7 @@ import yaml
 
 from flows import Flow, FlowError, load_flow
 from flows.gsm7 import GSM7_SINGLE, measure_sms, to_gsm7
-from flows.sms_check import render_sms_question
+from flows.sms_check import render_sms_question, sms_warnings
 from flows.versions import VERSIONS_FOLDER
 from gateway.surveys.xlsform_import import XlsFormImport, read_xlsform
 from gateway.surveys.xlsform_rules import Problem, XlsFormRefused
@@ -51,7 +51,10 @@ def import_xlsform(source: bytes, folder: Path, *, name: str = "form.xlsx") -> I
     path = folder / f"{flow.id}.yaml"
     current = _current(path)
     text = yaml.safe_dump(imported.document, allow_unicode=True, sort_keys=False, width=100)
-    report = ImportReport(flow, path, None, imported.notes, screen_problems(imported))
+    # The same warnings as `flows check` (characters outside GSM-7, endings and texts over one
+    # SMS), then the questions' rows to shorten.
+    warnings = [w for w in sms_warnings(flow) if "needs" not in w or ": question '" not in w]
+    report = ImportReport(flow, path, None, imported.notes, [*screen_problems(imported), *warnings])
     if current is not None:
         if current.version > flow.version:
             raise XlsFormRefused(
