@@ -10,9 +10,6 @@ from flows import load_flows
 from gateway.cli.errors import BadSetup, CommandError
 from gateway.cli.terminal import plural
 from gateway.core.settings import Settings
-from gateway.surveys.flow_files import import_xlsform
-from gateway.surveys.xlsform_export import xlsform_bytes
-from gateway.surveys.xlsform_rules import XlsFormRefused
 
 
 @click.command("import")
@@ -23,6 +20,10 @@ def flows_import(form: Path) -> None:
     Restart the gateway (or its web and worker processes) for new runs to use it; runs under
     way keep the version they started with.
     """
+    # pyxform takes a while to load: every other command starts without it.
+    from gateway.surveys.flow_files import import_xlsform
+    from gateway.surveys.xlsform_rules import XlsFormRefused
+
     settings = Settings.from_env()
     folder = settings.flows_folder
     try:
@@ -64,6 +65,8 @@ def flows_import(form: Path) -> None:
 )
 def flows_export(flow_id: str, output: Path | None) -> None:
     """Write a flow as an XLSForm, to edit in a spreadsheet and import again."""
+    from gateway.surveys.xlsform_export import xlsform_bytes
+
     settings = Settings.from_env()
     known = load_flows(settings.flows_folder)
     if flow_id not in known:

@@ -9,7 +9,7 @@ sentence saying why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,18 +82,22 @@ class _Relevant(_Parser):
         return condition
 
     def either(self) -> Condition:
-        parts = [self.both()]
-        while self.peek_text() == "or":
-            self.take("or")
-            parts.append(self.both())
-        return parts[0] if len(parts) == 1 else _any(parts)
+        return self.joined("or", self.both, _any)
 
     def both(self) -> Condition:
-        parts = [self.single()]
-        while self.peek_text() == "and":
-            self.take("and")
-            parts.append(self.single())
-        return parts[0] if len(parts) == 1 else _all(parts)
+        return self.joined("and", self.single, _all)
+
+    def joined(
+        self,
+        word: str,
+        part: Callable[[], Condition],
+        combine: Callable[[list[Condition]], Condition],
+    ) -> Condition:
+        parts = [part()]
+        while self.peek_text() == word:
+            self.take(word)
+            parts.append(part())
+        return parts[0] if len(parts) == 1 else combine(parts)
 
     def single(self) -> Condition:
         token = self.peek()

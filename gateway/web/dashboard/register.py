@@ -12,6 +12,7 @@ from gateway.web import simulator as simulator_page
 from gateway.web.dashboard import campaigns as dashboard_campaigns
 from gateway.web.dashboard import enumerators as dashboard_enumerators
 from gateway.web.dashboard import results as dashboard_results
+from gateway.web.dashboard import surveys as dashboard_surveys
 from gateway.web.dashboard.base import SESSION_LIFETIME, bp, template_globals
 from gateway.web.formats import install_formats
 from gateway.web.runtime import runtime_of
@@ -30,6 +31,7 @@ def register_dashboard(app: Flask) -> None:
         dashboard_campaigns.bp,
         dashboard_results.bp,
         dashboard_enumerators.bp,
+        dashboard_surveys.bp,
         simulator_page.bp,
     ):
         app.register_blueprint(blueprint)
