@@ -30,8 +30,8 @@ def test_a_manager_sees_the_flows_and_their_versions(client: FlaskClient, runtim
 
     assert response.status_code == 200
     text = text_of(response)
-    assert "return_intention (code USSD)" in text
-    assert "Intentions de retour et besoins" in text
+    assert "<b>Intentions de retour et besoins</b> (return_intention, code USSD)" in text
+    assert "Version en service : 1" in text
     assert_light_page(response.get_data(as_text=True))
 
 
@@ -58,7 +58,8 @@ def test_an_upload_publishes_the_form_and_reports_what_it_did(
     assert (runtime.settings.flows_folder / "site_assessment.yaml").exists()
     assert ("user:manager", "flow.import") in audit_actions(runtime)
     listed = text_of(client.get("/dashboard/surveys/"))
-    assert "site_assessment" in listed and "après redémarrage" in listed
+    assert "<b>Évaluation des sites</b> (site_assessment)" in listed
+    assert "Version en service : après redémarrage" in listed
 
 
 def test_a_refused_form_lists_every_problem_with_its_row_and_writes_nothing(

@@ -221,5 +221,6 @@ EN: dict[str, str] = {
     "surveys.not_running": "after a restart",
     "surveys.languages": "Languages",
     "surveys.ussd": "USSD code",
+    "surveys.line": "{label}: {value}",
     "surveys.download": "Download as XLSForm",
 }

@@ -239,5 +239,6 @@ FR: dict[str, str] = {
     "surveys.not_running": "après redémarrage",
     "surveys.languages": "Langues",
     "surveys.ussd": "code USSD",
+    "surveys.line": "{label} : {value}",
     "surveys.download": "Télécharger en XLSForm",
 }
