@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from flows import Flow, Question, QuestionType
 from flows.model import Condition, Test, Texts
 from gateway.surveys.xlsform_expressions import condition_expression
-from gateway.surveys.xlsform_import import GATEWAY_SHEET
+from gateway.surveys.xlsform_settings import GATEWAY_SHEET
 
 _SURVEY_TYPES = {
     QuestionType.CHOICE: "select_one",

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
-from openpyxl import load_workbook
 from pyxform.errors import PyXFormError
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
@@ -35,8 +34,8 @@ from gateway.surveys.xlsform_rules import (
     XlsFormRefused,
     normalised_type,
 )
+from gateway.surveys.xlsform_settings import GATEWAY_SHEET, gateway_settings, gateway_sheet
 
-GATEWAY_SHEET = "gateway"
 _TYPES = {
     "select_one": "choice",
     "select_multiple": "multi_choice",
@@ -69,7 +68,7 @@ def read_xlsform(source: bytes, *, name: str = "form.xlsx") -> XlsFormImport:
         raise XlsFormRefused(
             [Problem(name, None, None, f"not an XLSForm workbook: {exc}")]
         ) from None
-    reader = _Reader(definition, _gateway_sheet(source))
+    reader = _Reader(definition, gateway_sheet(source))
     document = reader.read()
     if reader.problems:
         raise XlsFormRefused(reader.problems)
@@ -84,22 +83,6 @@ def read_xlsform(source: bytes, *, name: str = "form.xlsx") -> XlsFormImport:
         row = reader.rows.get(exc.state or "")
         raise XlsFormRefused([Problem("survey", row, None, exc.problem)]) from None
     return XlsFormImport(document, flow, reader.notes, reader.rows)
-
-
-def _gateway_sheet(source: bytes) -> list[dict[str, str]]:
-    # Not an XLSForm sheet (pyxform leaves it out): rows of name and one label per language.
-    book = load_workbook(BytesIO(source), read_only=True, data_only=True)
-    try:
-        if GATEWAY_SHEET not in book.sheetnames:
-            return []
-        rows = book[GATEWAY_SHEET].iter_rows(values_only=True)
-        header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-        return [
-            {h: str(v).strip() for h, v in zip(header, row, strict=False) if h and v is not None}
-            for row in rows
-        ]
-    finally:
-        book.close()
 
 
 class _Reader:
@@ -149,7 +132,7 @@ class _Reader:
             "languages": self.languages,
             "default_language": default,
         }
-        document.update(self._scalars())
+        document.update(gateway_settings(self.settings))
         document["questions"] = questions
         document["endings"] = self._endings(questions)
         document["texts"] = self._flow_texts()
@@ -184,24 +167,6 @@ class _Reader:
             )
             return 1
         return int(raw)
-
-    def _scalars(self) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        settings = self.settings
-        if "keywords" in settings:
-            found["keywords"] = settings["keywords"].replace(",", " ").split()
-        if "expiry_hours" in settings:
-            found["expiry_hours"] = _number(settings["expiry_hours"])
-        reminders = {
-            name: _number(settings[f"reminders_{name}"])
-            for name in ("count", "interval_hours")
-            if f"reminders_{name}" in settings
-        }
-        if reminders:
-            found["reminders"] = reminders
-        if "offer_sms_after_ussd_drop" in settings:
-            found["offer_sms_after_ussd_drop"] = _yes(settings["offer_sms_after_ussd_drop"])
-        return found
 
     def _texts(self, row: Mapping[str, str], kind: str) -> dict[str, str]:
         texts: dict[str, str] = {}
@@ -410,12 +375,3 @@ class _Reader:
                             f" in the {GATEWAY_SHEET} sheet"
                         )
         return texts
-
-
-def _number(raw: str) -> int | float:
-    value = float(raw)
-    return int(value) if value.is_integer() else value
-
-
-def _yes(raw: str) -> bool:
-    return raw.strip().lower() in ("yes", "true", "1", "true()")
