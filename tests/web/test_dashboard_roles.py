@@ -36,6 +36,9 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("POST", "/dashboard/logout"): None,
     ("GET", "/dashboard/results/"): Role.VIEWER,
     ("GET", "/dashboard/results/export.<any(csv, xlsx, hxl):fmt>"): Role.VIEWER,
+    ("GET", "/dashboard/surveys/"): Role.MANAGER,
+    ("POST", "/dashboard/surveys/"): Role.MANAGER,
+    ("GET", "/dashboard/surveys/<flow_id>.xlsx"): Role.MANAGER,
     ("GET", "/simulator"): Role.MANAGER,
     ("POST", "/simulator/phone"): Role.MANAGER,
     ("GET", "/simulator/messages"): Role.MANAGER,
@@ -54,6 +57,7 @@ CONCRETE = {
     "<enumerator_id>": ID,
     "<any(approve, reject):decision>": "approve",
     "<code>": "en",
+    "<flow_id>": "return_intention",
     "<any(csv, xlsx, hxl):fmt>": "csv",
 }
 ORDER = [Role.VIEWER, Role.MANAGER, Role.ADMIN]
