@@ -20,6 +20,14 @@ from datetime import datetime
 from anyascii import anyascii
 
 from flows.errors import RunStateError
+from flows.extended import (
+    EXTENDED_TYPES,
+    narrowed,
+    notes_shown,
+    parse_extended,
+    selected,
+    with_notes,
+)
 from flows.model import Condition, Flow, Option, Question, QuestionType, Test, localise
 from flows.run import (
     Answer,
@@ -119,22 +127,30 @@ def show(flow: Flow, state: RunState) -> Step:
 
 
 def ask(flow: Flow, state: RunState, *, error: str | None = None) -> QuestionAsked:
-    """The current question, in the run's language."""
+    """The current question, in the run's language, under the notes that lead to it."""
     question = _current(flow, state)
     if question is None:
         raise RunStateError(f"run {state.run_id} has no current question")
-    return question_asked(flow, question, state.language, error=error)
+    previous = state.path[-2] if len(state.path) > 1 else None
+    notes = notes_shown(flow, state.answers, after=previous, before=question.key, holds=holds)
+    return question_asked(flow, question, state.language, error=error, notes=notes)
 
 
 def question_asked(
-    flow: Flow, question: Question, language: str, *, error: str | None = None
+    flow: Flow,
+    question: Question,
+    language: str,
+    *,
+    error: str | None = None,
+    notes: tuple[Question, ...] = (),
 ) -> QuestionAsked:
-    """``question`` as asked in ``language``, after ``error`` if one is given."""
+    """``question`` as asked in ``language``, under ``notes``, after ``error`` if one is given."""
     choices = tuple(
         Choice(number, option.code, localise(option.label, language, flow.default_language))
         for number, option in enumerate(question.options, start=1)
     )
     text = localise(question.text, language, flow.default_language)
+    text = with_notes(notes, text, language, flow.default_language)
     return QuestionAsked(question.key, text, choices, error)
 
 
@@ -143,6 +159,8 @@ def parse_answer(question: Question, text: str) -> str | RejectReason:
     cleaned = " ".join(text.split())
     if not cleaned:
         return RejectReason.EMPTY
+    if question.type in EXTENDED_TYPES:
+        return parse_extended(question, cleaned)
     if question.type is QuestionType.CHOICE:
         return _parse_choice(question.options, cleaned)
     if question.type is QuestionType.INTEGER:
@@ -183,12 +201,15 @@ def _fold(text: str) -> str:
 
 # The reasons an answer to each type of question can be refused for, each with the flow text
 # that says so. An empty answer gets the type's first text.
+_NUMBER_REJECTIONS: Mapping[RejectReason, str] = {
+    RejectReason.NOT_A_NUMBER: "invalid_number",
+    RejectReason.OUT_OF_RANGE: "out_of_range",
+}
 REJECTIONS: Mapping[QuestionType, Mapping[RejectReason, str]] = {
     QuestionType.CHOICE: {RejectReason.NOT_A_CHOICE: "invalid"},
-    QuestionType.INTEGER: {
-        RejectReason.NOT_A_NUMBER: "invalid_number",
-        RejectReason.OUT_OF_RANGE: "out_of_range",
-    },
+    QuestionType.MULTI_CHOICE: {RejectReason.NOT_A_CHOICE: "invalid"},
+    QuestionType.INTEGER: _NUMBER_REJECTIONS,
+    QuestionType.DECIMAL: _NUMBER_REJECTIONS,
     QuestionType.TEXT: {RejectReason.TOO_SHORT: "too_short", RejectReason.TOO_LONG: "too_long"},
 }
 # Texts a flow may leave out, and the one said instead: "invalid_number" names {min} and {max},
@@ -197,10 +218,13 @@ ERROR_FALLBACKS: Mapping[str, str] = {"out_of_range": "invalid_number"}
 
 
 def error_text(flow: Flow, question: Question, reason: RejectReason, language: str) -> str:
-    """What a respondent is told when their answer to ``question`` is refused for ``reason``."""
-    texts = REJECTIONS[question.type]
+    """What a respondent is told when their answer to ``question`` is refused for ``reason``:
+    the question's own error (an XLSForm's constraint_message) or the flow's text for it."""
+    if question.error is not None:
+        return localise(question.error, language, flow.default_language)
+    texts = REJECTIONS.get(question.type, REJECTIONS[QuestionType.CHOICE])
     name = texts.get(reason) or next(iter(texts.values()))
-    if question.type is QuestionType.CHOICE:
+    if name == "invalid":
         return flow.text(name, language)
     if not flow.has_text(name):
         name = ERROR_FALLBACKS.get(name, name)
@@ -213,7 +237,7 @@ def _current(flow: Flow, state: RunState) -> Question | None:
     if state.current is None:
         return None
     try:
-        return flow.question(state.current)
+        return narrowed(flow.question(state.current), state.answers)
     except KeyError as exc:
         raise RunStateError(f"run {state.run_id} waits on unknown '{state.current}'") from exc
 
@@ -228,6 +252,8 @@ def _next_question(
     keys = flow.question_keys
     start_at = 0 if after is None else keys.index(after) + 1
     for question in flow.questions[start_at:]:
+        if question.type is QuestionType.NOTE:
+            continue  # no answer to wait for: shown above the next screen
         if question.when is None or holds(question.when, answers):
             return question
     return None
@@ -236,6 +262,8 @@ def _next_question(
 def holds(condition: Condition, answers: Mapping[str, Answer]) -> bool:
     """Whether a routing condition holds on the answers given so far."""
     if not all(_passes(test, answers) for test in condition.all_of):
+        return False
+    if any(holds(c, answers) for c in condition.none_of):
         return False
     return not condition.any_of or any(holds(c, answers) for c in condition.any_of)
 
@@ -252,9 +280,11 @@ def _passes(test: Test, answers: Mapping[str, Answer]) -> bool:
         return value not in {str(v) for v in test.values}
     if test.op == "equals":
         return value == str(test.values[0])
-    if test.op in ("min", "max") and value.lstrip("-").isdigit():
-        bound = int(test.values[0])
-        return int(value) >= bound if test.op == "min" else int(value) <= bound
+    if test.op == "selected":
+        return selected(value, str(test.values[0]))
+    if test.op in ("min", "max") and re.fullmatch(r"-?\d+(?:\.\d+)?", value):
+        bound = float(test.values[0])
+        return float(value) >= bound if test.op == "min" else float(value) <= bound
     return False
 
 
@@ -263,6 +293,9 @@ def _end(flow: Flow, state: RunState, ending_key: str, recorded: AnswerRecorded)
     status = RunStatus(ending.status)
     ended = replace(state, status=status, current=None, ending=ending_key)
     text = localise(ending.text, state.language, flow.default_language)
+    if ending_key == COMPLETED_ENDING:
+        notes = notes_shown(flow, state.answers, after=recorded.key, before=None, holds=holds)
+        text = with_notes(notes, text, state.language, flow.default_language)
     return Step(ended, (recorded, RunEnded(status, ending_key, text)))
 
 

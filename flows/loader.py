@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from flows.engine import ERROR_FALLBACKS, REJECTIONS
 from flows.errors import FlowError
+from flows.loader_checks import choice_filter_of
 from flows.model import (
     REQUIRED_TEXTS,
     Condition,
@@ -31,6 +32,8 @@ from flows.model import (
     Texts,
 )
 
+CHOICE_TYPES = (QuestionType.CHOICE, QuestionType.MULTI_CHOICE)
+NUMBER_TYPES = (QuestionType.INTEGER, QuestionType.DECIMAL)
 SCHEMA_PATH = Path(__file__).with_name("flow.schema.json")
 DEFAULT_FLOWS_DIR = Path(__file__).with_name("surveys")
 
@@ -124,7 +127,8 @@ def _error_texts_needed(questions: Iterable[Question]) -> list[str]:
     needed = {
         name
         for question in questions
-        for name in REJECTIONS[question.type].values()
+        if question.error is None  # a question with its own error text needs none of the flow's
+        for name in REJECTIONS.get(question.type, {}).values()
         if name not in ERROR_FALLBACKS
     }
     return sorted(needed - set(REQUIRED_TEXTS))
@@ -215,6 +219,7 @@ class _Builder:
                 self.texts(item["label"], state, f"label of option '{item['code']}'"),
                 item.get("end"),
                 tuple(item.get("aliases", [])),
+                tuple(item.get("properties", {}).items()),
             )
             for item in items
         )
@@ -234,7 +239,7 @@ class _Builder:
         key: str = spec["key"]
         kind = QuestionType(spec["type"])
         options: tuple[Option, ...] = ()
-        if kind is QuestionType.CHOICE:
+        if kind in (QuestionType.CHOICE, QuestionType.MULTI_CHOICE):
             raw_options = spec["options"]
             if isinstance(raw_options, dict):
                 list_name = raw_options["list"]
@@ -256,6 +261,8 @@ class _Builder:
         if kind is QuestionType.TEXT and (minimum is None or minimum < 1):
             raise self.fail(key, "a text question needs min of at least 1")
         when = self.condition(spec["when"], key, earlier) if "when" in spec else None
+        choice_filter = choice_filter_of(spec, options, earlier, self.fail)
+        error = self.texts(spec["error"], key, "error") if "error" in spec else None
         return Question(
             key=key,
             type=kind,
@@ -265,29 +272,46 @@ class _Builder:
             maximum=maximum,
             when=when,
             hxl=spec.get("hxl"),
+            error=error,
+            choice_filter=choice_filter,
         )
 
     def condition(self, spec: dict[str, Any], key: str, earlier: list[Question]) -> Condition:
         known = {q.key: q for q in earlier}
         tests: list[Test] = []
         groups: list[Condition] = []
+        negated: list[Condition] = []
         for name, test in spec.items():
             if name == "any":
                 groups.extend(self.condition(item, key, earlier) for item in test)
+                continue
+            if name == "not":
+                negated.append(self.condition(test, key, earlier))
+                continue
+            if name == "all":
+                # Every one holds: none of them fails.
+                failing = tuple(
+                    Condition(none_of=(self.condition(item, key, earlier),)) for item in test
+                )
+                negated.append(Condition(any_of=failing))
                 continue
             if name not in known:
                 raise self.fail(key, f"condition uses '{name}', which is not an earlier question")
             ((op, operand),) = test.items()
             values = tuple(operand) if isinstance(operand, list) else (operand,)
             target = known[name]
-            if target.type is QuestionType.CHOICE and op in ("in", "not_in", "equals"):
+            if target.type in CHOICE_TYPES and op in ("in", "not_in", "equals", "selected"):
                 codes = {o.code for o in target.options}
                 unknown = [v for v in values if v not in codes]
                 if unknown:
                     raise self.fail(
                         key, f"condition on '{name}' names codes it does not have: {unknown}"
                     )
-            if op in ("min", "max") and target.type is not QuestionType.INTEGER:
-                raise self.fail(key, f"condition '{op}' on '{name}' needs an integer question")
+            if op in ("min", "max") and target.type not in NUMBER_TYPES:
+                raise self.fail(
+                    key, f"condition '{op}' on '{name}' needs an integer or decimal question"
+                )
+            if op == "selected" and target.type not in CHOICE_TYPES:
+                raise self.fail(key, f"condition 'selected' on '{name}' needs a choice question")
             tests.append(Test(name, op, values))
-        return Condition(all_of=tuple(tests), any_of=tuple(groups))
+        return Condition(all_of=tuple(tests), any_of=tuple(groups), none_of=tuple(negated))

@@ -35,6 +35,12 @@ class QuestionType(StrEnum):
     CHOICE = "choice"
     INTEGER = "integer"
     TEXT = "text"
+    # Several options, typed as their numbers separated by spaces ("1 3"); stored as their codes
+    # separated by spaces, as XLSForm's select_multiple stores them.
+    MULTI_CHOICE = "multi_choice"
+    DECIMAL = "decimal"
+    # A screen with no answer: its text is shown above the next question (or the ending).
+    NOTE = "note"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,13 @@ class Option:
     label: Texts
     end: str | None = None
     aliases: tuple[str, ...] = ()
+    # Named values a choice filter compares with an earlier answer (an XLSForm choices column,
+    # e.g. the region a site is in).
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def property(self, name: str) -> str | None:
+        """The option's value of property ``name``, if it has one."""
+        return next((value for key, value in self.properties if key == name), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +75,16 @@ class Condition:
 
     all_of: tuple[Test, ...] = ()
     any_of: tuple[Condition, ...] = ()
+    # Every one of these must fail (XLSForm's not(...)).
+    none_of: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceFilter:
+    """Offer only the options whose ``property`` equals the answer to question ``answer``."""
+
+    property: str
+    answer: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +95,16 @@ class Question:
     type: QuestionType
     text: Texts
     options: tuple[Option, ...] = ()
-    minimum: int | None = None
-    maximum: int | None = None
+    # Bounds of a number (integer or decimal), or of a text's length.
+    minimum: float | None = None
+    maximum: float | None = None
     when: Condition | None = None
     # The HXL hashtag of the question's export column (e.g. "#adm1+origin+code"); None means
     # the exports use "#indicator+<key>".
     hxl: str | None = None
+    # This question's own text after an answer it refuses, instead of the flow's.
+    error: Texts | None = None
+    choice_filter: ChoiceFilter | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flows.engine import ERROR_FALLBACKS, REJECTIONS, error_text, question_asked
 from flows.gsm7 import GSM7_SINGLE, UCS2_SINGLE, measure_sms, non_gsm7
-from flows.model import Flow, Texts, localise
+from flows.model import Flow, QuestionType, Texts, localise
 from flows.sms_compose import (
     CONFIRMATION_TEXT,
     OFFER_TEXT,
@@ -82,10 +82,12 @@ def sms_warnings(flow: Flow) -> list[str]:
 def _bodies(flow: Flow, language: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for question in flow.questions:
+        if question.type is QuestionType.NOTE:
+            continue  # never sent alone: shown above the next question
         where = f"question '{question.key}'"
         asked = question_asked(flow, question, language)
         found.append((where, question_sms(asked)))
-        for reason in REJECTIONS[question.type]:
+        for reason in REJECTIONS.get(question.type, {}):
             error = error_text(flow, question, reason, language)
             again = question_asked(flow, question, language, error=error)
             found.append((f"{where} after the error '{reason}'", question_sms(again)))

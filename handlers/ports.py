@@ -6,14 +6,15 @@ gateway supplies the real Redis-backed store and queue.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from flows import Flow, RunState
+from flows.versions import flow_of_run
 
 
 class Channel(StrEnum):
@@ -210,3 +211,9 @@ class Services:
     phone_region: str
     # The registration flow: its texts make the USSD enumerator menu (None: no enumerators).
     enumerator_flow: Flow | None = None
+    # Every version of every flow by id and version: a run goes on with the one it started on.
+    flow_versions: Mapping[tuple[str, int], Flow] = field(default_factory=dict)
+
+    def flow_of(self, latest: Flow, state: RunState) -> Flow:
+        """The version of ``latest``'s flow that the run of ``state`` started on."""
+        return flow_of_run(latest, state, self.flow_versions)

@@ -247,7 +247,7 @@ class _Conversation:
         record = self._active_run()
         if record is None:
             return self._reply("language", self._system_text("language_set"))
-        flow = self.flows[record.state.flow_id]
+        flow = self.services.flow_of(self.flows[record.state.flow_id], record.state)
         now = self.sms.received_at
         self._show(record, switch_language(flow, record.state, wanted, now=now))
 
@@ -255,7 +255,7 @@ class _Conversation:
         record = self._active_run()
         if record is None:
             return self._reply("help", self._system_text("help"))
-        flow = self.flows[record.state.flow_id]
+        flow = self.services.flow_of(self.flows[record.state.flow_id], record.state)
         # Asking again clears a pause: the count of wrong answers starts over.
         state = replace(record.state, invalid_count=0)
         self._show(replace(record, state=state), show(flow, state))
@@ -276,7 +276,7 @@ class _Conversation:
         """Ask the first question of a new run, or the current one of an active run; its id."""
         record = self.store.active_run(flow.id, self.respondent)
         if record is not None and record.state.is_active:
-            self._show(record, show(flow, record.state))
+            self._show(record, show(self.services.flow_of(flow, record.state), record.state))
             return record.state.run_id
         step = start(
             flow,
@@ -306,7 +306,7 @@ class _Conversation:
             if self.store.claim_help(self.respondent):
                 self._reply("help", self._system_text("help"))
             return
-        flow = self.flows[record.state.flow_id]
+        flow = self.services.flow_of(self.flows[record.state.flow_id], record.state)
         self._show(record, resume(flow, record.state, self.sms.text, now=self.sms.received_at))
 
     def _show(self, record: RunRecord, step: Step) -> None:
@@ -320,7 +320,7 @@ class _Conversation:
 
     def _send_screen(self, record: RunRecord, step: Step) -> None:
         state = step.state
-        flow = self.flows[state.flow_id]
+        flow = self.services.flow_of(self.flows[state.flow_id], state)
         screen = step.screen
         if isinstance(screen, RunEnded):
             # A completed survey's thanks would come twice over SMS: the workers' confirmation

@@ -154,6 +154,8 @@ class _Conversation:
         session: UssdSession | None,
     ):
         self.request = request
+        # The flow new runs start on; ``flow`` becomes the version a resumed run started on.
+        self.latest = flow
         self.flow = flow
         self.services = services
         self.store = services.store
@@ -192,6 +194,7 @@ class _Conversation:
         active = store.active_run(flow.id, self.respondent)
         now = self.services.now()
         if active is not None and active.state.is_active and active.state.expires_at > now:
+            self.flow = self.services.flow_of(self.latest, active.state)
             if active.state.seq > 0:
                 return self._resume_menu(active, error=None)
             return self._show(self._claim(active), show(flow, active.state), page=0)
@@ -202,12 +205,14 @@ class _Conversation:
         if record is None or not record.state.is_active:
             language = self.flow.language_or_default(self.store.language(self.respondent))
             return self._start(language) if record is None else session
+        self.flow = self.services.flow_of(self.latest, record.state)
         if session.mode is UssdMode.RESUME_MENU:
             return self._answer_resume_menu(record, typed.strip())
         return self._answer(session, record, typed)
 
     def _start(self, language: str) -> UssdSession:
         services, household = self.services, self.household
+        self.flow = self.latest
         step = start(self.flow, run_id=services.new_id(), language=language, now=services.now())
         record = RunRecord(
             state=step.state,

@@ -105,7 +105,7 @@ def store_run(session: Session, record: RunRecord) -> str | None:
     completes = record.state.status is RunStatus.COMPLETED and not was_completed
     if completes and record.state.flow_id == ENUMERATOR_FLOW:
         _register_enumerator(session, record)
-    elif completes and CONFIRMATION in rt.flows[record.state.flow_id].texts:
+    elif completes and CONFIRMATION in rt.flow_of(record.state).texts:
         message = create_message(
             session,
             submission_id=submission.id,
@@ -317,5 +317,5 @@ def snapshot(record: RunRecord) -> RunSnapshot:
 
 def confirmation_text(record: RunRecord, reference: str) -> str:
     """The confirmation SMS: a reference code, never the answers."""
-    flow = current().runtime.flows[record.state.flow_id]
+    flow = current().runtime.flow_of(record.state)
     return confirmation_sms(flow, record.state.language, reference)

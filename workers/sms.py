@@ -104,7 +104,7 @@ def remind(run_id: str, seq: int, number: int) -> None:
     record = rt.store.load_run(run_id)
     if record is None or not record.state.is_active or record.state.seq != seq:
         return  # answered, ended, expired or erased since
-    flow = rt.flows[record.state.flow_id]
+    flow = rt.flow_of(record.state)
     # A campaign's run carries the campaign's reminders; any other run has the flow's.
     count, interval = record.reminders(flow)
     if rt.store.is_opted_out(record.respondent) or number > count:
@@ -165,7 +165,7 @@ def offer_sms(run_id: str) -> None:
     record = rt.store.load_run(run_id)
     if record is None or not record.state.is_active or rt.store.is_opted_out(record.respondent):
         return
-    flow = rt.flows[record.state.flow_id]
+    flow = rt.flow_of(record.state)
     if not flow.offer_sms_after_ussd_drop:
         return
     screen = show(flow, record.state).screen

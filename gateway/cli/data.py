@@ -155,7 +155,7 @@ def report(
 
 
 def _known_flow(settings: Settings, flow_id: str) -> Flow:
-    known = load_flows(settings.flows_dir)
+    known = load_flows(settings.flows_folder)
     if flow_id not in known:
         raise BadSetup(f"unknown flow '{flow_id}' (known: {', '.join(sorted(known))})")
     return known[flow_id]

@@ -26,6 +26,7 @@ from gateway.cli import data as data_commands
 from gateway.cli.campaigns import campaign
 from gateway.cli.enumerators import enumerators
 from gateway.cli.errors import BadSetup, CommandError, CommandGroup
+from gateway.cli.flow_files import flows_export, flows_import
 from gateway.cli.simulate import simulate
 from gateway.cli.staff import tokens, users
 from gateway.cli.terminal import plural
@@ -88,6 +89,10 @@ def flows() -> None:
     """Survey flow files."""
 
 
+flows.add_command(flows_import)
+flows.add_command(flows_export)
+
+
 @flows.command("check")
 @click.option(
     "--dir",
@@ -103,8 +108,8 @@ def flows_check(directory: Path | None) -> None:
     GSM-7 SMS: each one over is a problem, named with its length.
     """
     settings = Settings.from_env()
-    extra = directory if directory is not None else settings.flows_dir
-    if extra is not None and not extra.is_dir():
+    extra = directory if directory is not None else settings.flows_folder
+    if settings.flows_dir is not None and not extra.is_dir():
         # The loader would silently find no files there: a typo must not pass as "OK".
         raise BadSetup(f"GATEWAY_FLOWS_DIR is {extra}, which is not a folder")
     problems = [str(problem) for problem in check_flows(extra)]

@@ -5,7 +5,8 @@ The web app and the workers each build one ``Runtime``; nothing is built at impo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
@@ -15,7 +16,8 @@ from rq import Queue
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from flows import Flow, load_flows
+from flows import Flow, RunState, load_flows
+from flows.versions import flow_of_run, load_flow_versions
 from gateway.core.clock import new_id, utc_now
 from gateway.core.crypto import NumberCipher, password_hasher, pseudonymise
 from gateway.core.db import make_engine, make_sessionmaker
@@ -43,11 +45,14 @@ class Runtime:
     cipher: NumberCipher
     services: Services
     password_hasher: PasswordHasher
+    # Every version of every flow, for runs started on one since replaced.
+    flow_versions: Mapping[tuple[str, int], Flow] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, *, client: Redis | None = None) -> Runtime:
         """Connect to Redis and the database and load the flows."""
-        flows = load_flows(settings.flows_dir)
+        flows = load_flows(settings.flows_folder)
+        versions = load_flow_versions(settings.flows_folder, flows)
         if settings.ussd_flow not in flows:
             raise ConfigError(
                 f"GATEWAY_USSD_FLOW names '{settings.ussd_flow}', which is not a known flow "
@@ -71,6 +76,7 @@ class Runtime:
             new_id=new_id,
             phone_region=settings.phone_region,
             enumerator_flow=flows.get(ENUMERATOR_FLOW),
+            flow_versions=versions,
         )
         return cls(
             settings=settings,
@@ -84,7 +90,12 @@ class Runtime:
             cipher=cipher,
             services=services,
             password_hasher=password_hasher(settings.password_hash_profile),
+            flow_versions=versions,
         )
+
+    def flow_of(self, state: RunState) -> Flow:
+        """The version of its flow a run started on (the current one when it is not kept)."""
+        return flow_of_run(self.flows[state.flow_id], state, self.flow_versions)
 
     @property
     def ussd_flow(self) -> Flow:

@@ -78,6 +78,11 @@ class Settings:
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def flows_folder(self) -> Path:
+        """Where imported flows are written and read: GATEWAY_FLOWS_DIR, else var/flows."""
+        return self.flows_dir if self.flows_dir is not None else self.var_dir / "flows"
+
+    @property
     def is_production(self) -> bool:
         """True when running with real people's data and real money."""
         return self.env == PRODUCTION

@@ -15,6 +15,7 @@ from gateway.web.dashboard import enumerators as dashboard_enumerators
 from gateway.web.dashboard import messages as dashboard_messages
 from gateway.web.dashboard import results as dashboard_results
 from gateway.web.dashboard import submissions as dashboard_submissions
+from gateway.web.dashboard import surveys as dashboard_surveys
 from gateway.web.dashboard.base import SESSION_LIFETIME, bp, template_globals
 from gateway.web.formats import install_formats
 from gateway.web.runtime import runtime_of
@@ -36,6 +37,7 @@ def register_dashboard(app: Flask) -> None:
         dashboard_enumerators.bp,
         dashboard_admin.bp,
         dashboard_messages.bp,
+        dashboard_surveys.bp,
         simulator_page.bp,
     ):
         app.register_blueprint(blueprint)

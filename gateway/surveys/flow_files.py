@@ -1,0 +1,142 @@
+"""Flow files in the flows folder (GATEWAY_FLOWS_DIR): an imported XLSForm written as one, whole
+or not at all, and the versions it replaces kept for the runs still under way on them.
+
+``<folder>/<id>.yaml`` is the version new runs start on; ``<folder>/versions/<id>.v<N>.yaml``
+keeps each earlier one (``flows.versions`` loads them).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from flows import Flow, FlowError, load_flow
+from flows.gsm7 import GSM7_SINGLE, measure_sms, to_gsm7
+from flows.sms_check import sms_overruns, sms_warnings
+from flows.sms_compose import render_sms_question
+from flows.versions import VERSIONS_FOLDER
+from gateway.surveys.xlsform_import import XlsFormImport, read_xlsform
+from gateway.surveys.xlsform_rules import Problem, XlsFormRefused
+from handlers.gsm import ascii_screen
+from handlers.screens import MAX_SCREEN
+
+# A question's own text must fit one USSD screen with the error line above it and the paging
+# entries under it ("98. Suite", "0. Retour"); its options are paged.
+_USSD_FOOTER = len("\n98. xxxxxxxx\n0. xxxxxxxx")
+
+
+@dataclass
+class ImportReport:
+    """What an import did: the file written, the version it replaced, and what to look at."""
+
+    flow: Flow
+    path: Path
+    replaced: int | None
+    notes: list[str] = field(default_factory=list)
+    too_long: list[str] = field(default_factory=list)
+    unchanged: bool = False
+
+
+def import_xlsform(source: bytes, folder: Path, *, name: str = "form.xlsx") -> ImportReport:
+    """Read an XLSForm and write it as the flow file of its form_id in ``folder``.
+
+    Raises XlsFormRefused when the form cannot run, or when its version is already there with
+    other content or is older than the one there: nothing is written then.
+    """
+    imported = read_xlsform(source, name=name)
+    flow = imported.flow
+    path = folder / f"{flow.id}.yaml"
+    current = _current(path)
+    text = yaml.safe_dump(imported.document, allow_unicode=True, sort_keys=False, width=100)
+    # The same warnings as `flows check` (characters outside GSM-7, endings and texts over one
+    # SMS), then the questions' rows to shorten.
+    warnings = [w for w in sms_warnings(flow) if "needs" not in w or ": question '" not in w]
+    report = ImportReport(flow, path, None, imported.notes, [*screen_problems(imported), *warnings])
+    if current is not None:
+        if current.version > flow.version:
+            raise XlsFormRefused(
+                [
+                    _version_problem(
+                        f"version {current.version} is already in use: raise the version above it"
+                    )
+                ]
+            )
+        if current.version == flow.version:
+            if path.read_text(encoding="utf-8") == text:
+                report.unchanged = True
+                return report
+            raise XlsFormRefused(
+                [
+                    _version_problem(
+                        f"version {flow.version} is already in use"
+                        " with other questions or texts: raise the"
+                        " version so runs under way keep theirs"
+                    )
+                ]
+            )
+        # Kept for the runs under way on it, before the new version takes its place.
+        archive = folder / VERSIONS_FOLDER / f"{flow.id}.v{current.version}.yaml"
+        _write_atomically(archive, path.read_text(encoding="utf-8"))
+        report.replaced = current.version
+    _write_atomically(path, text)
+    return report
+
+
+def _version_problem(why: str) -> Problem:
+    return Problem("settings", 2, "version", why)
+
+
+def _current(path: Path) -> Flow | None:
+    if not path.exists():
+        return None
+    try:
+        return load_flow(path)
+    except FlowError:
+        return None  # a broken file is replaced; `flows check` had reported it
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def screen_problems(imported: XlsFormImport) -> list[str]:
+    """The survey rows whose text does not fit a USSD screen or one SMS, per language."""
+    flow = imported.flow
+    found: list[str] = []
+    for question in flow.questions:
+        row = imported.rows.get(question.key)
+        for language in flow.languages:
+            text = question.text.get(language, "")
+            labels = [o.label.get(language, "") for o in question.options]
+            error = (question.error or {}).get(language, "")
+            where = f"survey row {row} ({question.key}) [{language}]"
+            screen = len(ascii_screen("\n".join(filter(None, [error, text]))))
+            budget = MAX_SCREEN - len("CON ") - _USSD_FOOTER
+            if screen > budget:
+                found.append(
+                    f"{where}: the USSD screen text is {screen} characters;"
+                    f" shorten it by {screen - budget}"
+                )
+            sms = measure_sms(to_gsm7(render_sms_question(text, labels)))
+            if sms.segments > 1:
+                found.append(
+                    f"{where}: the SMS with its options is {sms.units} characters;"
+                    f" shorten it by {sms.units - GSM7_SINGLE} to fit one SMS"
+                )
+    # Each message composed from the flow too (a question after an error, the offer, the
+    # reminder, the confirmation), as `flows check` measures them.
+    return found + sms_overruns(flow)
