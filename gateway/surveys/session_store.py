@@ -40,6 +40,7 @@ from redis.client import Pipeline
 from flows import RunStatus
 from gateway.surveys.live_batch import (
     RELEASE,
+    Refused,
     StepBatch,
     acquire,
     flush,
@@ -62,7 +63,7 @@ from gateway.surveys.live_records import (
     ussd_session,
 )
 from gateway.surveys.pending_work import REMINDER_STEPS_KEY, REMINDERS_KEY
-from handlers.ports import RunRecord, UssdSession
+from handlers.ports import OverLimit, RateLimit, RunRecord, UssdSession
 
 RUN_KEEP_AFTER_EXPIRY = timedelta(days=7)
 LOCK_TIMEOUT_S = 5
@@ -94,13 +95,17 @@ class RedisSessionStore:
         self.facts = facts
         # The batch of the request this thread is serving under a lock (see live_batch).
         self._local = threading.local()
+        self._count_in_window = client.register_script(_COUNT_IN_WINDOW)
 
     @contextmanager
-    def lock(self, respondent: str, session_id: str | None = None) -> Iterator[None]:
+    def lock(
+        self, respondent: str, session_id: str | None = None, rate: RateLimit | None = None
+    ) -> Iterator[None]:
         """Serialise requests of one respondent (AT retries can overlap the original).
 
         The USSD session ``session_id`` and its run are read with the lock, and the writes
         made inside wait to go with the unlock: two round trips in all (``live_batch``).
+        ``rate`` is counted in the first of them; past it, ``OverLimit`` is raised.
         """
         key = f"{PREFIX}lock:{respondent}"
         outer = self._batch()
@@ -112,14 +117,21 @@ class RedisSessionStore:
             yield
             return
         session_key = f"{PREFIX}ussd:{session_id}" if session_id else None
-        token, read = acquire(
-            self.redis,
-            key,
-            timeout_s=LOCK_TIMEOUT_S,
-            wait_s=LOCK_WAIT_S,
-            session_key=session_key,
-            run_prefix=f"{PREFIX}run:",
-        )
+        counted = None
+        if rate is not None:
+            counted = (_rate_key(rate.channel, respondent), rate.limit, rate.window_s)
+        try:
+            token, read = acquire(
+                self.redis,
+                key,
+                timeout_s=LOCK_TIMEOUT_S,
+                wait_s=LOCK_WAIT_S,
+                session_key=session_key,
+                run_prefix=f"{PREFIX}run:",
+                rate=counted,
+            )
+        except Refused as exc:
+            raise OverLimit(rate) from exc
         batch = StepBatch()
         if session_id:
             session_raw = read[0] if read else None
@@ -363,8 +375,7 @@ class RedisSessionStore:
 
     def over_limit(self, respondent: str, channel: str, limit: int, window_s: int) -> bool:
         """Count one request of ``respondent``; True once more than ``limit`` in the window."""
-        key = f"{PREFIX}rate:{channel}:{respondent}"
-        count = self.redis.eval(_COUNT_IN_WINDOW, 1, key, window_s)
+        count = self._count_in_window(keys=[_rate_key(channel, respondent)], args=[window_s])
         return int(count) > limit
 
     def run_ids(self) -> list[str]:
@@ -378,6 +389,10 @@ class RedisSessionStore:
             self.redis.delete(key)
         else:
             self.redis.set(key, code)
+
+
+def _rate_key(channel: str, respondent: str) -> str:
+    return f"{PREFIX}rate:{channel}:{respondent}"
 
 
 def _text(raw: bytes | str) -> str:
