@@ -81,7 +81,7 @@ class StepBatch:
     # (the object itself).
     sessions: dict[str, Any] = field(default_factory=dict)
     runs: dict[str, Any] = field(default_factory=dict)
-    languages: dict[str, str] = field(default_factory=dict)
+    languages: dict[str, str | None] = field(default_factory=dict)
     writes: list[Callable[[Pipeline], None]] = field(default_factory=list)
     # Locks taken inside this one (another respondent's): let go with the writes.
     inner_locks: list[tuple[str, str]] = field(default_factory=list)

@@ -299,7 +299,11 @@ class RedisSessionStore(OptOutMarkers):
         if batch is not None and respondent in batch.languages:
             return batch.languages[respondent]
         raw = self.redis.get(f"{PREFIX}lang:{respondent}")
-        return _text(raw) if raw else None
+        language = _text(raw) if raw else None
+        if batch is not None:
+            # Under the lock nobody else changes it: a second look needs no round trip.
+            batch.languages[respondent] = language
+        return language
 
     def set_language(self, respondent: str, language: str) -> None:
         """Remember the respondent's language for later surveys and messages."""
