@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 
+# Every USSD step of a session carries the same number, and parsing it is a tenth of a step's
+# own work: the last numbers seen are kept, in this process's memory only.
+@lru_cache(maxsize=1024)
 def normalise_phone(raw: str, default_region: str) -> str | None:
     """The E.164 form of ``raw`` (``+22376123456``), or None when it is not a possible number."""
     candidate = raw.strip()

@@ -98,14 +98,31 @@ class UssdSession:
     hidden: tuple[int, int] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``limit`` requests of one respondent on ``channel`` in ``window_s`` seconds."""
+
+    channel: str
+    limit: int
+    window_s: int
+
+
+class OverLimit(Exception):
+    """The respondent went past a ``RateLimit``: the request is refused and changes nothing."""
+
+
 class SessionStore(Protocol):
     """Live conversation state (Redis in the gateway)."""
 
-    def lock(self, respondent: str, session_id: str | None = None) -> AbstractContextManager[None]:
+    def lock(
+        self, respondent: str, session_id: str | None = None, rate: RateLimit | None = None
+    ) -> AbstractContextManager[None]:
         """Hold one respondent's state while a request works on it.
 
         ``session_id`` names the USSD session the request will load, so the store may read it
-        with the lock; writes made inside may wait until the lock is let go.
+        with the lock; writes made inside may wait until the lock is let go. ``rate`` counts
+        the request against a limit as the lock is taken: past it, ``OverLimit`` is raised
+        and the lock is not taken.
         """
         ...
 

@@ -37,7 +37,15 @@ from flows import (
     switch_language,
 )
 from handlers.phone import normalise_phone
-from handlers.ports import Channel, Household, RunRecord, Services, UssdMode, UssdSession
+from handlers.ports import (
+    Channel,
+    Household,
+    RateLimit,
+    RunRecord,
+    Services,
+    UssdMode,
+    UssdSession,
+)
 from handlers.screens import BACK, MORE, Page, end, paged
 from handlers.typed_text import without_controls
 
@@ -102,11 +110,17 @@ def new_input(previous: str, text: str) -> str | None:
     return None
 
 
-def handle_ussd(request: UssdRequest, flow: Flow, services: Services) -> str:
-    """Serve one USSD step: the reply screen, ``CON ...`` or ``END ...``."""
+def handle_ussd(
+    request: UssdRequest, flow: Flow, services: Services, rate: RateLimit | None = None
+) -> str:
+    """Serve one USSD step: the reply screen, ``CON ...`` or ``END ...``.
+
+    ``rate`` counts the step against the caller's limit; past it, ``OverLimit`` is raised
+    before anything is read or changed.
+    """
     caller = services.pseudonymise(request.phone)
     store = services.store
-    with store.lock(caller, request.session_id):
+    with store.lock(caller, request.session_id, rate):
         session = store.load_session(request.session_id)
         text = masked(request.text, session.hidden if session else None)
         if session is not None and text == session.last_text:

@@ -9,9 +9,9 @@ queues the next batch (or, outside the sending window, the same job at the next 
   lock lapses within LOCK_TIMEOUT_S and the job queued later carries on.
 - **Pace.** A rate limiter in Redis (``gateway.core.rate_limit``) shared by every worker holds a
   campaign to its throttle. A short wait for the next grant is slept within the job; a long
-  one (a throttle under one a second) queues the job again for when the grant is due.
+  one queues the job again. The fan-out sends each invitation itself (``workers.send_now``).
 - **Restart safety.** A batch is claimed (``queued`` → ``sending``) before anything is sent,
-  and once a contact's invitation is queued the contact is marked ``sent`` with its run and
+  and once a contact's invitation is sent the contact is marked ``sent`` with its run and
   message (written 25 at a time). A worker that dies in between leaves contacts ``sending``;
   the next fan-out takes them first and sends again under the same reply key
   (``campaign-<campaign>-<contact>``): a reply whose key is already in the outbox is not sent
@@ -55,6 +55,7 @@ from gateway.surveys.live_facts import SqlFacts
 from handlers.ports import Reply
 from handlers.sms import start_survey_by_sms
 from workers.context import WorkerContext, current
+from workers.send_now import HeldReplies, send_now
 from workers.sms import record_reply, reply_message_id
 
 log = logging.getLogger(__name__)
@@ -240,16 +241,18 @@ def _invite(
         return
     run_id: str | None = None
     if campaign.channel is CampaignChannel.SMS:
+        held = HeldReplies(rt.jobs)
         run_id = start_survey_by_sms(
             phone,
             flow,
-            rt.services,
+            replace(rt.services, jobs=held),
             key=key,
             language=contact.language,
             reminder_count=campaign.reminder_count,
             reminder_interval=timedelta(hours=campaign.reminder_interval_hours),
             expiry=timedelta(hours=campaign.expiry_hours),
         )
+        held.send_all()  # the run is stored: its first question goes out now, paced at AT's door
         if run_id is None:
             marks.add(contact.id, _completed_status(rt, key))
             return
@@ -258,7 +261,7 @@ def _invite(
         if rt.store.has_completed(campaign.flow, contact.respondent_id):
             marks.add(contact.id, _completed_status(rt, key))
             return
-        rt.jobs.send_sms(_invitation(rt, campaign, contact, key, "invitation"))
+        send_now(_invitation(rt, campaign, contact, key, "invitation"))
         message_id = reply_message_id(key)
     now = ctx.clock.now()
     marks.add(contact.id, ContactStatus.SENT, run_id=run_id, message_id=message_id, sent_at=now)

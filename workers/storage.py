@@ -103,9 +103,8 @@ def _store_batch(rt: Runtime, marks: list[Mark]) -> int:
         message_ids, failed = _store_alone(present)
         defer_dirty(rt.redis, failed, RETRY_ALONE_AFTER)
         marks = [mark for mark in marks if mark[0] not in set(failed)]
-    for message_id in message_ids:
-        if message_id is not None:
-            rt.jobs.send_message(message_id)
+    # The confirmations, queued together: one round trip, not one per completed run.
+    rt.jobs.send_messages([message_id for message_id in message_ids if message_id is not None])
     # Runs gone from live state (erased, expired) have nothing left to store: unmarked too.
     stored(rt.redis, marks)
     return len(present)

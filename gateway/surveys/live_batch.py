@@ -19,17 +19,27 @@ from typing import Any
 
 import redis
 from redis.client import Pipeline
+from redis.commands.core import Script
 from redis.exceptions import LockError
 
 from gateway.core.redis_scripts import DELETE_IF_HOLDS
 
-# KEYS[1] the lock, KEYS[2] (optional) the USSD session; ARGV: the lock's token, its timeout
-# in ms, and the run keys' prefix. Takes the lock; if taken, returns the session and the run it
+# KEYS[1] the lock, then (optional) the rate count's key when ARGV[4] is set, then (optional)
+# the USSD session. ARGV: the lock's token, its timeout in ms, the run keys' prefix, and the
+# rate limit and its window (s), or empty. Counts the request first: past the limit, returns
+# {-1} without taking the lock. Takes the lock; if taken, returns the session and the run it
 # points to, so a step has all it reads in one round trip.
 _ACQUIRE_AND_READ = """
+local next_key = 2
+if ARGV[4] ~= '' then
+    local count = redis.call('INCR', KEYS[2])
+    if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
+    if count > tonumber(ARGV[4]) then return {-1} end
+    next_key = 3
+end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} end
-if #KEYS < 2 then return {1} end
-local session = redis.call('GET', KEYS[2])
+if #KEYS < next_key then return {1} end
+local session = redis.call('GET', KEYS[next_key])
 if not session then return {1} end
 local ok, data = pcall(cjson.decode, session)
 local run = false
@@ -38,6 +48,8 @@ if ok and type(data) == 'table' and type(data['run_id']) == 'string' then
 end
 return {1, session, run}
 """
+# Sent by its SHA1 (EVALSHA), loaded again when the server does not know it.
+_ACQUIRE_SCRIPT = Script(None, _ACQUIRE_AND_READ.encode())  # type: ignore[arg-type]
 
 # Only the lock's owner lets it go.
 RELEASE = DELETE_IF_HOLDS
@@ -69,13 +81,17 @@ class StepBatch:
     # (the object itself).
     sessions: dict[str, Any] = field(default_factory=dict)
     runs: dict[str, Any] = field(default_factory=dict)
-    languages: dict[str, str] = field(default_factory=dict)
+    languages: dict[str, str | None] = field(default_factory=dict)
     writes: list[Callable[[Pipeline], None]] = field(default_factory=list)
     # Locks taken inside this one (another respondent's): let go with the writes.
     inner_locks: list[tuple[str, str]] = field(default_factory=list)
     # Runs changed by the request (id -> when, ms), and what asks a worker to store them.
     dirty: dict[str, float] = field(default_factory=dict)
     after_dirty: Callable[[], None] | None = None
+
+
+class Refused(Exception):
+    """The request went past its rate limit: counted, but the lock was not taken."""
 
 
 def acquire(
@@ -86,15 +102,28 @@ def acquire(
     wait_s: float,
     session_key: str | None = None,
     run_prefix: str = "",
+    rate: tuple[str, int, int] | None = None,
 ) -> tuple[str, list[Any]]:
-    """Take ``lock_key`` (waiting up to ``wait_s``); its token and what was read with it."""
+    """Take ``lock_key`` (waiting up to ``wait_s``); its token and what was read with it.
+
+    ``rate`` (key, limit, window in s) counts the request once, with the first attempt;
+    past the limit, ``Refused`` is raised.
+    """
     token = uuid.uuid4().hex
-    keys = [lock_key] if session_key is None else [lock_key, session_key]
+    read_keys = [] if session_key is None else [session_key]
+    timeout_ms = int(timeout_s * 1000)
     deadline = time.monotonic() + wait_s
     while True:
-        reply = client.eval(
-            _ACQUIRE_AND_READ, len(keys), *keys, token, int(timeout_s * 1000), run_prefix
-        )
+        limit_args: list[str | int] = ["", ""]
+        keys = [lock_key, *read_keys]
+        if rate is not None:
+            rate_key, limit, window_s = rate
+            keys, limit_args = [lock_key, rate_key, *read_keys], [limit, window_s]
+        reply = _ACQUIRE_SCRIPT(keys, [token, timeout_ms, run_prefix, *limit_args], client=client)
+        if reply[0] == -1:
+            raise Refused(lock_key)
+        # Counted once: a retry while the lock is busy is the same request.
+        rate = None
         if reply[0]:
             return token, list(reply[1:])
         if time.monotonic() >= deadline:

@@ -24,6 +24,16 @@ def done_key(flow_id: str, respondent: str) -> str:
     return f"{PREFIX}done:{flow_id}:{respondent}"
 
 
+def runs_key(respondent: str) -> str:
+    """The hash of a respondent's run ids and active-run pointers."""
+    return f"{PREFIX}r:{respondent}"
+
+
+def rate_key(channel: str, respondent: str) -> str:
+    """The key counting a respondent's requests on ``channel`` in the current window."""
+    return f"{PREFIX}rate:{channel}:{respondent}"
+
+
 def enumerator_key(respondent: str) -> str:
     """The key holding an approved enumerator's code."""
     return f"{PREFIX}enumerator:{respondent}"

@@ -3,11 +3,14 @@
 Keys (all under ``sg:``):
 - ``ussd:<sessionId>``  the AT session: last text and last screen (for replays), short TTL
 - ``run:<runId>``       a run record; kept a week past the run's expiry so workers can read it
-- ``active:<flow>:<respondent>``  the run a respondent can resume, until the flow's expiry
+- ``r:<respondent>``              the respondent's runs, in one small hash (stored packed): a
+  field per run id (for erasure), and ``a:<flow>`` = ``<run id> <until>``, the run the
+  respondent can resume, until the run's expiry (``until``, Unix seconds). Before, these were
+  the set ``runs:<respondent>`` and the string ``active:<flow>:<respondent>``, ~500 bytes
+  where the hash takes ~250; both are still read
 - ``done:<flow>:<respondent>``    set once the respondent completed the flow
 - ``lang:<respondent>``           the language the respondent chose
 - ``enumerator:<respondent>``     the code of an approved enumerator
-- ``runs:<respondent>``           the ids of the respondent's runs (for erasure)
 - ``optout:<respondent>``         set by STOP, removed by START
 - ``optin:<respondent>``          a START the database may not hold yet (a day)
 - ``help:<respondent>``           an unprompted help text went out today
@@ -36,10 +39,12 @@ from typing import Any
 
 import redis
 from redis.client import Pipeline
+from redis.typing import EncodableT, FieldT
 
 from flows import RunStatus
 from gateway.surveys.live_batch import (
     RELEASE,
+    Refused,
     StepBatch,
     acquire,
     flush,
@@ -51,18 +56,19 @@ from gateway.surveys.live_keys import (
     FactSource,
     done_key,
     enumerator_key,
-    optin_key,
-    optout_key,
     phone_key,
+    rate_key,
+    runs_key,
 )
+from gateway.surveys.live_optouts import OptOutMarkers
 from gateway.surveys.live_records import (
     run_data,
     run_record,
     session_data,
     ussd_session,
 )
-from gateway.surveys.pending_work import REMINDER_STEPS_KEY, REMINDERS_KEY
-from handlers.ports import RunRecord, UssdSession
+from gateway.surveys.pending_work import REMINDER_STEPS_KEY, REMINDERS_KEY, reminder_score
+from handlers.ports import OverLimit, RateLimit, RunRecord, UssdSession
 
 RUN_KEEP_AFTER_EXPIRY = timedelta(days=7)
 LOCK_TIMEOUT_S = 5
@@ -72,8 +78,14 @@ HELP_EVERY_S = 24 * 3600
 RUNS_INDEX_TTL = timedelta(days=90)
 # Outlives a reply's wait in the queue; once its outbox row exists the number is stored there.
 PHONE_TTL = timedelta(days=7)
-# Far longer than the worker recording a START takes, retries included.
-OPT_IN_SETTLING = timedelta(days=1)
+# Drops the active-run field ARGV[1] of the hash KEYS[1] if it still names run ARGV[2].
+_RELEASE_ACTIVE = """
+local pointer = redis.call('HGET', KEYS[1], ARGV[1])
+if pointer and string.sub(pointer, 1, #ARGV[2] + 1) == ARGV[2] .. ' ' then
+    return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
 # Counts a request in KEYS[1]; the first of a window (or a key left without expiry) starts it.
 _COUNT_IN_WINDOW = """
 local count = redis.call('INCR', KEYS[1])
@@ -82,7 +94,7 @@ return count
 """
 
 
-class RedisSessionStore:
+class RedisSessionStore(OptOutMarkers):
     """The handlers' SessionStore, on Redis."""
 
     def __init__(
@@ -94,13 +106,17 @@ class RedisSessionStore:
         self.facts = facts
         # The batch of the request this thread is serving under a lock (see live_batch).
         self._local = threading.local()
+        self._count_in_window = client.register_script(_COUNT_IN_WINDOW)
 
     @contextmanager
-    def lock(self, respondent: str, session_id: str | None = None) -> Iterator[None]:
+    def lock(
+        self, respondent: str, session_id: str | None = None, rate: RateLimit | None = None
+    ) -> Iterator[None]:
         """Serialise requests of one respondent (AT retries can overlap the original).
 
         The USSD session ``session_id`` and its run are read with the lock, and the writes
         made inside wait to go with the unlock: two round trips in all (``live_batch``).
+        ``rate`` is counted in the first of them; past it, ``OverLimit`` is raised.
         """
         key = f"{PREFIX}lock:{respondent}"
         outer = self._batch()
@@ -112,14 +128,21 @@ class RedisSessionStore:
             yield
             return
         session_key = f"{PREFIX}ussd:{session_id}" if session_id else None
-        token, read = acquire(
-            self.redis,
-            key,
-            timeout_s=LOCK_TIMEOUT_S,
-            wait_s=LOCK_WAIT_S,
-            session_key=session_key,
-            run_prefix=f"{PREFIX}run:",
-        )
+        counted = None
+        if rate is not None:
+            counted = (rate_key(rate.channel, respondent), rate.limit, rate.window_s)
+        try:
+            token, read = acquire(
+                self.redis,
+                key,
+                timeout_s=LOCK_TIMEOUT_S,
+                wait_s=LOCK_WAIT_S,
+                session_key=session_key,
+                run_prefix=f"{PREFIX}run:",
+                rate=counted,
+            )
+        except Refused as exc:
+            raise OverLimit(rate) from exc
         batch = StepBatch()
         if session_id:
             session_raw = read[0] if read else None
@@ -185,28 +208,37 @@ class RedisSessionStore:
 
     def active_run(self, flow_id: str, respondent: str) -> RunRecord | None:
         """The respondent's unfinished run of a flow, if one can still be resumed."""
-        run_id = self.redis.get(f"{PREFIX}active:{flow_id}:{respondent}")
-        return self.load_run(_text(run_id)) if run_id else None
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(runs_key(respondent), _active_field(flow_id))
+        pipe.get(f"{PREFIX}active:{flow_id}:{respondent}")
+        pointer, pointer_before = pipe.execute()
+        if pointer:
+            run_id, _, until = _text(pointer).partition(" ")
+            return self.load_run(run_id) if float(until) > time.time() else None
+        return self.load_run(_text(pointer_before)) if pointer_before else None
 
     def save_run(self, record: RunRecord) -> None:
         """Store a run; an ended run stops being the respondent's active run."""
         state = record.state
         left = max(state.expires_at - state.updated_at, timedelta(seconds=1))
         keep = left + RUN_KEEP_AFTER_EXPIRY
-        active_key = f"{PREFIX}active:{state.flow_id}:{record.respondent}"
-        runs_key = f"{PREFIX}runs:{record.respondent}"
+        index_key = runs_key(record.respondent)
+        active = _active_field(state.flow_id)
         value = run_data(record)
 
         def write(pipe: Pipeline) -> None:
             pipe.set(f"{PREFIX}run:{state.run_id}", value, ex=keep)
             # An index of the respondent's runs, so erasure can find every one of them.
-            pipe.sadd(runs_key, state.run_id)
-            pipe.expire(runs_key, max(keep, RUNS_INDEX_TTL))
+            fields: dict[FieldT, EncodableT] = {state.run_id: ""}
             if state.is_active:
-                pipe.set(active_key, state.run_id, ex=left)
-            else:
+                fields[active] = f"{state.run_id} {time.time() + left.total_seconds():.0f}"
+            pipe.hset(index_key, mapping=fields)
+            pipe.expire(index_key, max(keep, RUNS_INDEX_TTL))
+            if not state.is_active:
                 # Only the run that ended stops being active; a newer run keeps its pointer.
-                pipe.eval(RELEASE, 1, active_key, state.run_id)
+                pipe.eval(_RELEASE_ACTIVE, 1, index_key, active, state.run_id)
+                old_key = f"{PREFIX}active:{state.flow_id}:{record.respondent}"
+                pipe.eval(RELEASE, 1, old_key, state.run_id)
             if state.status is RunStatus.COMPLETED:
                 pipe.set(done_key(state.flow_id, record.respondent), state.run_id)
 
@@ -232,11 +264,15 @@ class RedisSessionStore:
     def schedule_reminder(self, run_id: str, seq: int, number: int, delay: timedelta) -> None:
         """Plan reminder ``number`` of step ``seq``; it replaces the run's pending one."""
         due = time.time() + delay.total_seconds()
-        step = f"{seq}:{number}"
+        score = reminder_score(due, seq, number)
 
         def write(pipe: Pipeline) -> None:
-            pipe.zadd(REMINDERS_KEY, {run_id: due})
-            pipe.hset(REMINDER_STEPS_KEY, run_id, step)
+            if score is not None:
+                pipe.zadd(REMINDERS_KEY, {run_id: score})
+                pipe.hdel(REMINDER_STEPS_KEY, run_id)  # left by an entry of the older form
+            else:
+                pipe.zadd(REMINDERS_KEY, {run_id: due})
+                pipe.hset(REMINDER_STEPS_KEY, run_id, f"{seq}:{number}")
 
         self._write(write)
 
@@ -263,7 +299,11 @@ class RedisSessionStore:
         if batch is not None and respondent in batch.languages:
             return batch.languages[respondent]
         raw = self.redis.get(f"{PREFIX}lang:{respondent}")
-        return _text(raw) if raw else None
+        language = _text(raw) if raw else None
+        if batch is not None:
+            # Under the lock nobody else changes it: a second look needs no round trip.
+            batch.languages[respondent] = language
+        return language
 
     def set_language(self, respondent: str, language: str) -> None:
         """Remember the respondent's language for later surveys and messages."""
@@ -279,50 +319,6 @@ class RedisSessionStore:
             return _text(raw) if raw else None
         assert self.facts is not None
         return self.facts.enumerator_code(respondent)
-
-    def is_opted_out(self, respondent: str) -> bool:
-        """True when the respondent sent STOP and has not sent START since."""
-        stop, start, ready = self.redis.mget(
-            optout_key(respondent), optin_key(respondent), FACTS_READY_KEY
-        )
-        if stop is not None or start is not None or ready is not None or self.facts is None:
-            # A START newer than the database's record of the STOP wins over it.
-            return stop is not None
-        return respondent in self.facts.opted_out_among([respondent])
-
-    def opted_out_among(self, respondents: Sequence[str]) -> set[str]:
-        """Those of ``respondents`` who opted out, asked in one round trip (for long lists)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for respondent in respondents:
-            pipe.exists(optout_key(respondent))
-            pipe.exists(optin_key(respondent))
-        pipe.exists(FACTS_READY_KEY)
-        *found, ready = pipe.execute()
-        stops, starts = found[0::2], found[1::2]
-        opted_out = {r for r, hit in zip(respondents, stops, strict=True) if hit}
-        if ready or self.facts is None:
-            return opted_out
-        started = {r for r, hit in zip(respondents, starts, strict=True) if hit}
-        return opted_out | (self.facts.opted_out_among(respondents) - started)
-
-    def set_opted_out(self, respondent: str, opted_out: bool) -> None:
-        """Record STOP (True) or START (False).
-
-        A START also leaves a mark for a day: until a worker has removed the opt-out from the
-        database, a send that finds it there knows a START is on its way, not lost.
-        """
-        pipe = self.redis.pipeline()
-        if opted_out:
-            pipe.set(optout_key(respondent), "1")
-            pipe.delete(optin_key(respondent))
-        else:
-            pipe.delete(optout_key(respondent))
-            pipe.set(optin_key(respondent), "1", ex=OPT_IN_SETTLING)
-        pipe.execute()
-
-    def opt_in_pending(self, respondent: str) -> bool:
-        """Whether a START was taken that the database may not hold yet."""
-        return bool(self.redis.exists(optin_key(respondent)))
 
     def keep_phone(self, respondent: str, token: str) -> None:
         """Keep the encrypted number queued replies to ``respondent`` will go to."""
@@ -346,14 +342,20 @@ class RedisSessionStore:
 
         The opt-out stays: erasing one's data is not asking to be messaged again.
         """
-        runs_key = f"{PREFIX}runs:{respondent}"
-        run_ids = [_text(r) for r in self.redis.smembers(runs_key)]
+        index_key, old_runs_key = runs_key(respondent), f"{PREFIX}runs:{respondent}"
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hkeys(index_key)
+        pipe.smembers(old_runs_key)
+        indexed, indexed_before = pipe.execute()
+        fields = {_text(r) for r in [*indexed, *indexed_before]}
+        run_ids = sorted(f for f in fields if not f.startswith(_active_field("")))
         keys = [f"{PREFIX}run:{run_id}" for run_id in run_ids]
         keys += [_text(k) for k in self.redis.scan_iter(f"{PREFIX}active:*:{respondent}")]
         keys += [_text(k) for k in self.redis.scan_iter(f"{PREFIX}done:*:{respondent}")]
         # The per-number rate counters stay: they hold only the pseudonym and expire within a
         # day, and dropping them would let EFFACER reset the limits (a flood of paid replies).
-        keys += [runs_key, f"{PREFIX}lang:{respondent}", f"{PREFIX}help:{respondent}"]
+        keys += [index_key, old_runs_key]
+        keys += [f"{PREFIX}lang:{respondent}", f"{PREFIX}help:{respondent}"]
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(*keys)
         if run_ids:
@@ -363,8 +365,7 @@ class RedisSessionStore:
 
     def over_limit(self, respondent: str, channel: str, limit: int, window_s: int) -> bool:
         """Count one request of ``respondent``; True once more than ``limit`` in the window."""
-        key = f"{PREFIX}rate:{channel}:{respondent}"
-        count = self.redis.eval(_COUNT_IN_WINDOW, 1, key, window_s)
+        count = self._count_in_window(keys=[rate_key(channel, respondent)], args=[window_s])
         return int(count) > limit
 
     def run_ids(self) -> list[str]:
@@ -378,6 +379,10 @@ class RedisSessionStore:
             self.redis.delete(key)
         else:
             self.redis.set(key, code)
+
+
+def _active_field(flow_id: str) -> str:
+    return f"a:{flow_id}"
 
 
 def _text(raw: bytes | str) -> str:

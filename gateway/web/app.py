@@ -17,6 +17,7 @@ from gateway.web.api import campaigns as api_campaigns
 from gateway.web.api import results as api_results
 from gateway.web.api import staff as api_staff
 from gateway.web.api.base import api_error_response, is_api_request, register_api
+from gateway.web.cookie_session import LazyCookieSessionInterface
 from gateway.web.dashboard.register import register_dashboard
 from gateway.web.input_guard import install_input_guard
 from gateway.web.runtime import install_runtime
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
     )
+    app.session_interface = LazyCookieSessionInterface()
     install_runtime(app, Runtime.build(settings, client=client))
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(sms_webhooks.bp)

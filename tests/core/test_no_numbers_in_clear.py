@@ -22,6 +22,7 @@ from gateway.core.models import Base
 from gateway.core.runtime import Runtime
 from gateway.staff.models import Role
 from gateway.staff.tokens import create_token
+from gateway.surveys.live_records import RUN_DICTIONARY
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 from tests.windows import open_window
 
@@ -57,8 +58,10 @@ def database_text(runtime: Runtime) -> str:
 
 def _readable(value: bytes) -> str:
     text = value.decode("latin-1")
-    try:  # RQ keeps a job's function and arguments as a zlib-compressed pickle
-        text += "\n" + zlib.decompress(value).decode("latin-1")
+    try:  # RQ keeps a job's function and arguments as a zlib-compressed pickle; runs are
+        # compressed against a dictionary (which a stream without one ignores)
+        reader = zlib.decompressobj(zdict=RUN_DICTIONARY)
+        text += "\n" + (reader.decompress(value) + reader.flush()).decode("latin-1")
     except zlib.error:
         pass
     return text

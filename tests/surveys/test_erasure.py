@@ -34,7 +34,7 @@ def test_erasure_takes_campaign_entries_enumerator_rows_and_live_runs(
     phone = Phone(client, number=ENUMERATOR)
     SmsPhone(client, runtime, run_jobs, number=ENUMERATOR).send("ENQUETE")  # ...and answering
     pseudonym = runtime.services.pseudonymise(ENUMERATOR)
-    assert runtime.redis.keys(f"sg:active:*:{pseudonym}")
+    assert runtime.store.active_run("return_intention", pseudonym) is not None
 
     SmsPhone(client, runtime, run_jobs, number=ENUMERATOR).send("EFFACER")
 
@@ -57,6 +57,7 @@ def test_erasure_takes_campaign_entries_enumerator_rows_and_live_runs(
         if run_json(runtime.redis.get(k) or b"{}").get("respondent") == pseudonym
     ]
     assert run_records == []
+    assert not runtime.redis.exists(f"sg:r:{pseudonym}")  # its runs' index and pointers
     # No longer an enumerator: dialling in is a household's first screen.
     assert phone.dial().startswith("CON OIM/DNDS: sondage volontaire")
 

@@ -30,6 +30,24 @@ def test_ussd_requests_past_the_limit_get_a_readable_refusal(
     assert Phone(client, number="+22376999999").dial().startswith("CON OIM/DNDS")
 
 
+def test_a_step_past_the_limit_changes_nothing(client: FlaskClient, runtime: Runtime) -> None:
+    phone = Phone(client)
+    for _ in range(USSD_PER_MINUTE):
+        phone.dial()
+    shown = runtime.store.load_session(phone.session_id)
+    assert shown is not None
+
+    refused = phone.send("1")
+
+    assert refused.startswith("END Trop de requetes")
+    after = runtime.store.load_session(phone.session_id)
+    # The consent was not taken: the session still waits on the first screen, and no lock
+    # was left behind for the next minute's requests.
+    assert after == shown
+    assert after.last_text == ""
+    assert not runtime.redis.keys("sg:lock:*")
+
+
 def test_sms_past_the_limit_are_taken_but_get_no_reply(
     client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
 ) -> None:

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request
 from gateway.web.runtime import runtime
 from gateway.web.webhooks.token import require_webhook_token
 from handlers.phone import mask_phone, normalise_phone
+from handlers.ports import OverLimit, RateLimit
 from handlers.screens import end
 from handlers.ussd import BadUssdRequest, handle_ussd, parse_ussd
 
@@ -22,6 +23,7 @@ bp = Blueprint("webhooks", __name__)
 # Per number: a survey takes about ten screens in a few minutes; a phone (or a script using
 # its number) that goes far beyond is flooding, not answering.
 USSD_PER_MINUTE = 60
+USSD_LIMIT = RateLimit("ussd", USSD_PER_MINUTE, 60)
 TOO_MANY = "Trop de requetes. Reessayez dans quelques minutes. / Too many requests, try later."
 require_webhook_token(bp, ussd=True)
 
@@ -39,11 +41,12 @@ def ussd() -> Response:
     if isinstance(parsed, BadUssdRequest):
         log.warning("ussd request refused: %s", parsed.problem)
         return plain(parsed.screen, 400 if parsed.problem.startswith("missing") else 200)
-    respondent = rt.services.pseudonymise(parsed.phone)
-    if rt.store.over_limit(respondent, "ussd", USSD_PER_MINUTE, 60):
+    try:
+        # The count goes with the lock, in the same round trip to Redis.
+        return plain(handle_ussd(parsed, rt.ussd_flow, rt.services, USSD_LIMIT))
+    except OverLimit:
         log.warning("ussd requests over the per-number limit: refused")
         return plain(end(TOO_MANY))
-    return plain(handle_ussd(parsed, rt.ussd_flow, rt.services))
 
 
 @bp.post("/ussd/events")
