@@ -31,6 +31,7 @@ from gateway.cli.staff import tokens, users
 from gateway.cli.terminal import plural
 from gateway.core.errors import ConfigError
 from gateway.core.settings import Settings
+from gateway.core.version import gateway_version
 from gateway.processes.servers import serve, worker
 from gateway.processes.supervisor import run
 from gateway.staff.audit import CLI_ACTOR
@@ -54,6 +55,7 @@ class _Group(CommandGroup):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(gateway_version(), "-V", "--version", prog_name="survey-gateway")
 def cli() -> None:
     """SMS/USSD survey gateway on Africa's Talking.
 
