@@ -24,6 +24,7 @@ from flows import FlowError, check_flows, load_flows
 from flows.sms_check import sms_overruns, sms_warnings
 from gateway.cli import data as data_commands
 from gateway.cli.campaigns import campaign
+from gateway.cli.db import db
 from gateway.cli.enumerators import enumerators
 from gateway.cli.errors import BadSetup, CommandError, CommandGroup
 from gateway.cli.simulate import simulate
@@ -80,6 +81,7 @@ cli.add_command(campaign)
 cli.add_command(data_commands.export)
 cli.add_command(data_commands.report)
 cli.add_command(data_commands.outbox)
+cli.add_command(db)
 
 
 # -- flows check ----------------------------------------------------------------------------
