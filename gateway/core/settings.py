@@ -60,6 +60,8 @@ class Settings:
     ussd_flow: str = "return_intention"
     flows_dir: Path | None = None
     log_level: str = "INFO"
+    # "text" lines for people, "json" lines (one object each) for a log collector.
+    log_format: str = "text"
     phone_region: str = "ML"
     at_username: str | None = None
     at_api_key: str | None = field(default=None, repr=False)
@@ -183,6 +185,7 @@ class Settings:
             ussd_flow=get("GATEWAY_USSD_FLOW", "return_intention") or "return_intention",
             flows_dir=Path(flows_dir).resolve() if flows_dir else None,
             log_level=_log_level(get("GATEWAY_LOG_LEVEL")),
+            log_format=_log_format(get("GATEWAY_LOG_FORMAT")),
             phone_region=_phone_region(get("GATEWAY_PHONE_REGION")),
             at_username=get("AT_USERNAME"),
             at_api_key=get("AT_API_KEY"),
@@ -271,6 +274,19 @@ def _log_level(raw: str | None) -> str:
             f"GATEWAY_LOG_LEVEL: {raw!r} is not a level (one of: {', '.join(LOG_LEVELS)})"
         )
     return level
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(raw: str | None) -> str:
+    """The format named by GATEWAY_LOG_FORMAT (any case), text if none."""
+    log_format = (raw or "text").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"GATEWAY_LOG_FORMAT: {raw!r} is not a format (one of: {', '.join(LOG_FORMATS)})"
+        )
+    return log_format
 
 
 def _phone_region(raw: str | None) -> str:

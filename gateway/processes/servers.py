@@ -35,7 +35,7 @@ def serve(access_log: bool) -> None:
     from gateway.web.app import create_app
 
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     make_private(settings.var_dir)
     embedded: EmbeddedRedis | None = None
     if not settings.redis_url:
@@ -60,6 +60,8 @@ def serve(access_log: bool) -> None:
     }
     if embedded is not None and embedded.owned:
         options["post_fork"] = _disown_in_worker(embedded)
+    if settings.log_format == "json":
+        options["logger_class"] = _json_gunicorn_logger()
 
     class GatewayApplication(BaseApplication):  # type: ignore[misc]
         """gunicorn, configured in code and serving ``create_app(settings)``."""
@@ -94,6 +96,23 @@ def _disown_in_worker(embedded: EmbeddedRedis) -> Any:
     return post_fork
 
 
+def _json_gunicorn_logger() -> type:
+    """gunicorn's logger, writing its error and access lines as our JSON lines (masked), so a
+    log collector reads one format from the whole process."""
+    from gunicorn.glogging import Logger
+
+    from gateway.core.logs import formatter_for
+
+    class JsonLogger(Logger):  # type: ignore[misc]
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for logger in (self.error_log, self.access_log):
+                for handler in logger.handlers:
+                    handler.setFormatter(formatter_for("json"))
+
+    return JsonLogger
+
+
 @click.command()
 def worker() -> None:
     """Run an RQ worker: store answers, send (or record) SMS, retry later what failed.
@@ -105,5 +124,5 @@ def worker() -> None:
     from gateway.processes.worker import run_worker
 
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     run_worker(settings)

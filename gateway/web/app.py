@@ -19,6 +19,7 @@ from gateway.web.api import staff as api_staff
 from gateway.web.api.base import api_error_response, is_api_request, register_api
 from gateway.web.dashboard.register import register_dashboard
 from gateway.web.input_guard import install_input_guard
+from gateway.web.request_ids import install_request_ids
 from gateway.web.runtime import install_runtime
 from gateway.web.security_headers import install_security_headers
 from gateway.web.unavailable import unavailable_response
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, client: redis.Redis | None = None) -> Flask:
     """Build the web app: webhooks, health check, and error pages that never leak."""
     settings = settings if settings is not None else Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.config.update(
         # Signs the session cookie and its CSRF token; the pseudonyms have a key of their own.
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
     )
+    install_request_ids(app)
     install_runtime(app, Runtime.build(settings, client=client))
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(sms_webhooks.bp)

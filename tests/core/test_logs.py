@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import signal
 import subprocess
@@ -107,10 +108,14 @@ def test_a_traceback_through_a_handler_of_its_own_shows_no_number() -> None:
     assert "76123456" not in text
 
 
-def test_the_access_log_shows_no_webhook_token(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_the_access_log_shows_no_webhook_token(tmp_path: Path, log_format: str) -> None:
     token = "Qm7v2Lr9Xw4Tz8Kp1Bn6Hd3Jf5Gs0Ya_"
     port = free_port()
-    env = cli_env(tmp_path / "var", port) | {"GATEWAY_WEBHOOK_TOKEN": token}
+    env = cli_env(tmp_path / "var", port) | {
+        "GATEWAY_WEBHOOK_TOKEN": token,
+        "GATEWAY_LOG_FORMAT": log_format,
+    }
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(
@@ -149,6 +154,10 @@ def test_the_access_log_shows_no_webhook_token(tmp_path: Path) -> None:
     assert "POST /ussd?token=*** HTTP/1.1" in text
     assert token not in text
     assert "76123456" not in text
+    if log_format == "json":
+        # gunicorn's own lines (start, workers, access) too: a collector reads one format.
+        records = [json.loads(line) for line in text.splitlines()]
+        assert {"gunicorn.error", "gunicorn.access"} <= {r["logger"] for r in records}
 
 
 def test_rqs_routine_maintenance_lines_stay_out_of_the_terminal(

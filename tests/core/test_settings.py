@@ -109,3 +109,12 @@ def test_an_install_from_before_the_session_key_gets_one_and_keeps_its_secrets(
     assert settings.encryption_keys == (older["encryption_key"],)
     assert len(settings.session_key) >= 32 and settings.session_key != settings.secret_key
     assert Settings.from_env(env).session_key == settings.session_key
+
+
+def test_the_log_format_is_text_or_json_and_nothing_else(tmp_path: Path) -> None:
+    var = {"GATEWAY_VAR_DIR": str(tmp_path)}
+
+    assert Settings.from_env(var).log_format == "text"
+    assert Settings.from_env(var | {"GATEWAY_LOG_FORMAT": " JSON "}).log_format == "json"
+    with pytest.raises(ConfigError, match="GATEWAY_LOG_FORMAT: 'xml' is not a format"):
+        Settings.from_env(var | {"GATEWAY_LOG_FORMAT": "xml"})
