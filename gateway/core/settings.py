@@ -69,6 +69,8 @@ class Settings:
     at_shortcode: str | None = None
     at_api_url: str | None = None
     webhook_token: str | None = field(default=None, repr=False)
+    # Lets Prometheus read /metrics without an account, and while Redis or the database is down.
+    metrics_token: str | None = field(default=None, repr=False)
     retention_days: int = 90
     webhook_networks: tuple[str, ...] = ()
     trusted_proxies: int = 0
@@ -134,7 +136,9 @@ class Settings:
                     "GATEWAY_SECRET_KEY": secret_key or "",
                     "GATEWAY_SESSION_KEY": session_key or "",
                     "GATEWAY_WEBHOOK_TOKEN": get("GATEWAY_WEBHOOK_TOKEN") or "",
-                },
+                }
+                # Optional; when set, as strong and as distinct as the others.
+                | ({"GATEWAY_METRICS_TOKEN": m} if (m := get("GATEWAY_METRICS_TOKEN")) else {}),
                 [k.strip() for k in (keys_raw or "").split(",") if k.strip()],
                 database_url or "",
             )
@@ -193,6 +197,7 @@ class Settings:
             at_shortcode=get("AT_SHORTCODE"),
             at_api_url=get("GATEWAY_AT_API_URL"),
             webhook_token=get("GATEWAY_WEBHOOK_TOKEN"),
+            metrics_token=get("GATEWAY_METRICS_TOKEN") or None,
             retention_days=retention_days,
             webhook_networks=_networks(get("GATEWAY_WEBHOOK_NETWORKS") or ""),
             trusted_proxies=trusted_proxies,

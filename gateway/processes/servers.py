@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from gateway.core.redis_client import EmbeddedRedis
 
 log = logging.getLogger(__name__)
+# Read by prometheus-client (gateway.web.metrics) when a worker first imports it.
+METRICS_FOLDER_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @click.command()
@@ -37,6 +41,8 @@ def serve(access_log: bool) -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     make_private(settings.var_dir)
+    # Before any worker starts: each counts its USSD steps in files there, summed at a scrape.
+    os.environ[METRICS_FOLDER_ENV] = str(_metrics_folder(settings.var_dir))
     embedded: EmbeddedRedis | None = None
     if not settings.redis_url:
         # One Redis for all gunicorn workers, started (or joined) here in the master: each
@@ -83,8 +89,19 @@ def serve(access_log: bool) -> None:
         GatewayApplication().run()
     finally:
         # gunicorn's forked workers leave through here too: only the master owns the Redis.
-        if embedded is not None and os.getpid() == master:
-            embedded.stop()
+        if os.getpid() == master:
+            shutil.rmtree(os.environ.pop(METRICS_FOLDER_ENV), ignore_errors=True)
+            if embedded is not None:
+                embedded.stop()
+
+
+def _metrics_folder(var_dir: Path) -> Path:
+    """An empty folder for this ``serve``'s workers' counts (another on this machine, with
+    the same var folder, has its own)."""
+    folder = var_dir / "metrics" / str(os.getpid())
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, mode=0o700)
+    return folder
 
 
 def _disown_in_worker(embedded: EmbeddedRedis) -> Any:

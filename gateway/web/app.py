@@ -55,6 +55,11 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
     register_dashboard(app)
     install_security_headers(app, production=settings.is_production)
     install_input_guard(app)
+    # Imported here, in the process that serves: prometheus-client reads where to count (one
+    # process, or gunicorn's workers' shared folder) when it is first imported.
+    from gateway.web.metrics import install_metrics
+
+    install_metrics(app)
     if settings.trusted_proxies:
         # Behind N reverse proxies, the client's address is in X-Forwarded-For: callback
         # networks and sign-in limits must see the caller, not the proxy.

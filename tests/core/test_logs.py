@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from gateway.core.logs import MaskNumbersFilter, configure_logging, log_handler
-from tests.processes.test_cli import REPO, cli_env, free_port, poll
+from tests.processes.test_cli import REPO, cli_env, free_port, poll, stop_process
 
 NUMBER = "22376123456"
 RUN_ID = "3f2b8c1e-12ab-4c3d-9e8f-123456789012"  # a UUID whose last group is all digits
@@ -143,12 +142,7 @@ def test_the_access_log_shows_no_webhook_token(tmp_path: Path, log_format: str) 
 
         assert poll("serve to answer", answered, timeout=30) == 200
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
     text = log.read_text()
     assert "POST /ussd?token=*** HTTP/1.1" in text
