@@ -23,6 +23,8 @@ import redis
 import requests
 from sqlalchemy import create_engine, text
 
+from tests.processes.test_cli import stop_process
+
 # Set by ``make bench ARGS=--keep``: leave each gateway's folder (its log, data) for a look.
 KEEP_FOLDERS = False
 # The children of `run` get this long to stop; then the bench kills the process group.
@@ -137,12 +139,7 @@ class Gateway:
 def stop_group(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
     """Signal the process (SIGINT: ``run`` stops its children in order); SIGKILL if it hangs."""
     if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        stop_process(process, sig, STOP_TIMEOUT_S)
     try:
         # Anything of its group still there (a gunicorn or RQ child) would hold the port.
         os.killpg(process.pid, signal.SIGKILL)

@@ -24,6 +24,7 @@ from flows import FlowError, check_flows, load_flows
 from flows.sms_check import sms_overruns, sms_warnings
 from gateway.cli import data as data_commands
 from gateway.cli.campaigns import campaign
+from gateway.cli.db import db
 from gateway.cli.enumerators import enumerators
 from gateway.cli.errors import BadSetup, CommandError, CommandGroup
 from gateway.cli.flow_files import flows_export, flows_import
@@ -32,6 +33,7 @@ from gateway.cli.staff import tokens, users
 from gateway.cli.terminal import plural
 from gateway.core.errors import ConfigError
 from gateway.core.settings import Settings
+from gateway.core.version import gateway_version
 from gateway.processes.servers import serve, worker
 from gateway.processes.supervisor import run
 from gateway.staff.audit import CLI_ACTOR
@@ -55,6 +57,7 @@ class _Group(CommandGroup):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(gateway_version(), "-V", "--version", prog_name="survey-gateway")
 def cli() -> None:
     """SMS/USSD survey gateway on Africa's Talking.
 
@@ -79,6 +82,7 @@ cli.add_command(campaign)
 cli.add_command(data_commands.export)
 cli.add_command(data_commands.report)
 cli.add_command(data_commands.outbox)
+cli.add_command(db)
 
 
 # -- flows check ----------------------------------------------------------------------------

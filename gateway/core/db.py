@@ -1,8 +1,9 @@
 """Database engines, sessions and migrations.
 
 SQLite (``var/gateway.db``) by default, PostgreSQL in production. The schema is owned by the
-Alembic migrations in ``gateway/migrations``; :func:`upgrade` applies them from code, so no
-``alembic.ini`` is needed at run time.
+Alembic migrations in ``gateway/migrations``; :func:`upgrade` applies them from code, and
+:func:`current_revisions` and :func:`write_revision` serve ``survey-gateway db``, so no
+``alembic.ini`` is needed.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+VERSIONS_DIR = MIGRATIONS_DIR / "versions"
 
 # Long enough to ride out another process's write transaction; short enough to surface a wedge.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -93,10 +97,14 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def alembic_config(url: str | None = None) -> Config:
-    """Build the Alembic configuration in code (no ``alembic.ini``), for the given database."""
+def alembic_config(url: str | None = None, extra_versions: Path | None = None) -> Config:
+    """Build the Alembic configuration in code (no ``alembic.ini``), for the given database;
+    with ``extra_versions``, a folder of revisions read after the shipped ones."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    folders = [VERSIONS_DIR] + ([extra_versions] if extra_versions is not None else [])
+    config.set_main_option("version_locations", os.pathsep.join(str(f) for f in folders))
     if url is not None:
         # Kept out of the ini options: ConfigParser would read a "%" in a password as syntax.
         config.attributes["url"] = normalise_database_url(url)
@@ -137,6 +145,47 @@ def upgrade(url: str | Engine, revision: str = "head") -> None:
     finally:
         if isinstance(url, str):
             engine.dispose()
+
+
+def head_revisions() -> tuple[str, ...]:
+    """The revisions the shipped migrations end at (one, unless two branches were not merged)."""
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def current_revisions(url: str) -> tuple[str, ...]:
+    """The revisions the database is at; empty for a database never migrated."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return tuple(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+
+
+def write_revision(message: str, url: str | None = None, versions_dir: Path = VERSIONS_DIR) -> Path:
+    """Write a new migration after the current head into ``versions_dir`` and return its file.
+
+    Its id is the next number (``0009`` after ``0008``), as the shipped ones are. With ``url``
+    (a database at head), its body is what the models add to that database (Alembic's
+    autogenerate: read it, it is a draft); without, it is empty.
+    """
+    extra = None if versions_dir.resolve() == VERSIONS_DIR.resolve() else versions_dir
+    config = alembic_config(url, extra_versions=extra)
+    numbers = [
+        int(script.revision)
+        for script in ScriptDirectory.from_config(config).walk_revisions()
+        if script.revision.isdigit()
+    ]
+    script = command.revision(
+        config,
+        message=message,
+        autogenerate=url is not None,
+        rev_id=f"{max(numbers, default=0) + 1:04d}",
+        version_path=str(versions_dir),
+    )
+    if script is None or isinstance(script, list):
+        raise RuntimeError("Alembic wrote no single revision")
+    return Path(script.path)
 
 
 def ping(engine: Engine) -> None:

@@ -60,6 +60,8 @@ class Settings:
     ussd_flow: str = "return_intention"
     flows_dir: Path | None = None
     log_level: str = "INFO"
+    # "text" lines for people, "json" lines (one object each) for a log collector.
+    log_format: str = "text"
     phone_region: str = "ML"
     at_username: str | None = None
     at_api_key: str | None = field(default=None, repr=False)
@@ -67,6 +69,8 @@ class Settings:
     at_shortcode: str | None = None
     at_api_url: str | None = None
     webhook_token: str | None = field(default=None, repr=False)
+    # Lets Prometheus read /metrics without an account, and while Redis or the database is down.
+    metrics_token: str | None = field(default=None, repr=False)
     retention_days: int = 90
     webhook_networks: tuple[str, ...] = ()
     trusted_proxies: int = 0
@@ -137,7 +141,9 @@ class Settings:
                     "GATEWAY_SECRET_KEY": secret_key or "",
                     "GATEWAY_SESSION_KEY": session_key or "",
                     "GATEWAY_WEBHOOK_TOKEN": get("GATEWAY_WEBHOOK_TOKEN") or "",
-                },
+                }
+                # Optional; when set, as strong and as distinct as the others.
+                | ({"GATEWAY_METRICS_TOKEN": m} if (m := get("GATEWAY_METRICS_TOKEN")) else {}),
                 [k.strip() for k in (keys_raw or "").split(",") if k.strip()],
                 database_url or "",
             )
@@ -188,6 +194,7 @@ class Settings:
             ussd_flow=get("GATEWAY_USSD_FLOW", "return_intention") or "return_intention",
             flows_dir=Path(flows_dir).resolve() if flows_dir else None,
             log_level=_log_level(get("GATEWAY_LOG_LEVEL")),
+            log_format=_log_format(get("GATEWAY_LOG_FORMAT")),
             phone_region=_phone_region(get("GATEWAY_PHONE_REGION")),
             at_username=get("AT_USERNAME"),
             at_api_key=get("AT_API_KEY"),
@@ -195,6 +202,7 @@ class Settings:
             at_shortcode=get("AT_SHORTCODE"),
             at_api_url=get("GATEWAY_AT_API_URL"),
             webhook_token=get("GATEWAY_WEBHOOK_TOKEN"),
+            metrics_token=get("GATEWAY_METRICS_TOKEN") or None,
             retention_days=retention_days,
             webhook_networks=_networks(get("GATEWAY_WEBHOOK_NETWORKS") or ""),
             trusted_proxies=trusted_proxies,
@@ -276,6 +284,19 @@ def _log_level(raw: str | None) -> str:
             f"GATEWAY_LOG_LEVEL: {raw!r} is not a level (one of: {', '.join(LOG_LEVELS)})"
         )
     return level
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(raw: str | None) -> str:
+    """The format named by GATEWAY_LOG_FORMAT (any case), text if none."""
+    log_format = (raw or "text").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"GATEWAY_LOG_FORMAT: {raw!r} is not a format (one of: {', '.join(LOG_FORMATS)})"
+        )
+    return log_format
 
 
 def _phone_region(raw: str | None) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from gateway.core.redis_client import EmbeddedRedis
 
 log = logging.getLogger(__name__)
+# Read by prometheus-client (gateway.web.metrics) when a worker first imports it.
+METRICS_FOLDER_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @click.command()
@@ -35,8 +39,10 @@ def serve(access_log: bool) -> None:
     from gateway.web.app import create_app
 
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     make_private(settings.var_dir)
+    # Before any worker starts: each counts its USSD steps in files there, summed at a scrape.
+    os.environ[METRICS_FOLDER_ENV] = str(_metrics_folder(settings.var_dir))
     embedded: EmbeddedRedis | None = None
     if not settings.redis_url:
         # One Redis for all gunicorn workers, started (or joined) here in the master: each
@@ -60,6 +66,8 @@ def serve(access_log: bool) -> None:
     }
     if embedded is not None and embedded.owned:
         options["post_fork"] = _disown_in_worker(embedded)
+    if settings.log_format == "json":
+        options["logger_class"] = _json_gunicorn_logger()
 
     class GatewayApplication(BaseApplication):  # type: ignore[misc]
         """gunicorn, configured in code and serving ``create_app(settings)``."""
@@ -81,8 +89,19 @@ def serve(access_log: bool) -> None:
         GatewayApplication().run()
     finally:
         # gunicorn's forked workers leave through here too: only the master owns the Redis.
-        if embedded is not None and os.getpid() == master:
-            embedded.stop()
+        if os.getpid() == master:
+            shutil.rmtree(os.environ.pop(METRICS_FOLDER_ENV), ignore_errors=True)
+            if embedded is not None:
+                embedded.stop()
+
+
+def _metrics_folder(var_dir: Path) -> Path:
+    """An empty folder for this ``serve``'s workers' counts (another on this machine, with
+    the same var folder, has its own)."""
+    folder = var_dir / "metrics" / str(os.getpid())
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, mode=0o700)
+    return folder
 
 
 def _disown_in_worker(embedded: EmbeddedRedis) -> Any:
@@ -92,6 +111,23 @@ def _disown_in_worker(embedded: EmbeddedRedis) -> Any:
         embedded.disown()
 
     return post_fork
+
+
+def _json_gunicorn_logger() -> type:
+    """gunicorn's logger, writing its error and access lines as our JSON lines (masked), so a
+    log collector reads one format from the whole process."""
+    from gunicorn.glogging import Logger
+
+    from gateway.core.logs import formatter_for
+
+    class JsonLogger(Logger):  # type: ignore[misc]
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for logger in (self.error_log, self.access_log):
+                for handler in logger.handlers:
+                    handler.setFormatter(formatter_for("json"))
+
+    return JsonLogger
 
 
 @click.command()
@@ -105,5 +141,5 @@ def worker() -> None:
     from gateway.processes.worker import run_worker
 
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     run_worker(settings)

@@ -74,7 +74,7 @@ def run() -> None:
     from gateway.core.runtime import Runtime
 
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     _check_port_free(settings.host, settings.port)
     make_private(settings.var_dir)
 

@@ -15,6 +15,7 @@ from typing import Any
 import rq
 
 from gateway.campaigns.services import campaign_jobs
+from gateway.core.log_ids import bound_job_id
 from gateway.core.outage import REDIS_OUTAGE_ERRORS, Outage, wait_for, waiting_client
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
@@ -75,6 +76,11 @@ class GatewayWorker(rq.SimpleWorker):
             restore_live_state(self.runtime)
         except Exception as exc:  # the next maintenance tries again; jobs go on meanwhile
             log.warning("live state not restored yet: %s", type(exc).__name__)
+
+    def perform_job(self, job: rq.job.Job, *args: Any, **kwargs: Any) -> bool:
+        """Run the job with its id on every line it logs."""
+        with bound_job_id(job.id):
+            return super().perform_job(job, *args, **kwargs)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat; after an outage, also make sure Redis still knows this worker."""

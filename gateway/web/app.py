@@ -20,6 +20,7 @@ from gateway.web.api.base import api_error_response, is_api_request, register_ap
 from gateway.web.cookie_session import LazyCookieSessionInterface
 from gateway.web.dashboard.register import register_dashboard
 from gateway.web.input_guard import install_input_guard
+from gateway.web.request_ids import install_request_ids
 from gateway.web.runtime import install_runtime
 from gateway.web.security_headers import install_security_headers
 from gateway.web.unavailable import unavailable_response
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, client: redis.Redis | None = None) -> Flask:
     """Build the web app: webhooks, health check, and error pages that never leak."""
     settings = settings if settings is not None else Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.config.update(
         # Signs the session cookie and its CSRF token; the pseudonyms have a key of their own.
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
     )
     app.session_interface = LazyCookieSessionInterface()
+    install_request_ids(app)
     install_runtime(app, Runtime.build(settings, client=client))
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(sms_webhooks.bp)
@@ -55,6 +57,11 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
     register_dashboard(app)
     install_security_headers(app, production=settings.is_production)
     install_input_guard(app)
+    # Imported here, in the process that serves: prometheus-client reads where to count (one
+    # process, or gunicorn's workers' shared folder) when it is first imported.
+    from gateway.web.metrics import install_metrics
+
+    install_metrics(app)
     if settings.trusted_proxies:
         # Behind N reverse proxies, the client's address is in X-Forwarded-For: callback
         # networks and sign-in limits must see the caller, not the proxy.

@@ -20,7 +20,7 @@ from gateway.staff.models import Role
 from gateway.staff.tokens import is_revoked, verify_token
 from gateway.web.runtime import runtime
 
-__all__ = ["BEARER_SCHEME", "current_actor", "require_role"]
+__all__ = ["BEARER_SCHEME", "authenticate", "current_actor", "require_role"]
 
 # The name of the security scheme in the OpenAPI document (see gateway.web.api.base).
 BEARER_SCHEME = "bearerAuth"
@@ -52,7 +52,7 @@ def require_role(role: Role) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            g.actor = _authenticate_request(role)
+            g.actor = authenticate(role)
             return view(*args, **kwargs)
 
         # Documents the scheme and the two refusals in the OpenAPI document.
@@ -75,7 +75,9 @@ def current_actor() -> Actor:
     return actor
 
 
-def _authenticate_request(role: Role) -> Actor:
+def authenticate(role: Role) -> Actor:
+    """The actor of the request's bearer token, if its role includes ``role``; else a JSON
+    401, 403 or 429 (raised)."""
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret:

@@ -1,10 +1,12 @@
-"""``GET /healthz``: 200 when Redis and the database answer, 503 naming what failed."""
+"""``GET /healthz``: 200 when Redis and the database answer, 503 naming what failed; with the
+version each node runs, to follow a rolling upgrade node by node."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
 from gateway.core.db import ping
+from gateway.core.version import gateway_version
 from gateway.web.runtime import runtime
 
 bp = Blueprint("health", __name__)
@@ -26,4 +28,6 @@ def healthz() -> tuple[Response, int]:
     except Exception as exc:
         checks["database"] = f"failed: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if healthy else "failing", checks=checks), 200 if healthy else 503
+    return jsonify(
+        status="ok" if healthy else "failing", checks=checks, version=gateway_version()
+    ), 200 if healthy else 503

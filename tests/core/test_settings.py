@@ -32,6 +32,11 @@ def test_production_starts_with_strong_settings() -> None:
     assert settings.password_hash_profile is PasswordHashProfile.RFC_9106_LOW_MEMORY
     high = Settings.from_env({**STRONG, "GATEWAY_PASSWORD_HASH_PROFILE": "rfc9106-high-memory"})
     assert high.password_hash_profile is PasswordHashProfile.RFC_9106_HIGH_MEMORY
+    assert settings.metrics_token is None  # optional
+    watched = Settings.from_env(
+        {**STRONG, "GATEWAY_METRICS_TOKEN": "Wc3nR8tY1uI6oP2aS9dF4gH7jK0lZ5xV"}
+    )
+    assert watched.metrics_token == "Wc3nR8tY1uI6oP2aS9dF4gH7jK0lZ5xV"
 
 
 @pytest.mark.parametrize(
@@ -71,6 +76,12 @@ def test_production_starts_with_strong_settings() -> None:
         ("GATEWAY_ENCRYPTION_KEYS", "not-a-fernet-key", "not a Fernet key"),
         ("GATEWAY_PASSWORD_HASH_PROFILE", "cheapest", "GATEWAY_PASSWORD_HASH_PROFILE=cheapest"),
         ("GATEWAY_PASSWORD_HASH_PROFILE", "fast", "GATEWAY_PASSWORD_HASH_PROFILE: 'fast'"),
+        ("GATEWAY_METRICS_TOKEN", "metrics", "GATEWAY_METRICS_TOKEN .* shorter than 32"),
+        (
+            "GATEWAY_METRICS_TOKEN",
+            STRONG["GATEWAY_WEBHOOK_TOKEN"],
+            "GATEWAY_METRICS_TOKEN is the same as GATEWAY_WEBHOOK_TOKEN",
+        ),
     ],
 )
 def test_production_refuses_and_names_the_setting(name: str, value: str, message: str) -> None:
@@ -109,3 +120,12 @@ def test_an_install_from_before_the_session_key_gets_one_and_keeps_its_secrets(
     assert settings.encryption_keys == (older["encryption_key"],)
     assert len(settings.session_key) >= 32 and settings.session_key != settings.secret_key
     assert Settings.from_env(env).session_key == settings.session_key
+
+
+def test_the_log_format_is_text_or_json_and_nothing_else(tmp_path: Path) -> None:
+    var = {"GATEWAY_VAR_DIR": str(tmp_path)}
+
+    assert Settings.from_env(var).log_format == "text"
+    assert Settings.from_env(var | {"GATEWAY_LOG_FORMAT": " JSON "}).log_format == "json"
+    with pytest.raises(ConfigError, match="GATEWAY_LOG_FORMAT: 'xml' is not a format"):
+        Settings.from_env(var | {"GATEWAY_LOG_FORMAT": "xml"})

@@ -7,11 +7,12 @@ functions that a plain import would not run).
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.imports import imported_modules, top_level
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS_DIR = ROOT / "flows"
@@ -40,30 +41,6 @@ IMPORT_PROBE = (
     "import flows, flows.engine, flows.loader\n"
     "print(json.dumps({'file': flows.__file__, 'modules': sorted(sys.modules)}))\n"
 )
-
-
-def top_level(module: str) -> str:
-    return module.split(".", 1)[0]
-
-
-def imported_modules(source: str) -> set[str]:
-    """Every module an import statement in ``source`` names, at any depth."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module)
-        elif (
-            isinstance(node, ast.Call)
-            and getattr(node.func, "attr", getattr(node.func, "id", None))
-            in {"import_module", "__import__"}
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            found.add(node.args[0].value)
-    return found
 
 
 def forbidden_in(modules: set[str]) -> set[str]:

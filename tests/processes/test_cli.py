@@ -73,6 +73,18 @@ def gateway(
     )
 
 
+def stop_process(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGINT, timeout: float = 20
+) -> None:
+    """Ask ``process`` to stop with ``sig`` (Ctrl-C by default); kill it past ``timeout``."""
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def poll(what: str, attempt: Callable[[], T | None], timeout: float = 20) -> T:
     """Call ``attempt`` until it returns something, or fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -268,12 +280,7 @@ def running_gateway(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], s
         if process.poll() is None:
             family += psutil.Process(process.pid).children(recursive=True)
             # Ctrl-C first, so the embedded Redis is stopped too; then no more asking.
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
         for member in family:
             try:
                 member.kill()

@@ -25,7 +25,7 @@ from gateway.core.settings import Settings
 from gateway.messaging.models import Message, MessageStatus
 from handlers.ports import Reply
 from tests.killable_redis import KillableRedis, free_port
-from tests.processes.test_cli import REPO, cli_env, poll
+from tests.processes.test_cli import REPO, cli_env, poll, stop_process
 from workers.sms import reply_message_id
 
 PHONE = "+22376123456"
@@ -64,12 +64,7 @@ def worker(tmp_path: Path, killable_redis: KillableRedis) -> Iterator[subprocess
         yield process
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, signal.SIGTERM, timeout=15)
 
 
 def _send_and_wait(runtime: Runtime) -> Message:

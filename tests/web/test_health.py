@@ -7,6 +7,7 @@ from flask.testing import FlaskClient
 
 from gateway.core.db import upgrade
 from gateway.core.settings import Settings
+from gateway.core.version import gateway_version
 from gateway.web.app import create_app
 
 
@@ -14,7 +15,11 @@ def test_healthy_when_redis_and_the_database_answer(client: FlaskClient) -> None
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "checks": {"redis": "ok", "database": "ok"}}
+    assert response.get_json() == {
+        "status": "ok",
+        "checks": {"redis": "ok", "database": "ok"},
+        "version": gateway_version(),
+    }
 
 
 def test_503_names_redis_when_it_is_down(settings: Settings) -> None:

@@ -182,8 +182,9 @@ def register_api(app: Flask, *blueprints: Blueprint) -> Api:
 
 
 def is_api_request() -> bool:
-    """True when the current request is for the API, whether or not a route matched."""
-    return request.path == "/api" or request.path.startswith("/api/")
+    """True when the current request is for the API, whether or not a route matched; /metrics
+    too, which takes the API's tokens and answers their refusals alike."""
+    return request.path in ("/api", "/metrics") or request.path.startswith("/api/")
 
 
 def api_error_response(exc: HTTPException) -> Response:
