@@ -264,7 +264,7 @@ def test_the_interface_speaks_french_until_english_is_chosen(
 
 
 def test_every_catalog_has_every_text() -> None:
-    assert LANGUAGES[:2] == ("fr", "en")
+    assert LANGUAGES[0] == "fr" and "en" in LANGUAGES
     assert missing_keys() == {lang: [] for lang in LANGUAGES}
 
 
