@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from gateway.campaigns.models import Campaign, CampaignContact, ContactStatus
 from gateway.campaigns.progress import SENDING_DONE
+from gateway.core.i18n import CATALOGS, LANGUAGES
 from gateway.core.runtime import Runtime
-from gateway.core.texts import TEXTS
 from gateway.web.dashboard.campaign_form import FIELDS
 from gateway.web.dashboard.campaign_view import FUNNEL
 from tests.campaigns.test_dashboard_campaigns import AUDIENCE, count, press, upload
@@ -253,10 +253,11 @@ def test_the_campaign_page_shows_its_funnel_by_day_and_by_region(
     assert "5 réponses sur 6 invités (83,3\u00a0%)" in listing and "terminée" in listing
 
 
-def test_every_text_the_campaign_pages_build_from_a_name_exists_in_both_languages() -> None:
+def test_every_text_the_campaign_pages_build_from_a_name_exists_in_every_language() -> None:
     built = {f"campaigns.funnel.{step}" for step in FUNNEL}
     built |= {f"campaigns.form.field.{name}" for name in (*FIELDS, "audience", "form")}
     built.discard("campaigns.form.field.list_token")  # a hidden field: never named
     built.add(f"campaigns.state.{SENDING_DONE}")
 
-    assert sorted(built - TEXTS["fr"].keys()) == sorted(built - TEXTS["en"].keys()) == []
+    lacking = {lang: sorted(built - texts.keys()) for lang, texts in CATALOGS.texts.items()}
+    assert lacking == {lang: [] for lang in LANGUAGES}
