@@ -8,16 +8,15 @@ in a browser without one). Days are UTC days, the database's.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import request
 
+from gateway.results.selection import parse_moment
 from gateway.web.dashboard.base import t
 
 PAGE_ROWS = 50
-_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +47,11 @@ class Pager:
 
 
 def parse_day(text: str) -> date | None:
-    """The day typed (ISO or day/month/year), None when empty; ValueError when unreadable."""
-    text = text.strip()
-    if not text:
+    """The day typed (ISO or day/month/year, as the results filter reads it), None when empty;
+    ValueError when unreadable."""
+    if not text.strip():
         return None
-    found = _DAY_MONTH_YEAR.fullmatch(text)
-    if found:
-        day, month, year = (int(part) for part in found.groups())
-        return date(year, month, day)
-    return date.fromisoformat(text)
+    return parse_moment(text, day_first=True).date()
 
 
 def read_period(args: dict[str, str], problems: dict[str, str]) -> Period:
