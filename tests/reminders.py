@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from gateway.core.runtime import Runtime
@@ -21,8 +24,32 @@ def pending_reminders(runtime: Runtime) -> dict[str, tuple[datetime, str]]:
 
 def make_reminders_due(runtime: Runtime) -> list[str]:
     """Bring every pending reminder's time to now and queue the job sending them."""
-    pending = list(pending_reminders(runtime))
+    pending = bring_reminders_due(runtime)
     if pending:
-        runtime.redis.zadd(REMINDERS_KEY, dict.fromkeys(pending, time.time() - 1))
         runtime.jobs.send_due_reminders()
     return pending
+
+
+def bring_reminders_due(runtime: Runtime) -> list[str]:
+    """Bring every pending reminder's time to now (the job is left for the test to run)."""
+    pending = [run_id.decode() for run_id in runtime.redis.zrange(REMINDERS_KEY, 0, -1)]
+    if pending:
+        runtime.redis.zadd(REMINDERS_KEY, dict.fromkeys(pending, time.time() - 1))
+    return pending
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Fail, rather than hang, when the work inside goes on past ``seconds`` (a loop that
+    never ends). Main thread only: it rides on SIGALRM."""
+
+    def too_long(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still going after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
