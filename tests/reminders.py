@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import pytest
+
 from gateway.core.runtime import Runtime
 from gateway.surveys.pending_work import REMINDER_STEPS_KEY, REMINDERS_KEY
 
@@ -44,7 +46,8 @@ def time_limit(seconds: float) -> Iterator[None]:
     never ends). Main thread only: it rides on SIGALRM."""
 
     def too_long(signum: int, frame: object) -> None:
-        raise TimeoutError(f"still going after {seconds} s")
+        # Not an Exception: no retry on a Redis or database error may swallow it.
+        pytest.fail(f"still going after {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, too_long)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -78,24 +78,26 @@ def test_a_household_that_sent_stop_gets_no_reminder(
     assert waits.replies() == [REMINDER_FR]
 
 
-def test_a_queued_reminder_of_a_question_answered_or_a_survey_declined_is_not_sent(
+def test_a_queued_reminder_of_a_question_answered_a_survey_declined_or_erased_is_not_sent(
     client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
 ) -> None:
-    answers, declines = households(client, runtime, run_jobs, 2)
-    answers.send("ENQUETE")
-    (answering,) = pending_reminders(runtime)
+    answers, declines, erases = households(client, runtime, run_jobs, 3)
+    runs = []
+    for phone in (answers, declines, erases):
+        phone.send("ENQUETE")
+        (run_id,) = set(pending_reminders(runtime)) - set(runs)
+        runs.append(run_id)
     assert answers.send("1")[0].startswith("Région où vit votre ménage")
-    declines.send("ENQUETE")
-    (declining,) = set(pending_reminders(runtime)) - {answering}
     declines.send("2")
+    erases.send("EFFACER")  # its confirmation is sent, not kept in the outbox
+    assert runtime.store.load_run(runs[2]) is None
 
     # Jobs of the consent question (step 0), as a release that queued one per question left
     # them; and one of the question the household is now on (step 1), which still goes.
-    runtime.queue.enqueue(job_names.REMIND, answering, 0, 1)
-    runtime.queue.enqueue(job_names.REMIND, declining, 0, 1)
-    assert answers.replies() == []
-    assert declines.replies() == []
-    runtime.queue.enqueue(job_names.REMIND, answering, 1, 1)
+    for run_id in runs:
+        runtime.queue.enqueue(job_names.REMIND, run_id, 0, 1)
+    assert answers.replies() == declines.replies() == erases.replies() == []
+    runtime.queue.enqueue(job_names.REMIND, runs[0], 1, 1)
     assert answers.replies() == [REMINDER_FR]
     assert FailedJobRegistry(queue=runtime.queue).get_job_ids() == []
 
