@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -90,9 +90,10 @@ def numbers(count: int, first: int = 0) -> list[str]:
 
 
 def new_campaign(
-    runtime: Runtime, audience: list[str] | None = None, **options: object
+    runtime: Runtime, audience: Sequence[str | dict[str, str]] | None = None, **options: object
 ) -> tuple[str, ImportReport]:
-    """A draft campaign of the return-intention survey with these numbers; its id and report."""
+    """A draft campaign of the return-intention survey with these numbers (or rows, with a
+    language); its id and report."""
     values: dict[str, object] = {
         "name": "Mopti, mars",
         "flow": "return_intention",
@@ -107,7 +108,7 @@ def new_campaign(
             ussd_flow=runtime.settings.ussd_flow,
             actor=CLI_ACTOR,
         )
-        rows = json_rows([{"phone": n} for n in audience or []])
+        rows = json_rows([n if isinstance(n, dict) else {"phone": n} for n in audience or []])
         report = import_audience(session, runtime, campaign, rows, actor=CLI_ACTOR)
         return campaign.id, report
 
