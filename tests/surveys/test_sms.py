@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask.testing import FlaskClient
-from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
@@ -199,9 +198,8 @@ def test_stop_silences_the_number_until_start(
     assert phone.send("AIDE") == []
     assert phone.send("ENQUETE") == []
     assert phone.send("1") == []
-    # A reminder planned before STOP is not sent either.
-    for job_id in ScheduledJobRegistry(queue=runtime.queue).get_job_ids():
-        runtime.queue.enqueue_job(Job.fetch(job_id, connection=runtime.redis))
+    # A reminder planned before STOP is not sent either, even once it falls due.
+    make_reminders_due(runtime)
     assert phone.replies() == []
 
     assert phone.send("Reprendre") == [
