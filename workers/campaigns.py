@@ -70,7 +70,9 @@ STOP_CHUNK = 500
 # The hold on a campaign lapses this long after its holder last renewed it (every second while
 # it sends): a worker killed mid-batch holds its campaign up for no longer than this.
 LOCK_TIMEOUT_S = 20
-LOCK_BUSY_RETRY_S = 5
+# A fan-out that finds its campaign held looks again this soon: once a dead holder's hold
+# lapses, sending resumes within this.
+LOCK_BUSY_RETRY_S = 2
 # Contacts whose outcome is written together; how often (s) a batch checks it may go on.
 MARK_EVERY = 25
 STATUS_CHECK_S = 1.0

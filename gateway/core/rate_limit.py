@@ -21,17 +21,30 @@ from gateway.core.clock import Clock
 
 # KEYS[1]: the key. ARGV[1]: now, ARGV[2]: the interval between grants, both in microseconds.
 # Returns 0 when granted, else the microseconds to wait until a grant is possible.
+# The key holds "<theoretical arrival time>:<run_id of the Redis process that wrote it>". A
+# value written by an earlier Redis process was read back from its append-only file, which may
+# lack the last second's grants (with appendfsync everysec Redis may hold a write back while it
+# answers): one grant is then counted as just taken, so a restart cannot let one through early.
 _GCRA = """
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') or ''
+-- Once the clock passes the arrival time the value no longer matters: a long TTL only tidies.
+local keep_ms = math.ceil(interval / 1000) + 60000
+local tat = 0
+local stored = redis.call('GET', KEYS[1])
+if stored then
+    local written, writer = string.match(stored, '^(%d+):?(%w*)$')
+    tat = tonumber(written) or 0
+    if writer ~= run_id then
+        tat = math.max(tat, now + interval)
+        redis.call('SET', KEYS[1], string.format('%.0f', tat) .. ':' .. run_id, 'PX', keep_ms)
+    end
+end
 if tat > now then
     return tat - now
 end
-local next_tat = now + interval
--- Once the clock passes next_tat the value no longer matters: a long TTL only tidies up.
-local keep_ms = math.ceil(interval / 1000) + 60000
-redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', keep_ms)
+redis.call('SET', KEYS[1], string.format('%.0f', now + interval) .. ':' .. run_id, 'PX', keep_ms)
 return 0
 """
 
