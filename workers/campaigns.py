@@ -69,7 +69,7 @@ STOP_CHUNK = 500
 # Longer than any batch takes (FAN_OUT_BUDGET_S and a last sleep), shorter than RQ's timeout.
 # The hold on a campaign lapses this long after its holder last renewed it (every second while
 # it sends): a worker killed mid-batch holds its campaign up for no longer than this.
-LOCK_TIMEOUT_S = 20
+LOCK_TIMEOUT_S = 15
 # A fan-out that finds its campaign held looks again this soon: once a dead holder's hold
 # lapses, sending resumes within this.
 LOCK_BUSY_RETRY_S = 2
