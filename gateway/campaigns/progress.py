@@ -152,23 +152,36 @@ def find_with_progress(session: Session, ident: str) -> tuple[Campaign, Progress
 
 @dataclass(frozen=True, slots=True)
 class Listed:
-    """A campaign in a listing: its contacts and how many were invited."""
+    """A campaign in a listing: its contacts, how many were invited and how many responded,
+    and the status to show (``sending_done`` while invited households may still answer)."""
 
     campaign: Campaign
     contacts: int
     invited: int
+    responses: int
+    shown: str
 
     @property
-    def percent(self) -> int:
-        """Invited, as a whole percentage of the contacts."""
-        return round(100 * self.invited / self.contacts) if self.contacts else 0
+    def share(self) -> float:
+        """Responses (completed surveys) as a share of the invited."""
+        return self.responses / self.invited if self.invited else 0.0
 
 
-def listing(session: Session, limit: int | None = None) -> list[Listed]:
-    """The campaigns, newest first (the first ``limit`` of them), with their contact counts."""
+def listing(session: Session, now: datetime, limit: int | None = None) -> list[Listed]:
+    """The campaigns, newest first (the first ``limit`` of them), with their counts."""
     rows = list_campaigns(session)[:limit]
     counts = contact_counts(session)
-    return [Listed(row, *counts.get(row.id, (0, 0))) for row in rows]
+    responses = response_counts(session)
+    listed = []
+    for row in rows:
+        # Only a completed campaign needs to know whether anyone may still answer.
+        answering = (
+            count_answering(session, row, now) if row.status is CampaignStatus.COMPLETED else 0
+        )
+        contacts, invited = counts.get(row.id, (0, 0))
+        shown = shown_status(row, answering)
+        listed.append(Listed(row, contacts, invited, responses.get(row.id, 0), shown))
+    return listed
 
 
 def count_answering(session: Session, campaign: Campaign, now: datetime) -> int:

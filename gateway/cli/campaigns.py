@@ -24,8 +24,8 @@ from gateway.campaigns.definition import (
     CampaignSpec,
 )
 from gateway.campaigns.imports import Format, invalid_rows, problem_text
-from gateway.campaigns.models import Campaign, CampaignImport, CampaignStatus, ImportStatus
-from gateway.campaigns.progress import count_answering, find_with_progress, listing, shown_status
+from gateway.campaigns.models import Campaign, CampaignImport, ImportStatus
+from gateway.campaigns.progress import find_with_progress, listing, shown_status
 from gateway.campaigns.services import (
     Action,
     Audience,
@@ -172,13 +172,7 @@ def list_command() -> None:
     """Every campaign, newest first."""
     now = utc_now()
     with _runtime() as rt, rt.sessions() as session:
-        rows = listing(session)
-        # A completed campaign whose households may still answer is not over: "sending done".
-        shown = {
-            row.campaign.id: shown_status(row.campaign, count_answering(session, row.campaign, now))
-            for row in rows
-            if row.campaign.status is CampaignStatus.COMPLETED
-        }
+        rows = listing(session, now)
     if not rows:
         click.echo("No campaigns yet: make one with `survey-gateway campaign create`.")
         return
@@ -189,7 +183,7 @@ def list_command() -> None:
         table.append(
             (
                 found.id[:SHORT_ID],
-                shown.get(found.id, str(found.status)).replace("_", " "),
+                row.shown.replace("_", " "),
                 str(found.channel),
                 found.flow,
                 str(row.contacts),

@@ -37,6 +37,7 @@ from gateway.campaigns.services import (
     create_with_audience,
     keep_import_going,
 )
+from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
 from gateway.staff.models import Role
 from gateway.web.api.base import ApiBlueprint, read_session
@@ -82,7 +83,7 @@ def _audience_body(json_schema: type[ma.Schema], form_schema: dict[str, Any]) ->
 def campaigns_list() -> Any:
     """Every campaign, newest first, with its number of contacts and of invitations sent."""
     with read_session() as session:
-        return listing(session)
+        return listing(session, utc_now())
 
 
 @blp.route("/campaigns", methods=["POST"])

@@ -13,17 +13,16 @@ from typing import Any
 
 from flows.model import localise
 from gateway.campaigns.breakdown import REGION_KEY, Day, by_day, by_region
-from gateway.campaigns.definition import find_campaign, list_campaigns
+from gateway.campaigns.definition import find_campaign
 from gateway.campaigns.imports import invalid_rows, latest_import, problem_text, rows_read
-from gateway.campaigns.models import Campaign, CampaignImport, CampaignStatus, ImportStatus
+from gateway.campaigns.models import Campaign, CampaignImport, ImportStatus
 from gateway.campaigns.progress import (
+    Listed,
     Progress,
-    contact_counts,
-    count_answering,
     progress,
-    response_counts,
     shown_status,
 )
+from gateway.campaigns.progress import listing as campaign_listing
 from gateway.campaigns.services import keep_import_going
 from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
@@ -34,22 +33,6 @@ LIST_ROWS = 50
 REPORT_ROWS = 50
 # The funnel's steps, each a count of ``Progress``: invited is "sent".
 FUNNEL = ("sent", "delivered", "started", "completed")
-
-
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """A campaign in the list: its contacts, how many were invited and how many responded."""
-
-    campaign: Campaign
-    contacts: int
-    invited: int
-    responses: int
-    status: str
-
-    @property
-    def share(self) -> float:
-        """Responses (completed surveys) as a share of the invited."""
-        return self.responses / self.invited if self.invited else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,21 +69,8 @@ class CampaignView:
 
 def listing(rt: Runtime) -> list[Listed]:
     """The newest campaigns with their invitation and response counts."""
-    now = utc_now()
     with rt.sessions() as session:
-        rows = list_campaigns(session)[:LIST_ROWS]
-        counts = contact_counts(session)
-        responses = response_counts(session)
-        listed = []
-        for row in rows:
-            # Only a completed campaign needs to know whether anyone may still answer.
-            answering = (
-                count_answering(session, row, now) if row.status is CampaignStatus.COMPLETED else 0
-            )
-            contacts, invited = counts.get(row.id, (0, 0))
-            status = shown_status(row, answering)
-            listed.append(Listed(row, contacts, invited, responses.get(row.id, 0), status))
-    return listed
+        return campaign_listing(session, utc_now(), LIST_ROWS)
 
 
 def import_state(rt: Runtime, found: CampaignImport | None, language: str) -> dict[str, Any]:
