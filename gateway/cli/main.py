@@ -27,7 +27,7 @@ from gateway.cli.campaigns import campaign
 from gateway.cli.db import db
 from gateway.cli.enumerators import enumerators
 from gateway.cli.errors import BadSetup, CommandError, CommandGroup
-from gateway.cli.flow_files import flows_export, flows_import
+from gateway.cli.flow_files import flows_export, flows_import, flows_publish
 from gateway.cli.simulate import simulate
 from gateway.cli.staff import tokens, users
 from gateway.cli.terminal import plural
@@ -94,6 +94,7 @@ def flows() -> None:
 
 
 flows.add_command(flows_import)
+flows.add_command(flows_publish)
 flows.add_command(flows_export)
 
 

@@ -20,7 +20,7 @@ from gateway.core.db import upgrade
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
 from gateway.results.export import export_csv
-from gateway.surveys.flow_files import import_xlsform
+from gateway.surveys.flow_files import import_xlsform, publish_draft
 from gateway.surveys.models import Submission
 from gateway.web.app import create_app
 from tests.phone import Phone, SmsPhone
@@ -31,6 +31,7 @@ from tests.xlsforms import SITE_SETTINGS, SITE_SURVEY, site_form
 def app(settings: Settings, redis_client: redis.Redis) -> Flask:
     """The web app with the site assessment imported and reached by the USSD code."""
     import_xlsform(site_form(), settings.flows_folder)
+    publish_draft(settings.flows_folder, "site_assessment")
     upgrade(settings.database_url)
     return create_app(replace(settings, ussd_flow="site_assessment"), client=redis_client)
 
@@ -113,8 +114,9 @@ def test_a_run_under_way_keeps_its_version_when_a_new_one_is_imported(
     survey = [list(r) for r in SITE_SURVEY]
     survey[4][2] = "Votre région (v2)?"  # FR label of the region question
     newer = [SITE_SETTINGS[0], ["T", "site_assessment", "2026040101", "Français (fr)", "SITE"]]
-    report = import_xlsform(site_form(survey=survey, settings=newer), settings.flows_folder)
-    assert report.replaced == 2026030101
+    import_xlsform(site_form(survey=survey, settings=newer), settings.flows_folder)
+    report = publish_draft(settings.flows_folder, "site_assessment")
+    assert report is not None and report.replaced == 2026030101
     # The gateway restarted on the new version.
     restarted = create_app(replace(settings, ussd_flow="site_assessment"), client=redis_client)
     phone.client = restarted.test_client()

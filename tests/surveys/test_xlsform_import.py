@@ -3,15 +3,14 @@ row and column), the shipped return_intention form, export and re-import, and ve
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from flows import QuestionType, load_flow
+from flows import QuestionType, load_flow, load_flows
 from flows.model import ChoiceFilter
-from gateway.cli.main import cli
-from gateway.surveys.flow_files import import_xlsform
+from gateway.surveys.flow_files import import_xlsform, publish_draft
 from gateway.surveys.xlsform_export import xlsform_bytes
 from gateway.surveys.xlsform_import import read_xlsform
 from gateway.surveys.xlsform_rules import XlsFormRefused
@@ -165,45 +164,51 @@ def test_rows_too_long_for_a_screen_or_an_sms_are_reported(tmp_path: Path) -> No
     assert any("(people) [en]: the SMS with its options is" in line for line in report.too_long)
 
 
-def test_a_new_version_keeps_the_one_it_replaces_for_runs_under_way(tmp_path: Path) -> None:
-    def settings(version: str) -> list[list[object]]:
-        return [SITE_SETTINGS[0], ["T", "site_assessment", version, "Français (fr)", "SITE"]]
+def settings_at(version: str) -> list[list[object]]:
+    return [SITE_SETTINGS[0], ["T", "site_assessment", version, "Français (fr)", "SITE"]]
 
-    first = import_xlsform(site_form(settings=settings("1")), tmp_path)
-    again = import_xlsform(site_form(settings=settings("1")), tmp_path)
-    assert (first.replaced, again.unchanged) == (None, True)
+
+def test_a_new_version_keeps_the_one_it_replaces_for_runs_under_way(tmp_path: Path) -> None:
+    first = import_xlsform(site_form(settings=settings_at("1")), tmp_path)
+    assert first.path == tmp_path / "drafts" / "site_assessment.yaml"
+    # A draft is no flow a household can reach.
+    assert load_flows(tmp_path).keys() == {"return_intention", "enumerator_registration"}
+    published = publish_draft(tmp_path, "site_assessment")
+    assert published is not None and published.replaced is None
+    assert publish_draft(tmp_path, "site_assessment") is None  # no draft left
+    again = import_xlsform(site_form(settings=settings_at("1")), tmp_path)
+    assert again.unchanged and not (tmp_path / "drafts" / "site_assessment.yaml").exists()
 
     changed = [*SITE_SURVEY[:-1]]  # the note removed, same version: refused
     with pytest.raises(XlsFormRefused, match="version 1 is already in use"):
-        import_xlsform(site_form(survey=changed, settings=settings("1")), tmp_path)
+        import_xlsform(site_form(survey=changed, settings=settings_at("1")), tmp_path)
 
-    second = import_xlsform(site_form(survey=changed, settings=settings("2")), tmp_path)
-    assert second.replaced == 1
+    import_xlsform(site_form(survey=changed, settings=settings_at("2")), tmp_path)
+    # A draft of version 2: new runs still start on version 1 until it is published.
+    assert load_flow(tmp_path / "site_assessment.yaml").version == 1
+    second = publish_draft(tmp_path, "site_assessment")
+    assert second is not None and second.replaced == 1
     assert load_flow(tmp_path / "site_assessment.yaml").version == 2
     kept = load_flow(tmp_path / "versions" / "site_assessment.v1.yaml")
     assert (kept.version, kept.question_keys[-1]) == (1, "thanks_note")
 
     with pytest.raises(XlsFormRefused, match="version 2 is already in use"):
-        import_xlsform(site_form(settings=settings("1")), tmp_path)
+        import_xlsform(site_form(settings=settings_at("1")), tmp_path)
 
 
-def test_the_command_imports_a_form_and_exports_a_flow(tmp_path: Path) -> None:
-    form = tmp_path / "sites.xlsx"
-    form.write_bytes(site_form())
-    env = {"GATEWAY_VAR_DIR": str(tmp_path / "var"), "GATEWAY_FLOWS_DIR": str(tmp_path / "flows")}
-    runner = CliRunner()
+def test_a_draft_is_not_published_over_a_newer_version(tmp_path: Path) -> None:
+    import_xlsform(site_form(settings=settings_at("3")), tmp_path)
+    draft = import_xlsform(site_form(settings=settings_at("4")), tmp_path)  # replaces the draft
+    assert load_flow(draft.path).version == 4
+    # Meanwhile version 5 was published from elsewhere (another draft, another server).
+    published = tmp_path / "site_assessment.yaml"
+    shutil.copy(draft.path, published)
+    published.write_text(published.read_text().replace("version: 4", "version: 5"))
 
-    imported = runner.invoke(cli, ["flows", "import", str(form)], env=env)
-    exported = runner.invoke(
-        cli, ["flows", "export", "site_assessment", "-o", str(tmp_path / "out.xlsx")], env=env
-    )
-    refused = runner.invoke(cli, ["flows", "import", str(tmp_path / "bad.xlsx")], env=env)
-
-    assert imported.exit_code == 0, imported.output
-    assert "Imported site_assessment version 2026030101: 7 questions in fr, en" in imported.output
-    assert exported.exit_code == 0, exported.output
-    assert read_xlsform((tmp_path / "out.xlsx").read_bytes()).flow == read_xlsform(site_form()).flow
-    assert refused.exit_code == 2  # no such file
+    with pytest.raises(XlsFormRefused, match="version 5 is already in use: raise the version"):
+        publish_draft(tmp_path, "site_assessment")
+    assert draft.path.exists()
+    assert load_flow(published).version == 5
 
 
 def test_a_form_without_language_codes_is_refused() -> None:
