@@ -4,11 +4,12 @@ row and column), the shipped return_intention form, export and re-import, and ve
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from flows import QuestionType, load_flow, load_flows
+from flows import QuestionAsked, QuestionType, load_flow, load_flows, resume, start
 from flows.model import ChoiceFilter
 from gateway.surveys.flow_files import import_xlsform, publish_draft
 from gateway.surveys.xlsform_export import xlsform_bytes
@@ -24,6 +25,7 @@ def test_the_shipped_xlsform_gives_the_same_flow_as_the_yaml() -> None:
     imported = read_xlsform((SHIPPED / "xlsform" / "return_intention.xlsx").read_bytes())
 
     assert imported.flow == from_yaml
+    assert imported.notes == []  # every question written as required: nothing to warn of
 
 
 def test_a_flow_exported_then_imported_is_the_same_flow() -> None:
@@ -61,6 +63,34 @@ def test_a_realistic_form_maps_onto_the_flow_model() -> None:
         "survey row 2: 'start' is recorded by ODK apps only; left out",
         "survey row 3: 'end' is recorded by ODK apps only; left out",
     ]
+
+
+def test_questions_the_form_does_not_require_are_asked_as_required_with_a_note() -> None:
+    survey = [list(r) for r in SITE_SURVEY]
+    survey[6][5] = ""  # households: required left blank, XLSForm's "no"
+    survey[7][5] = "no"  # needs
+
+    imported = read_xlsform(site_form(survey=survey))
+
+    assert imported.notes[-1] == (
+        "survey rows 7 (households), 8 (needs): not required in the form, asked as required:"
+        " over SMS and USSD every question waits for an answer (a keypad sends no empty answer,"
+        " and 0 goes back). Where one may not answer, add a choice such as 'Don't know', or"
+        " set required to yes to silence this note"
+    )
+    flow = imported.flow
+    now = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    step = start(flow, run_id="r1", language="en", now=now)
+    for answer in ("1", "1", "1"):
+        step = resume(flow, step.state, answer, now=now)
+    assert step.screen.key == "households"  # type: ignore[union-attr]
+    for empty in ("", " "):
+        refused = resume(flow, step.state, empty, now=now).screen
+        assert isinstance(refused, QuestionAsked)
+        assert (refused.key, refused.error) == ("households", "From 1 to 500 households.")
+    # Exported, the questions are written as required: imported again, no note.
+    again = read_xlsform(xlsform_bytes(flow))
+    assert again.flow == flow and not any("not required" in n for n in again.notes)
 
 
 def with_row(row: list[object], header: list[str] | None = None) -> bytes:
