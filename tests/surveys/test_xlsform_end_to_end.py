@@ -19,7 +19,7 @@ from gateway.core.clock import utc_now
 from gateway.core.db import upgrade
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
-from gateway.results.export import export_csv
+from gateway.results.export import ExportFormat, write_export
 from gateway.surveys.flow_files import import_xlsform, publish_draft
 from gateway.surveys.models import Submission
 from gateway.web.app import create_app
@@ -36,11 +36,12 @@ def app(settings: Settings, redis_client: redis.Redis) -> Flask:
     return create_app(replace(settings, ussd_flow="site_assessment"), client=redis_client)
 
 
-def exported(runtime: Runtime) -> list[dict[str, str]]:
+def exported(runtime: Runtime, fmt: ExportFormat = "csv") -> list[dict[str, str]]:
+    """The export as the dashboard, the API and the command line write it."""
     flow = runtime.flows["site_assessment"]
     out = io.StringIO(newline="")
     with runtime.sessions() as session:
-        export_csv(session, flow.id, flow.question_keys, out, utc_now())
+        write_export(session, flow, fmt, out, utc_now())
     return list(csv.DictReader(io.StringIO(out.getvalue())))
 
 
@@ -62,6 +63,10 @@ def test_the_form_runs_over_ussd_and_its_answers_export_under_its_names(
     run_jobs()
 
     (row,) = exported(runtime)
+    # The note is a screen, not a question: no empty column for it, in any format.
+    assert "thanks_note" not in row
+    (tags, _) = exported(runtime, "hxl")
+    assert "#indicator+thanks_note" not in tags.values()
     assert (row["flow"], row["flow_version"], row["status"]) == (
         "site_assessment",
         "2026030101",

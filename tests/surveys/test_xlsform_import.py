@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from flows import QuestionAsked, QuestionType, load_flow, load_flows, resume, start
 from flows.model import ChoiceFilter
+from gateway.cli.main import cli
 from gateway.surveys.flow_files import import_xlsform, publish_draft
 from gateway.surveys.xlsform_export import xlsform_bytes
 from gateway.surveys.xlsform_import import read_xlsform
@@ -248,3 +250,33 @@ def test_a_form_without_language_codes_is_refused() -> None:
     )
     with pytest.raises(XlsFormRefused, match="row 1, column label: name the label's language"):
         read_xlsform(form)
+
+
+def test_flows_check_reads_the_versions_kept_for_runs_under_way(tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    for version in ("1", "2"):
+        import_xlsform(site_form(settings=settings_at(version)), folder)
+        publish_draft(folder, "site_assessment")
+    env = {"GATEWAY_VAR_DIR": str(tmp_path / "var"), "GATEWAY_FLOWS_DIR": None}
+
+    def check() -> Result:
+        return CliRunner().invoke(cli, ["flows", "check", "--dir", str(folder)], env=env)
+
+    fine = check()
+    assert fine.exit_code == 0, fine.output
+    assert fine.output.endswith(
+        "3 flows OK: enumerator_registration, return_intention, site_assessment;"
+        " 1 kept version OK\n"
+    )
+    kept = folder / "versions" / "site_assessment.v1.yaml"
+    kept.rename(folder / "versions" / "site_assessment.v7.yaml")
+    (folder / "versions" / "broken.v1.yaml").write_text("id: broken\nversion: [\n")
+
+    refused = check()
+    assert refused.exit_code == 1
+    assert refused.output.splitlines() == [
+        "versions/broken.v1.yaml: is not valid YAML at line 3",
+        "versions/site_assessment.v7.yaml: holds site_assessment version 1:"
+        " name it site_assessment.v1.yaml",
+        "Error: 2 problems in the flow files",
+    ]
