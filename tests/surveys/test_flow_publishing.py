@@ -151,10 +151,16 @@ def test_a_publish_reaches_another_process_and_a_worker_without_a_restart(
     upload(client, site_form())
     household = SmsPhone(other.test_client(), worker, run_worker, number="+22376000322")
     assert not household.send("SITE")[0].startswith("Acceptez")  # a draft: no such keyword yet
+    # Nor can a campaign be made on it, in either process.
+    browser = other.test_client()
+    sign_in(browser, "manager")
+    for staff in (client, browser):
+        assert 'value="site_assessment"' not in staff.get("/dashboard/campaigns/new").text
 
     press(client, "/dashboard/surveys/site_assessment/publish")
     time.sleep(1.1)  # each process looks at most once a second
 
+    assert 'value="site_assessment"' in browser.get("/dashboard/campaigns/new").text
     assert household.send("SITE") == ["Acceptez-vous de répondre?\n1.Oui\n2.Non"]
     assert household.send("1") == ["Votre région?\n1.Mopti\n2.Bamako"]
     # The worker stored the answer under the new flow, read from its own runtime.
