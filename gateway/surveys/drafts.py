@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flows import Flow, FlowError, load_flow
+from flows.loader import flow_files
 
 DRAFTS_FOLDER = "drafts"
 
@@ -41,3 +42,14 @@ def flow_at(path: Path) -> Flow | None:
         return load_flow(path)
     except FlowError:
         return None  # a broken file is replaced; `flows check` had reported it
+
+
+def published_file(folder: Path, flow_id: str) -> tuple[Path, Flow] | None:
+    """The file new runs of ``flow_id`` start on, and its flow: one of ``folder``, or a shipped
+    one (the last that defines it, as the flows are loaded)."""
+    found = None
+    for path in flow_files(folder):
+        flow = flow_at(path)
+        if flow is not None and flow.id == flow_id:
+            found = (path, flow)
+    return found

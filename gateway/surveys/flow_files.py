@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -21,7 +21,7 @@ from flows.gsm7 import GSM7_SINGLE, measure_sms, to_gsm7
 from flows.sms_check import sms_overruns, sms_warnings
 from flows.sms_compose import render_sms_question
 from flows.versions import VERSIONS_FOLDER
-from gateway.surveys.drafts import draft_path, flow_at, load_draft
+from gateway.surveys.drafts import draft_path, load_draft, published_file
 from gateway.surveys.xlsform_import import XlsFormImport, read_xlsform
 from gateway.surveys.xlsform_rules import Problem, XlsFormRefused
 from handlers.gsm import ascii_screen
@@ -70,12 +70,14 @@ def import_xlsform(source: bytes, folder: Path, *, name: str = "form.xlsx") -> I
     warnings = [w for w in sms_warnings(flow) if "needs" not in w or ": question '" not in w]
     path = draft_path(folder, flow.id)
     report = ImportReport(flow, path, imported.notes, [*screen_problems(imported), *warnings])
-    published = folder / f"{flow.id}.yaml"
-    problem = _version_problem(flow_at(published), flow.version)
-    if problem == _SAME:
-        if published.read_text(encoding="utf-8") == text:
+    published = published_file(folder, flow.id)
+    problem = _version_problem(published[1] if published else None, flow.version)
+    if problem == _SAME and published is not None:
+        # The same flow, though a hand-written file may differ in comments and layout.
+        same = replace(published[1], source=flow.source) == flow
+        if same or published[0].read_text(encoding="utf-8") == text:
             report.unchanged = True
-            report.path = published
+            report.path = published[0]
             return report
         problem = (
             f"version {flow.version} is already in use with other questions or texts:"
@@ -97,16 +99,21 @@ def publish_draft(folder: Path, flow_id: str) -> PublishReport | None:
     flow = load_draft(folder, flow_id)
     if flow is None:
         return None
-    path = folder / f"{flow.id}.yaml"
-    current = flow_at(path)
+    published = published_file(folder, flow.id)
+    current = published[1] if published else None
     problem = _version_problem(current, flow.version)
     if problem is not None:
         problem = problem if problem != _SAME else f"version {flow.version} is already in use"
         raise XlsFormRefused([Problem("settings", 2, "version", problem)])
-    if current is not None:
-        # Kept for the runs under way on it, before the new version takes its place.
-        archive = folder / VERSIONS_FOLDER / f"{flow.id}.v{current.version}.yaml"
-        _write_atomically(archive, path.read_text(encoding="utf-8"))
+    # In place of the file it replaces, unless that one ships with the gateway (or none does).
+    path = folder / f"{flow.id}.yaml"
+    if published is not None:
+        if published[0].parent == folder:
+            path = published[0]
+        # Kept for the runs under way on it, before the new version takes its place: a shipped
+        # flow's too, or its runs would go on with questions they did not start with.
+        archive = folder / VERSIONS_FOLDER / f"{flow.id}.v{published[1].version}.yaml"
+        _write_atomically(archive, published[0].read_text(encoding="utf-8"))
     os.replace(source, path)
     return PublishReport(flow, path, current.version if current is not None else None)
 

@@ -4,11 +4,14 @@ row and column), the shipped return_intention form, export and re-import, and ve
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
+from io import BytesIO
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from openpyxl import load_workbook
 
 from flows import QuestionAsked, QuestionType, load_flow, load_flows, resume, start
 from flows.model import ChoiceFilter
@@ -280,3 +283,25 @@ def test_flows_check_reads_the_versions_kept_for_runs_under_way(tmp_path: Path) 
         " name it site_assessment.v1.yaml",
         "Error: 2 problems in the flow files",
     ]
+
+
+def test_a_new_version_of_a_shipped_flow_keeps_the_shipped_one_for_runs_under_way(
+    tmp_path: Path,
+) -> None:
+    shipped = (SHIPPED / "xlsform" / "return_intention.xlsx").read_bytes()
+    assert import_xlsform(shipped, tmp_path).unchanged  # the very flow that ships
+
+    book = load_workbook(BytesIO(shipped))
+    settings = book["settings"]
+    header = [cell.value for cell in settings[1]]
+    settings.cell(2, header.index("version") + 1).value = "2"
+    newer = BytesIO()
+    book.save(newer)
+    import_xlsform(newer.getvalue(), tmp_path)
+    published = publish_draft(tmp_path, "return_intention")
+
+    assert published is not None and published.replaced == 1
+    assert load_flows(tmp_path)["return_intention"].version == 2
+    kept = load_flow(tmp_path / "versions" / "return_intention.v1.yaml")
+    shipped_flow = load_flow(SHIPPED / "return_intention.yaml")
+    assert replace(kept, source=shipped_flow.source) == shipped_flow
