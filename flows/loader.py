@@ -62,7 +62,7 @@ def load_flow(path: Path) -> Flow:
 def load_flows(extra_dir: Path | None = None) -> dict[str, Flow]:
     """The shipped flows plus those in ``extra_dir``; a later file overrides the same id."""
     flows: dict[str, Flow] = {}
-    for path in _flow_files(extra_dir):
+    for path in flow_files(extra_dir):
         flow = load_flow(path)
         flows[flow.id] = flow
     return flows
@@ -71,7 +71,7 @@ def load_flows(extra_dir: Path | None = None) -> dict[str, Flow]:
 def check_flows(extra_dir: Path | None = None) -> list[FlowError]:
     """Every problem in every flow file, instead of stopping at the first."""
     problems: list[FlowError] = []
-    for path in _flow_files(extra_dir):
+    for path in flow_files(extra_dir):
         try:
             load_flow(path)
         except FlowError as exc:
@@ -79,7 +79,8 @@ def check_flows(extra_dir: Path | None = None) -> list[FlowError]:
     return problems
 
 
-def _flow_files(extra_dir: Path | None) -> Iterable[Path]:
+def flow_files(extra_dir: Path | None) -> Iterable[Path]:
+    """The flow files in the order they are loaded: the shipped ones, then ``extra_dir``'s."""
     yield from sorted(DEFAULT_FLOWS_DIR.glob("*.yaml"))
     if extra_dir is not None:
         yield from sorted([*extra_dir.glob("*.yaml"), *extra_dir.glob("*.yml")])

@@ -137,8 +137,18 @@ class Flow:
 
     @property
     def question_keys(self) -> tuple[str, ...]:
-        """Question keys in flow order (the export's answer columns)."""
+        """Question keys in flow order, notes included."""
         return tuple(q.key for q in self.questions)
+
+    @property
+    def answered(self) -> tuple[Question, ...]:
+        """The questions that take an answer (all but notes), in flow order."""
+        return tuple(q for q in self.questions if q.type is not QuestionType.NOTE)
+
+    @property
+    def answer_keys(self) -> tuple[str, ...]:
+        """The keys of the questions that take an answer: the exports' answer columns."""
+        return tuple(q.key for q in self.answered)
 
     def question(self, key: str) -> Question:
         """The question with this key; KeyError if there is none."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from flows.errors import FlowError
 from flows.loader import load_flow
 from flows.model import Flow
 from flows.run import RunState
@@ -36,3 +37,29 @@ def flow_of_run(latest: Flow, state: RunState, versions: FlowVersions) -> Flow:
     if state.flow_version == latest.version or state.flow_id != latest.id:
         return latest
     return versions.get((state.flow_id, state.flow_version), latest)
+
+
+def check_flow_versions(extra_dir: Path | None) -> tuple[list[FlowError], int]:
+    """Every problem in the versions kept in ``extra_dir``, and how many files were read.
+
+    Runs under way go on with these: one that no longer loads, or whose name says another
+    flow or version than its content, would stop them at their next answer.
+    """
+    problems: list[FlowError] = []
+    paths = sorted((extra_dir / VERSIONS_FOLDER).glob("*.yaml")) if extra_dir else []
+    for path in paths:
+        try:
+            flow = load_flow(path)
+        except FlowError as exc:
+            problems.append(FlowError(f"{VERSIONS_FOLDER}/{exc.source}", exc.state, exc.problem))
+            continue
+        expected = f"{flow.id}.v{flow.version}.yaml"
+        if path.name != expected:
+            problems.append(
+                FlowError(
+                    f"{VERSIONS_FOLDER}/{path.name}",
+                    None,
+                    f"holds {flow.id} version {flow.version}: name it {expected}",
+                )
+            )
+    return problems, len(paths)

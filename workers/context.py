@@ -33,9 +33,11 @@ def install(context: WorkerContext) -> None:
 
 
 def current() -> WorkerContext:
-    """The installed context, or one built from the environment."""
+    """The installed context, or one built from the environment; its flows up to date."""
     global _current
     if _current is None:
         runtime = Runtime.build(Settings.from_env())
         _current = WorkerContext(runtime=runtime, sender=make_sender(runtime.settings))
+    # A flow published since the worker started is used without restarting it.
+    _current.runtime.refresh_flows()
     return _current

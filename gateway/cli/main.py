@@ -22,12 +22,13 @@ from cryptography.fernet import Fernet
 
 from flows import FlowError, check_flows, load_flows
 from flows.sms_check import sms_overruns, sms_warnings
+from flows.versions import check_flow_versions
 from gateway.cli import data as data_commands
 from gateway.cli.campaigns import campaign
 from gateway.cli.db import db
 from gateway.cli.enumerators import enumerators
 from gateway.cli.errors import BadSetup, CommandError, CommandGroup
-from gateway.cli.flow_files import flows_export, flows_import
+from gateway.cli.flow_files import flows_export, flows_import, flows_publish
 from gateway.cli.simulate import simulate
 from gateway.cli.staff import tokens, users
 from gateway.cli.terminal import plural
@@ -94,6 +95,7 @@ def flows() -> None:
 
 
 flows.add_command(flows_import)
+flows.add_command(flows_publish)
 flows.add_command(flows_export)
 
 
@@ -105,7 +107,8 @@ flows.add_command(flows_export)
     help="Check this folder (with the shipped flows) instead of GATEWAY_FLOWS_DIR.",
 )
 def flows_check(directory: Path | None) -> None:
-    """Validate the shipped flows and GATEWAY_FLOWS_DIR (or --dir); exit 1 on any problem.
+    """Validate the shipped flows and GATEWAY_FLOWS_DIR (or --dir), the versions kept there
+    for runs under way included; exit 1 on any problem.
 
     Every SMS that can be composed from a flow (each question, after each kind of error, the
     offer after a USSD drop, the reminder, the confirmation, in each language) must fit one
@@ -117,6 +120,9 @@ def flows_check(directory: Path | None) -> None:
         # The loader would silently find no files there: a typo must not pass as "OK".
         raise BadSetup(f"GATEWAY_FLOWS_DIR is {extra}, which is not a folder")
     problems = [str(problem) for problem in check_flows(extra)]
+    # The versions kept for runs under way are read when such a run answers: checked too.
+    kept_problems, kept = check_flow_versions(extra)
+    problems += [str(problem) for problem in kept_problems]
     if not problems:
         loaded = load_flows(extra)
         if settings.ussd_flow not in loaded:
@@ -134,7 +140,8 @@ def flows_check(directory: Path | None) -> None:
     for flow in loaded.values():
         for warning in sms_warnings(flow):
             click.echo(f"warning: {warning}")
-    click.echo(f"{plural(len(loaded), 'flow')} OK: {', '.join(sorted(loaded))}")
+    versions = f"; {plural(kept, 'kept version')} OK" if kept else ""
+    click.echo(f"{plural(len(loaded), 'flow')} OK: {', '.join(sorted(loaded))}{versions}")
 
 
 # -- keys -----------------------------------------------------------------------------------

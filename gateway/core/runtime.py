@@ -22,6 +22,7 @@ from gateway.core.clock import new_id, utc_now
 from gateway.core.crypto import NumberCipher, password_hasher, pseudonymise
 from gateway.core.db import make_engine, make_sessionmaker
 from gateway.core.errors import ConfigError
+from gateway.core.flow_generation import FlowGeneration
 from gateway.core.queue import RqJobQueue, make_queue
 from gateway.core.redis_client import connect
 from gateway.core.settings import ENUMERATOR_FLOW, Settings
@@ -47,18 +48,26 @@ class Runtime:
     password_hasher: PasswordHasher
     # Every version of every flow, for runs started on one since replaced.
     flow_versions: Mapping[tuple[str, int], Flow] = field(default_factory=dict)
+    # Watches for flows published while the process runs (None: the flows never change).
+    generation: FlowGeneration | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, client: Redis | None = None) -> Runtime:
         """Connect to Redis and the database and load the flows."""
-        flows = load_flows(settings.flows_folder)
-        versions = load_flow_versions(settings.flows_folder, flows)
+
+        def load() -> tuple[dict[str, Flow], dict[tuple[str, int], Flow]]:
+            latest = load_flows(settings.flows_folder)
+            return latest, load_flow_versions(settings.flows_folder, latest)
+
+        flows, versions = load()
         if settings.ussd_flow not in flows:
             raise ConfigError(
                 f"GATEWAY_USSD_FLOW names '{settings.ussd_flow}', which is not a known flow "
                 f"(known: {', '.join(sorted(flows))})"
             )
         client = client if client is not None else connect(settings)
+        generation = FlowGeneration(client, load, flows, versions)
+        generation.start()
         queue = make_queue(client)
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
@@ -91,7 +100,14 @@ class Runtime:
             services=services,
             password_hasher=password_hasher(settings.password_hash_profile),
             flow_versions=versions,
+            generation=generation,
         )
+
+    def refresh_flows(self, *, now: bool = False) -> None:
+        """Take up flows published since they were loaded (a cheap check, once a second,
+        unless ``now``)."""
+        if self.generation is not None:
+            self.generation.refresh(now=now)
 
     def flow_of(self, state: RunState) -> Flow:
         """The version of its flow a run started on (the current one when it is not kept)."""

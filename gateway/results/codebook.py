@@ -31,7 +31,8 @@ def codebook_rows(flow: Flow) -> Iterator[list[str]]:
     languages = list(flow.languages)
     regions = set(region_questions(flow))
     blank = [""] * len(languages)
-    for question in flow.questions:
+    # A note has no answer: no column, so no line in the codebook either.
+    for question in flow.answered:
         texts = [localise(question.text, lang, flow.default_language) for lang in languages]
         yield [question.key, str(question.type), *texts, "", *blank, ""]
         for option in question.options:

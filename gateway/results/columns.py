@@ -109,7 +109,7 @@ def flow_layout(flow: Flow, labels: str | None = None) -> ExportLayout:
     regions = frozenset(region_questions(flow))
     columns: list[str] = []
     hashtags: list[str] = []
-    for question in flow.questions:
+    for question in flow.answered:
         tag = question.hxl or default_hashtag(question.key)
         columns.append(question.key)
         if question.key not in regions:
@@ -120,7 +120,7 @@ def flow_layout(flow: Flow, labels: str | None = None) -> ExportLayout:
         columns.append(question.key + PCODE_SUFFIX)
         hashtags.append(bare + "+code")
     return ExportLayout(
-        keys=flow.question_keys,
+        keys=flow.answer_keys,
         columns=tuple(columns),
         hashtags=tuple(hashtags),
         labels=AnswerLabels.of(flow, labels) if labels else None,

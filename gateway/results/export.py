@@ -77,7 +77,7 @@ def export_filename(flow: str, fmt: str, day: date, labels: str | None = None) -
 
 def hxl_hashtags(flow: Flow) -> dict[str, str]:
     """The HXL hashtag of each question column: the flow's ``hxl`` or ``#indicator+<key>``."""
-    return {q.key: q.hxl or default_hashtag(q.key) for q in flow.questions}
+    return {q.key: q.hxl or default_hashtag(q.key) for q in flow.answered}
 
 
 def export_csv(
@@ -211,7 +211,7 @@ def export_chunks(
 
 
 def _flow_layout(flow: Flow, now: datetime, labels: str | None) -> ExportLayout:
-    _check(flow.question_keys, now)
+    _check(flow.answer_keys, now)
     if labels is not None and labels not in flow.languages:
         raise ValueError(f"the flow '{flow.id}' has no language {labels!r}")
     return flow_layout(flow, labels)

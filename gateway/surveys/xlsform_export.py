@@ -34,7 +34,17 @@ def xlsform_bytes(flow: Flow) -> bytes:
     assert survey is not None
     survey.title = "survey"
     survey.append(
-        ["type", "name", *label, "relevant", "constraint", *message, "choice_filter", "hxl"]
+        [
+            "type",
+            "name",
+            *label,
+            "required",
+            "relevant",
+            "constraint",
+            *message,
+            "choice_filter",
+            "hxl",
+        ]
     )
     for question in flow.questions:
         survey.append(_survey_row(flow, question))
@@ -85,6 +95,8 @@ def _survey_row(flow: Flow, question: Question) -> list[Any]:
         kind,
         question.key,
         *_texts(flow, question.text),
+        # Every question but a note waits for an answer over SMS and USSD.
+        "" if question.type is QuestionType.NOTE else "yes",
         condition_expression(_condition_document(question.when)) if question.when else "",
         _constraint(question),
         *(_texts(flow, question.error) if question.error else ["" for _ in flow.languages]),

@@ -32,7 +32,9 @@ from gateway.surveys.xlsform_rules import (
     SKIPPED_TYPES,
     Problem,
     XlsFormRefused,
+    is_required,
     normalised_type,
+    optional_note,
 )
 from gateway.surveys.xlsform_settings import GATEWAY_SHEET, gateway_settings, gateway_sheet
 
@@ -95,6 +97,7 @@ class _Reader:
         self.notes: list[str] = []
         self.rows: dict[str, int] = {}
         self.kinds: dict[str, str] = {}
+        self.optional: list[tuple[int, str]] = []
         self.languages = self._languages(definition.survey_header or [{}])
 
     def refuse(self, sheet: str, row: int | None, column: str | None, why: str) -> None:
@@ -192,6 +195,10 @@ class _Reader:
                 self.rows[question["key"]] = number
                 self.kinds[question["key"]] = question["type"]
                 questions.append(question)
+                if kind != "note" and not is_required(row.get("required", "")):
+                    self.optional.append((number, question["key"]))
+        if self.optional:
+            self.notes.append(optional_note(self.optional))
         return questions
 
     def _question(

@@ -82,6 +82,27 @@ CHOICE_FILTER = re.compile(
 GATEWAY_CHOICE_COLUMNS = frozenset({"list_name", "name", "end", "aliases"})
 
 
+# XLSForm's required: blank means no. An expression (required only when...) counts as yes:
+# the gateway cannot leave a question blank anyway.
+_NOT_REQUIRED = frozenset({"", "no", "false", "false()", "0"})
+
+
+def is_required(raw: str) -> bool:
+    """Whether a survey row's ``required`` cell says the question must be answered."""
+    return raw.strip().lower() not in _NOT_REQUIRED
+
+
+def optional_note(rows: list[tuple[int, str]]) -> str:
+    """The import report's note on questions the form does not require (row, name)."""
+    where = ", ".join(f"{number} ({name})" for number, name in rows)
+    return (
+        f"survey rows {where}: not required in the form, asked as required: over SMS and USSD"
+        " every question waits for an answer (a keypad sends no empty answer, and 0 goes back)."
+        " Where one may not answer, add a choice such as 'Don't know', or set required to yes"
+        " to silence this note"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """Why part of a form cannot run, and where: sheet, row (as the spreadsheet numbers it)

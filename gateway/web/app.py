@@ -46,7 +46,10 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
     )
     app.session_interface = LazyCookieSessionInterface()
     install_request_ids(app)
-    install_runtime(app, Runtime.build(settings, client=client))
+    rt = Runtime.build(settings, client=client)
+    install_runtime(app, rt)
+    # A flow published since this process started is used without restarting it.
+    app.before_request(rt.refresh_flows)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(sms_webhooks.bp)
     app.register_blueprint(delivery_reports.bp)

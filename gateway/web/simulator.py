@@ -10,7 +10,8 @@ The phone only ever acts as its simulator number (``gateway.surveys.simulator_nu
 fictional
 number handed out to this session when the page opens, or anew by ``POST /simulator/phone``.
 Every door refuses any other number, so nobody can answer, STOP or erase as a real household
-from here.
+from here. While the session previews a draft flow (``gateway.web.simulator_preview``), the
+doors run that draft instead, and nothing of it is stored.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ from gateway.surveys.simulator_numbers import (
 )
 from gateway.web.dashboard.base import SESSION_LIFETIME, Staff, current_user, staff_blueprint
 from gateway.web.runtime import runtime
+from gateway.web.simulator_preview import (
+    active_preview,
+    end_preview,
+    preview_messages,
+    preview_sms,
+    preview_ussd,
+)
 from gateway.web.webhooks import sms as sms_webhooks
 from gateway.web.webhooks import ussd as webhooks
 from handlers.phone import mask_phone, normalise_phone
@@ -176,7 +184,18 @@ def page() -> ResponseReturnValue:
         shortcode=settings.at_shortcode or SIMULATOR_SHORTCODE,
         network=SIMULATOR_NETWORK,
         phone=phone,
+        preview=active_preview(phone),
     )
+
+
+@bp.post("/preview/end")
+def stop_preview() -> ResponseReturnValue:
+    """Back to the published flows, after trying a draft."""
+    staff = _allowed()
+    if not isinstance(staff, Staff):
+        return staff
+    end_preview()
+    return redirect(url_for("simulator.page"))
 
 
 @bp.post("/phone")
@@ -204,6 +223,9 @@ def messages() -> ResponseReturnValue:
         return _refused(400, "after is not an ISO 8601 time")
     if after is not None and after.tzinfo is None:
         after = after.replace(tzinfo=UTC)
+    preview = active_preview(mine)
+    if preview is not None:
+        return preview_messages(preview, mine, after)
     found = inbox(runtime(), mine, after)
     return jsonify(phone=found.phone_masked, messages=found.messages)
 
@@ -211,10 +233,18 @@ def messages() -> ResponseReturnValue:
 @bp.post("/ussd")
 def ussd() -> ResponseReturnValue:
     """A USSD step from the simulator's number, handled by the AT callback's own view."""
-    return _own_number(request.form.get("phoneNumber", "")) or webhooks.ussd()
+    refused = _own_number(request.form.get("phoneNumber", ""))
+    if refused is not None:
+        return refused
+    preview = active_preview(_session_phone() or "")
+    return preview_ussd(preview) if preview is not None else webhooks.ussd()
 
 
 @bp.post("/sms")
 def sms() -> ResponseReturnValue:
     """An SMS from the simulator's number, handled by the AT callback's own view."""
-    return _own_number(request.form.get("from", "")) or sms_webhooks.inbound()
+    refused = _own_number(request.form.get("from", ""))
+    if refused is not None:
+        return refused
+    preview = active_preview(_session_phone() or "")
+    return preview_sms(preview) if preview is not None else sms_webhooks.inbound()

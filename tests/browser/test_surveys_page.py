@@ -1,5 +1,6 @@
 """The Surveys page in a real browser, on a 375 px wide phone: a manager uploads an XLSForm,
-reads the import report, and finds the survey listed with its version."""
+reads the import report, tries the draft in the phone simulator, publishes it, and finds the
+survey listed with its version."""
 
 from __future__ import annotations
 
@@ -24,15 +25,23 @@ def test_a_manager_publishes_an_xlsform_from_a_phone_sized_screen(
     page.set_input_files(
         "#form", files=[_xlsx("mauvais.xlsx", site_form(survey=[*SITE_SURVEY, geopoint]))]
     )
-    page.click("text=Importer et publier")
+    page.click("text=Importer comme brouillon")
     page.wait_for_selector("#form-problems")
     assert "feuille survey, ligne 11, colonne type" in page.inner_text("#form-problems")
 
     page.set_input_files("#form", files=[_xlsx("sites.xlsx", site_form())])
-    page.click("text=Importer et publier")
-    page.wait_for_selector("text=site_assessment version 2026030101 publiée : 7 questions.")
+    page.click("text=Importer comme brouillon")
+    page.wait_for_selector("text=site_assessment version 2026030101 importée comme brouillon")
+    page.locator(".report >> text=Essayer dans le simulateur").click()
+    page.wait_for_url(f"{live_server}/simulator")
+    assert "site_assessment version 2026030101" in page.inner_text("#preview")
+    page.click("#ussd-dial")
+    page.wait_for_selector("#ussd-screen >> text=Acceptez-vous de repondre?")
+    page.goto(f"{live_server}/dashboard/surveys/")
+    page.locator("#flow-site_assessment >> text=Publier la version 2026030101").click()
+    page.wait_for_selector("text=site_assessment version 2026030101 publiée")
     row = page.locator("#flow-site_assessment")
-    assert "2026030101" in row.inner_text()
+    assert "Version en service : 2026030101" in row.inner_text()
     # Nothing wider than the phone: no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,7 +20,6 @@ from sqlalchemy import select
 
 from flows import build_flow, resume, start
 from gateway.cli.enumerators import enumerators
-from gateway.core.redis_client import url_of
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
 from gateway.enumerators.models import Enumerator, EnumeratorStatus
@@ -30,6 +28,7 @@ from gateway.results.export import export_csv
 from gateway.staff.models import AuditEvent
 from gateway.surveys.models import StoredAnswer, Submission, SubmissionStatus
 from handlers.ports import Channel, RunRecord
+from tests.commands import command_env
 from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 
 ENUMERATOR = "+22365123478"
@@ -81,19 +80,7 @@ def register(
 
 def supervisor(runtime: Runtime, settings: Settings, *args: str) -> Result:
     """Run ``survey-gateway enumerators ...`` as a supervisor at a terminal would."""
-    # Only this test's settings: nothing from the environment the suite runs in.
-    env: dict[str, str | None] = {
-        name: None
-        for name in os.environ
-        if name.startswith(("GATEWAY_", "AT_")) or name in ("REDIS_URL", "DATABASE_URL")
-    }
-    env.update(
-        {
-            "GATEWAY_VAR_DIR": str(settings.var_dir),
-            "DATABASE_URL": settings.database_url,
-            "REDIS_URL": url_of(runtime.redis),
-        }
-    )
+    env = command_env(settings, runtime)
     return CliRunner().invoke(enumerators, list(args), env=env, catch_exceptions=False)
 
 

@@ -42,7 +42,7 @@ def test_a_viewer_may_not_publish(client: FlaskClient, runtime: Runtime) -> None
     assert client.get("/dashboard/surveys/").status_code == 403
 
 
-def test_an_upload_publishes_the_form_and_reports_what_it_did(
+def test_an_upload_imports_the_form_as_a_draft_and_reports_what_it_did(
     client: FlaskClient, runtime: Runtime
 ) -> None:
     make_staff(runtime)
@@ -52,14 +52,17 @@ def test_an_upload_publishes_the_form_and_reports_what_it_did(
 
     assert response.status_code == 200  # type: ignore[attr-defined]
     text = text_of(response)  # type: ignore[arg-type]
-    assert "site_assessment version 2026030101 publiée : 7 questions." in text
-    assert "Les nouvelles enquêtes l'utilisent après le redémarrage de la passerelle." in text
+    assert "site_assessment version 2026030101 importée comme brouillon : 7 questions." in text
+    assert (
+        "Essayez le brouillon dans le simulateur (rien n'est enregistré), puis publiez-le" in text
+    )
     assert "survey row 2: 'start' is recorded by ODK apps only; left out" in text
-    assert (runtime.settings.flows_folder / "site_assessment.yaml").exists()
+    assert (runtime.settings.flows_folder / "drafts" / "site_assessment.yaml").exists()
+    assert not (runtime.settings.flows_folder / "site_assessment.yaml").exists()
     assert ("user:manager", "flow.import") in audit_actions(runtime)
     listed = text_of(client.get("/dashboard/surveys/"))
     assert "<b>Évaluation des sites</b> (site_assessment)" in listed
-    assert "Version en service : après redémarrage" in listed
+    assert "Version en service : pas encore publiée" in listed
 
 
 def test_a_refused_form_lists_every_problem_with_its_row_and_writes_nothing(

@@ -19,8 +19,8 @@ from gateway.core.clock import utc_now
 from gateway.core.db import upgrade
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
-from gateway.results.export import export_csv
-from gateway.surveys.flow_files import import_xlsform
+from gateway.results.export import ExportFormat, write_export
+from gateway.surveys.flow_files import import_xlsform, publish_draft
 from gateway.surveys.models import Submission
 from gateway.web.app import create_app
 from tests.phone import Phone, SmsPhone
@@ -31,15 +31,17 @@ from tests.xlsforms import SITE_SETTINGS, SITE_SURVEY, site_form
 def app(settings: Settings, redis_client: redis.Redis) -> Flask:
     """The web app with the site assessment imported and reached by the USSD code."""
     import_xlsform(site_form(), settings.flows_folder)
+    publish_draft(settings.flows_folder, "site_assessment")
     upgrade(settings.database_url)
     return create_app(replace(settings, ussd_flow="site_assessment"), client=redis_client)
 
 
-def exported(runtime: Runtime) -> list[dict[str, str]]:
+def exported(runtime: Runtime, fmt: ExportFormat = "csv") -> list[dict[str, str]]:
+    """The export as the dashboard, the API and the command line write it."""
     flow = runtime.flows["site_assessment"]
     out = io.StringIO(newline="")
     with runtime.sessions() as session:
-        export_csv(session, flow.id, flow.question_keys, out, utc_now())
+        write_export(session, flow, fmt, out, utc_now())
     return list(csv.DictReader(io.StringIO(out.getvalue())))
 
 
@@ -61,6 +63,10 @@ def test_the_form_runs_over_ussd_and_its_answers_export_under_its_names(
     run_jobs()
 
     (row,) = exported(runtime)
+    # The note is a screen, not a question: no empty column for it, in any format.
+    assert "thanks_note" not in row
+    (tags, _) = exported(runtime, "hxl")
+    assert "#indicator+thanks_note" not in tags.values()
     assert (row["flow"], row["flow_version"], row["status"]) == (
         "site_assessment",
         "2026030101",
@@ -113,8 +119,9 @@ def test_a_run_under_way_keeps_its_version_when_a_new_one_is_imported(
     survey = [list(r) for r in SITE_SURVEY]
     survey[4][2] = "Votre région (v2)?"  # FR label of the region question
     newer = [SITE_SETTINGS[0], ["T", "site_assessment", "2026040101", "Français (fr)", "SITE"]]
-    report = import_xlsform(site_form(survey=survey, settings=newer), settings.flows_folder)
-    assert report.replaced == 2026030101
+    import_xlsform(site_form(survey=survey, settings=newer), settings.flows_folder)
+    report = publish_draft(settings.flows_folder, "site_assessment")
+    assert report is not None and report.replaced == 2026030101
     # The gateway restarted on the new version.
     restarted = create_app(replace(settings, ussd_flow="site_assessment"), client=redis_client)
     phone.client = restarted.test_client()

@@ -3,15 +3,20 @@ row and column), the shipped return_intention form, export and re-import, and ve
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime
+from io import BytesIO
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
+from openpyxl import load_workbook
 
-from flows import QuestionType, load_flow
+from flows import QuestionAsked, QuestionType, load_flow, load_flows, resume, start
 from flows.model import ChoiceFilter
 from gateway.cli.main import cli
-from gateway.surveys.flow_files import import_xlsform
+from gateway.surveys.flow_files import import_xlsform, publish_draft
 from gateway.surveys.xlsform_export import xlsform_bytes
 from gateway.surveys.xlsform_import import read_xlsform
 from gateway.surveys.xlsform_rules import XlsFormRefused
@@ -25,6 +30,7 @@ def test_the_shipped_xlsform_gives_the_same_flow_as_the_yaml() -> None:
     imported = read_xlsform((SHIPPED / "xlsform" / "return_intention.xlsx").read_bytes())
 
     assert imported.flow == from_yaml
+    assert imported.notes == []  # every question written as required: nothing to warn of
 
 
 def test_a_flow_exported_then_imported_is_the_same_flow() -> None:
@@ -62,6 +68,34 @@ def test_a_realistic_form_maps_onto_the_flow_model() -> None:
         "survey row 2: 'start' is recorded by ODK apps only; left out",
         "survey row 3: 'end' is recorded by ODK apps only; left out",
     ]
+
+
+def test_questions_the_form_does_not_require_are_asked_as_required_with_a_note() -> None:
+    survey = [list(r) for r in SITE_SURVEY]
+    survey[6][5] = ""  # households: required left blank, XLSForm's "no"
+    survey[7][5] = "no"  # needs
+
+    imported = read_xlsform(site_form(survey=survey))
+
+    assert imported.notes[-1] == (
+        "survey rows 7 (households), 8 (needs): not required in the form, asked as required:"
+        " over SMS and USSD every question waits for an answer (a keypad sends no empty answer,"
+        " and 0 goes back). Where one may not answer, add a choice such as 'Don't know', or"
+        " set required to yes to silence this note"
+    )
+    flow = imported.flow
+    now = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    step = start(flow, run_id="r1", language="en", now=now)
+    for answer in ("1", "1", "1"):
+        step = resume(flow, step.state, answer, now=now)
+    assert step.screen.key == "households"  # type: ignore[union-attr]
+    for empty in ("", " "):
+        refused = resume(flow, step.state, empty, now=now).screen
+        assert isinstance(refused, QuestionAsked)
+        assert (refused.key, refused.error) == ("households", "From 1 to 500 households.")
+    # Exported, the questions are written as required: imported again, no note.
+    again = read_xlsform(xlsform_bytes(flow))
+    assert again.flow == flow and not any("not required" in n for n in again.notes)
 
 
 def with_row(row: list[object], header: list[str] | None = None) -> bytes:
@@ -165,45 +199,51 @@ def test_rows_too_long_for_a_screen_or_an_sms_are_reported(tmp_path: Path) -> No
     assert any("(people) [en]: the SMS with its options is" in line for line in report.too_long)
 
 
-def test_a_new_version_keeps_the_one_it_replaces_for_runs_under_way(tmp_path: Path) -> None:
-    def settings(version: str) -> list[list[object]]:
-        return [SITE_SETTINGS[0], ["T", "site_assessment", version, "Français (fr)", "SITE"]]
+def settings_at(version: str) -> list[list[object]]:
+    return [SITE_SETTINGS[0], ["T", "site_assessment", version, "Français (fr)", "SITE"]]
 
-    first = import_xlsform(site_form(settings=settings("1")), tmp_path)
-    again = import_xlsform(site_form(settings=settings("1")), tmp_path)
-    assert (first.replaced, again.unchanged) == (None, True)
+
+def test_a_new_version_keeps_the_one_it_replaces_for_runs_under_way(tmp_path: Path) -> None:
+    first = import_xlsform(site_form(settings=settings_at("1")), tmp_path)
+    assert first.path == tmp_path / "drafts" / "site_assessment.yaml"
+    # A draft is no flow a household can reach.
+    assert load_flows(tmp_path).keys() == {"return_intention", "enumerator_registration"}
+    published = publish_draft(tmp_path, "site_assessment")
+    assert published is not None and published.replaced is None
+    assert publish_draft(tmp_path, "site_assessment") is None  # no draft left
+    again = import_xlsform(site_form(settings=settings_at("1")), tmp_path)
+    assert again.unchanged and not (tmp_path / "drafts" / "site_assessment.yaml").exists()
 
     changed = [*SITE_SURVEY[:-1]]  # the note removed, same version: refused
     with pytest.raises(XlsFormRefused, match="version 1 is already in use"):
-        import_xlsform(site_form(survey=changed, settings=settings("1")), tmp_path)
+        import_xlsform(site_form(survey=changed, settings=settings_at("1")), tmp_path)
 
-    second = import_xlsform(site_form(survey=changed, settings=settings("2")), tmp_path)
-    assert second.replaced == 1
+    import_xlsform(site_form(survey=changed, settings=settings_at("2")), tmp_path)
+    # A draft of version 2: new runs still start on version 1 until it is published.
+    assert load_flow(tmp_path / "site_assessment.yaml").version == 1
+    second = publish_draft(tmp_path, "site_assessment")
+    assert second is not None and second.replaced == 1
     assert load_flow(tmp_path / "site_assessment.yaml").version == 2
     kept = load_flow(tmp_path / "versions" / "site_assessment.v1.yaml")
     assert (kept.version, kept.question_keys[-1]) == (1, "thanks_note")
 
     with pytest.raises(XlsFormRefused, match="version 2 is already in use"):
-        import_xlsform(site_form(settings=settings("1")), tmp_path)
+        import_xlsform(site_form(settings=settings_at("1")), tmp_path)
 
 
-def test_the_command_imports_a_form_and_exports_a_flow(tmp_path: Path) -> None:
-    form = tmp_path / "sites.xlsx"
-    form.write_bytes(site_form())
-    env = {"GATEWAY_VAR_DIR": str(tmp_path / "var"), "GATEWAY_FLOWS_DIR": str(tmp_path / "flows")}
-    runner = CliRunner()
+def test_a_draft_is_not_published_over_a_newer_version(tmp_path: Path) -> None:
+    import_xlsform(site_form(settings=settings_at("3")), tmp_path)
+    draft = import_xlsform(site_form(settings=settings_at("4")), tmp_path)  # replaces the draft
+    assert load_flow(draft.path).version == 4
+    # Meanwhile version 5 was published from elsewhere (another draft, another server).
+    published = tmp_path / "site_assessment.yaml"
+    shutil.copy(draft.path, published)
+    published.write_text(published.read_text().replace("version: 4", "version: 5"))
 
-    imported = runner.invoke(cli, ["flows", "import", str(form)], env=env)
-    exported = runner.invoke(
-        cli, ["flows", "export", "site_assessment", "-o", str(tmp_path / "out.xlsx")], env=env
-    )
-    refused = runner.invoke(cli, ["flows", "import", str(tmp_path / "bad.xlsx")], env=env)
-
-    assert imported.exit_code == 0, imported.output
-    assert "Imported site_assessment version 2026030101: 7 questions in fr, en" in imported.output
-    assert exported.exit_code == 0, exported.output
-    assert read_xlsform((tmp_path / "out.xlsx").read_bytes()).flow == read_xlsform(site_form()).flow
-    assert refused.exit_code == 2  # no such file
+    with pytest.raises(XlsFormRefused, match="version 5 is already in use: raise the version"):
+        publish_draft(tmp_path, "site_assessment")
+    assert draft.path.exists()
+    assert load_flow(published).version == 5
 
 
 def test_a_form_without_language_codes_is_refused() -> None:
@@ -213,3 +253,55 @@ def test_a_form_without_language_codes_is_refused() -> None:
     )
     with pytest.raises(XlsFormRefused, match="row 1, column label: name the label's language"):
         read_xlsform(form)
+
+
+def test_flows_check_reads_the_versions_kept_for_runs_under_way(tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    for version in ("1", "2"):
+        import_xlsform(site_form(settings=settings_at(version)), folder)
+        publish_draft(folder, "site_assessment")
+    env = {"GATEWAY_VAR_DIR": str(tmp_path / "var"), "GATEWAY_FLOWS_DIR": None}
+
+    def check() -> Result:
+        return CliRunner().invoke(cli, ["flows", "check", "--dir", str(folder)], env=env)
+
+    fine = check()
+    assert fine.exit_code == 0, fine.output
+    assert fine.output.endswith(
+        "3 flows OK: enumerator_registration, return_intention, site_assessment;"
+        " 1 kept version OK\n"
+    )
+    kept = folder / "versions" / "site_assessment.v1.yaml"
+    kept.rename(folder / "versions" / "site_assessment.v7.yaml")
+    (folder / "versions" / "broken.v1.yaml").write_text("id: broken\nversion: [\n")
+
+    refused = check()
+    assert refused.exit_code == 1
+    assert refused.output.splitlines() == [
+        "versions/broken.v1.yaml: is not valid YAML at line 3",
+        "versions/site_assessment.v7.yaml: holds site_assessment version 1:"
+        " name it site_assessment.v1.yaml",
+        "Error: 2 problems in the flow files",
+    ]
+
+
+def test_a_new_version_of_a_shipped_flow_keeps_the_shipped_one_for_runs_under_way(
+    tmp_path: Path,
+) -> None:
+    shipped = (SHIPPED / "xlsform" / "return_intention.xlsx").read_bytes()
+    assert import_xlsform(shipped, tmp_path).unchanged  # the very flow that ships
+
+    book = load_workbook(BytesIO(shipped))
+    settings = book["settings"]
+    header = [cell.value for cell in settings[1]]
+    settings.cell(2, header.index("version") + 1).value = "2"
+    newer = BytesIO()
+    book.save(newer)
+    import_xlsform(newer.getvalue(), tmp_path)
+    published = publish_draft(tmp_path, "return_intention")
+
+    assert published is not None and published.replaced == 1
+    assert load_flows(tmp_path)["return_intention"].version == 2
+    kept = load_flow(tmp_path / "versions" / "return_intention.v1.yaml")
+    shipped_flow = load_flow(SHIPPED / "return_intention.yaml")
+    assert replace(kept, source=shipped_flow.source) == shipped_flow

@@ -1,25 +1,28 @@
-"""Dashboard: the surveys (flows) published, an XLSForm upload with its import report, and each
-flow as an XLSForm to download, edit and upload again.
+"""Dashboard: the surveys (flows) published, an XLSForm upload with its import report, a draft
+tried in the phone simulator then published, and each flow as an XLSForm to download, edit and
+upload again.
 
-An upload is ``gateway.surveys.services.import_flow``: the flow file is written to the flows
-folder and audited; the gateway's processes start new runs on it once restarted.
+An upload is ``gateway.surveys.services.import_flow``: the form becomes a draft, audited. A
+publish is ``publish_flow``: audited, and every process starts new runs on it within a second.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 if TYPE_CHECKING:
-    from gateway.surveys.flow_files import ImportReport
+    from gateway.surveys.flow_files import ImportReport, PublishReport
     from gateway.surveys.xlsform_rules import Problem
 
 from gateway.staff.models import Role
-from gateway.surveys.services import import_flow, published_flows
+from gateway.surveys.drafts import load_draft
+from gateway.surveys.services import NoDraft, import_flow, publish_flow, published_flows
 from gateway.web.dashboard.base import allow_upload, require, signed_in, staff_blueprint, t
 from gateway.web.runtime import runtime
+from gateway.web.simulator_preview import start_preview
 
 # A questionnaire with long choice lists (every site of a country) is a few hundred KB at most.
 UPLOAD_MAX_BYTES = 2 * 1024 * 1024
@@ -53,6 +56,31 @@ def upload() -> ResponseReturnValue:
     return _page(report=report, problems=[])
 
 
+@bp.post("/<flow_id>/preview")
+@require(Role.MANAGER)
+def preview(flow_id: str) -> ResponseReturnValue:
+    """Open the phone simulator on the draft of ``flow_id``."""
+    if load_draft(runtime().settings.flows_folder, flow_id) is None:
+        abort(404)
+    start_preview(flow_id)
+    return redirect(url_for("simulator.page"))
+
+
+@bp.post("/<flow_id>/publish")
+@require(Role.MANAGER)
+def publish(flow_id: str) -> ResponseReturnValue:
+    """Put the draft of ``flow_id`` in service; the page says what was done."""
+    from gateway.surveys.xlsform_rules import XlsFormRefused
+
+    try:
+        published = publish_flow(runtime(), signed_in().actor, flow_id)
+    except NoDraft:
+        abort(404)
+    except XlsFormRefused as exc:
+        return _page(report=None, problems=[_problem(p) for p in exc.problems]), 409
+    return _page(report=None, problems=[], published=published)
+
+
 @bp.get("/<flow_id>.xlsx")
 @require(Role.MANAGER)
 def download(flow_id: str) -> ResponseReturnValue:
@@ -69,7 +97,9 @@ def download(flow_id: str) -> ResponseReturnValue:
     )
 
 
-def _page(report: ImportReport | None, problems: list[str]) -> str:
+def _page(
+    report: ImportReport | None, problems: list[str], published: PublishReport | None = None
+) -> str:
     rt = runtime()
     return render_template(
         "dashboard/surveys.html",
@@ -77,6 +107,7 @@ def _page(report: ImportReport | None, problems: list[str]) -> str:
         ussd_flow=rt.settings.ussd_flow,
         report=report,
         problems=problems,
+        published=published,
     )
 
 
