@@ -91,3 +91,36 @@ def test_an_undeclared_import_is_named_with_its_distribution() -> None:
         "no_such_module_here": "not installed",
         "zoneinfo": "tzdata",
     }
+
+
+def locked_versions() -> dict[str, str]:
+    """The version requirements.lock pins for each distribution."""
+    text = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    return {canonical(name): version for name, version in re.findall(r"^(\S+)==(\S+)", text, re.M)}
+
+
+def test_the_lock_file_pins_every_runtime_dependency_within_its_declared_range() -> None:
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    locked = locked_versions()
+    problems = []
+    for spec in project["dependencies"]:
+        requirement = Requirement(spec)
+        version = locked.get(canonical(requirement.name))
+        if version is None:
+            problems.append(f"{requirement.name} is not in requirements.lock")
+        elif not requirement.specifier.contains(version, prereleases=True):
+            problems.append(f"{requirement.name}=={version} is outside {requirement.specifier}")
+    # Either pyproject.toml changed since the lock was made: `make lock` and commit the result.
+    assert problems == []
+
+
+def test_every_pin_of_the_lock_file_carries_its_hashes() -> None:
+    text = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    pins = re.split(r"\n(?=\S)", text.split("\n", 2)[2].strip())
+
+    unhashed = [pin.split(" ", 1)[0] for pin in pins if "--hash=sha256:" not in pin]
+
+    assert len(pins) == len(locked_versions()) > 20
+    assert unhashed == []
