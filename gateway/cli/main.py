@@ -24,6 +24,7 @@ from flows import FlowError, check_flows, load_flows
 from flows.sms_check import sms_overruns, sms_warnings
 from flows.versions import check_flow_versions
 from gateway.cli import data as data_commands
+from gateway.cli.backups import backup, restore
 from gateway.cli.campaigns import campaign
 from gateway.cli.db import db
 from gateway.cli.enumerators import enumerators
@@ -84,6 +85,8 @@ cli.add_command(data_commands.export)
 cli.add_command(data_commands.report)
 cli.add_command(data_commands.outbox)
 cli.add_command(db)
+cli.add_command(backup)
+cli.add_command(restore)
 
 
 # -- flows check ----------------------------------------------------------------------------

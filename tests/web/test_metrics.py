@@ -18,9 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
+from gateway.messaging.sender import AfricasTalkingSender
 from gateway.staff.models import Role
 from gateway.staff.tokens import create_token
+from gateway.surveys.services import purge_expired
 from gateway.web.app import create_app
+from tests.at_server import COST, FakeATServer
 from tests.phone import FULL_SURVEY_RETURN, Phone
 from tests.processes.test_cli import REPO, cli_env, free_port, gateway, poll, stop_process
 
@@ -104,6 +107,36 @@ def test_ussd_steps_sms_and_the_queue_are_counted(
     assert 0 <= after[("gateway_queue_oldest_job_age_seconds", ())] < 60
     assert after[("gateway_dependency_up", ("redis",))] == 1
     assert after[("gateway_dependency_up", ("database",))] == 1
+
+
+def test_what_at_charged_is_summed_per_currency_and_the_last_purge_is_timed(
+    client: FlaskClient,
+    runtime: Runtime,
+    tokens: dict[Role, str],
+    run_jobs: Callable[..., int],
+    at_server: FakeATServer,
+) -> None:
+    admin = tokens[Role.ADMIN]
+    sender = AfricasTalkingSender("sandbox", "k", api_url=at_server.url)
+    for number in ("+22376123456", "+22376123457", "+22376123458"):
+        phone = Phone(client, number=number)
+        phone.dial()
+        phone.answer_all(FULL_SURVEY_RETURN)
+    run_jobs(sender)  # three confirmations, each taken by AT at its cost
+    currency, amount = COST.split()
+
+    before_purge = figures(client, admin)
+    purge_expired(runtime, "cli")
+    after_purge = figures(client, admin)
+
+    assert before_purge[("gateway_sms", ("sent",))] == 3
+    assert before_purge[("gateway_sms_cost", (currency,))] == pytest.approx(3 * float(amount))
+    assert [key for key in before_purge if key[0] == "gateway_sms_cost"] == [
+        ("gateway_sms_cost", (currency,))
+    ]
+    # Never purged yet: no age at all, which an alert tells from a recent purge.
+    assert ("gateway_retention_purge_age_seconds", ()) not in before_purge
+    assert 0 <= after_purge[("gateway_retention_purge_age_seconds", ())] < 60
 
 
 def test_with_redis_down_the_metrics_token_still_reads_which_is_down(
