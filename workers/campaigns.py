@@ -48,6 +48,7 @@ from gateway.campaigns.models import (
 )
 from gateway.campaigns.queue import hold_key
 from gateway.campaigns.services import campaign_jobs
+from gateway.campaigns.waves import is_repeating
 from gateway.core.rate_limit import RateLimiter
 from gateway.core.runtime import Runtime
 from gateway.messaging.models import Message
@@ -243,6 +244,18 @@ def _invite(
         return
     run_id: str | None = None
     if campaign.channel is CampaignChannel.SMS:
+        again = is_repeating(campaign)
+        if again and contact.status is ContactStatus.SENDING:
+            # Claimed by a fan-out that died: its invitation may have gone, and the run it
+            # started may be over. Completed earlier waves do not stop this one, so only the
+            # outbox can say this wave's invitation went.
+            sent = _sent_invitation(rt, key)
+            if sent is not None:
+                now = ctx.clock.now()
+                marks.add(
+                    contact.id, ContactStatus.SENT, run_id=sent[1], message_id=sent[0], sent_at=now
+                )
+                return
         held = HeldReplies(rt.jobs)
         run_id = start_survey_by_sms(
             phone,
@@ -253,6 +266,7 @@ def _invite(
             reminder_count=campaign.reminder_count,
             reminder_interval=timedelta(hours=campaign.reminder_interval_hours),
             expiry=timedelta(hours=campaign.expiry_hours),
+            again=again,
         )
         held.send_all()  # the run is stored: its first question goes out now, paced at AT's door
         if run_id is None:
@@ -279,6 +293,16 @@ def _completed_status(rt: Runtime, key: str) -> ContactStatus:
     with rt.sessions() as session:
         invited = session.scalar(select(Message.id).where(Message.id.in_(sent_ids))) is not None
     return ContactStatus.SENT if invited else ContactStatus.SKIPPED
+
+
+def _sent_invitation(rt: Runtime, key: str) -> tuple[str, str | None] | None:
+    """The outbox's message and run of an SMS invitation sent under ``key``, if it went."""
+    message_id = reply_message_id(f"{key}-1")
+    with rt.sessions() as session:
+        found = session.execute(
+            select(Message.id, Message.submission_id).where(Message.id == message_id)
+        ).first()
+    return None if found is None else (found[0], found[1])
 
 
 def _invitation(

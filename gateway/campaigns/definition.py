@@ -32,6 +32,7 @@ from gateway.campaigns.models import (
     CampaignStatus,
     ContactStatus,
 )
+from gateway.campaigns.waves import Repeat, RepeatError, check_repeat
 from gateway.core.clock import utc_now
 from gateway.core.errors import DomainError
 from gateway.core.i18n import Translatable
@@ -80,6 +81,11 @@ class CampaignSpec:
     reminder_interval_hours: int | None = None
     expiry_hours: int | None = None
     retention_days: int | None = None
+    # A repeat (see ``gateway.campaigns.waves``): every ``repeat_days`` days (7 when left out),
+    # for ``repeat_waves`` waves in all or until ``repeat_until``; neither: a one-shot campaign.
+    repeat_days: int | None = None
+    repeat_waves: int | None = None
+    repeat_until: datetime | None = None
 
 
 def parse_window(text: str) -> tuple[time, time]:
@@ -155,6 +161,7 @@ def _check(
     checked.take("throttle", lambda: _throttle(spec.throttle))
     tz = checked.values.get("timezone")
     checked.take("start_at", lambda: _start(spec.start_at, tz, now))
+    checked.take("repeat", functools.partial(_repeat, spec, channel, tz, now))
     if flow is None:
         return checked
     reminders = flow.reminder_count if spec.reminder_count is None else spec.reminder_count
@@ -212,6 +219,10 @@ def create_campaign(
         retention_days=values["retention_days"],
         created_by=str(actor)[:80],
     )
+    repeat: Repeat | None = values["repeat"]
+    if repeat is not None:
+        campaign.repeat_days, campaign.repeat_waves = repeat.days, repeat.waves
+        campaign.repeat_until = repeat.until.astimezone(UTC) if repeat.until else None
     session.add(campaign)
     session.flush()
     audit(
@@ -278,6 +289,20 @@ def _start(start_at: datetime | None, tz: ZoneInfo | None, now: datetime | None)
             )
         )
     return start_at
+
+
+def _repeat(
+    spec: CampaignSpec, channel: CampaignChannel | None, tz: ZoneInfo | None, now: datetime | None
+) -> Repeat | None:
+    until = spec.repeat_until
+    if until is not None and until.utcoffset() is None and tz is not None:
+        until = until.replace(tzinfo=tz)  # a last date typed is a day of the campaign's zone
+    try:
+        return check_repeat(
+            spec.repeat_days, spec.repeat_waves, until, channel=channel, now=now or utc_now()
+        )
+    except RepeatError as exc:
+        raise CampaignError(exc.reason) from None
 
 
 _WHAT = {

@@ -1,0 +1,227 @@
+"""Repeating campaigns: the same audience invited again, a wave every few days.
+
+A weekly survey of the same households: a household that completed wave 1 is invited to wave
+2, once; a number that sent STOP in between is not; a cancelled campaign opens no more waves;
+and two workers due to open the same wave open it once. Jobs run in a real RQ worker on the
+test Redis and database, with a fake clock for the fan-out's hours and the wave's due time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from gateway.campaigns.definition import CampaignError
+from gateway.campaigns.lifecycle import cancel_campaign, pause_campaign, start_campaign
+from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, ContactStatus
+from gateway.campaigns.queue import CampaignJobs
+from gateway.campaigns.services import open_due_waves
+from gateway.campaigns.waves import open_wave
+from gateway.core.runtime import Runtime
+from gateway.messaging.models import Message
+from gateway.staff.audit import CLI_ACTOR, WORKER_ACTOR
+from gateway.staff.models import AuditEvent
+from tests.campaigns.test_campaigns import (
+    CONSENT_FR,
+    MORNING,
+    SMS_SURVEY,
+    FakeClock,
+    change,
+    invitations,
+    new_campaign,
+    numbers,
+    the_campaign,
+    work,
+)
+from tests.phone import SmsPhone
+
+WEEK = timedelta(days=7)
+
+
+def start_at_morning(runtime: Runtime, campaign_id: str) -> None:
+    """Start the campaign as if it were yesterday morning: wave 2 is due a week after."""
+    with runtime.sessions.begin() as session:
+        campaign = start_campaign(session, campaign_id, actor=CLI_ACTOR, now=MORNING)
+    CampaignJobs(runtime.queue).after_change(campaign)
+
+
+def open_waves_job(runtime: Runtime, clock: FakeClock) -> None:
+    """The workers' periodic wave opener, run at the clock's time, and what it queues."""
+    runtime.queue.enqueue("workers.maintenance.open_waves")
+    work(runtime, clock)
+
+
+def invited(runtime: Runtime, campaign_id: str) -> dict[str, int]:
+    """How many of the campaign's invitations reached the outbox, by pseudonym."""
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(CampaignContact.respondent_id, func.count())
+            .join(Message, Message.id == CampaignContact.message_id)
+            .where(CampaignContact.campaign_id == campaign_id)
+            .group_by(CampaignContact.respondent_id)
+        ).all()
+    return {respondent: count for respondent, count in rows}
+
+
+def waves_of(runtime: Runtime, campaign_id: str) -> dict[int, dict[str, ContactStatus]]:
+    """Each wave's contacts: pseudonym -> status."""
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(CampaignContact.wave, CampaignContact.respondent_id, CampaignContact.status)
+            .where(CampaignContact.campaign_id == campaign_id)
+            .order_by(CampaignContact.id)
+        ).all()
+    found: dict[int, dict[str, ContactStatus]] = {}
+    for wave, respondent, status in rows:
+        found.setdefault(wave, {})[respondent] = status
+    return found
+
+
+def test_a_household_that_completed_wave_1_is_invited_to_wave_2_once(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    completes, silent = numbers(2)
+    campaign_id, _ = new_campaign(runtime, [completes, silent], repeat_days=7, repeat_waves=2)
+    start_at_morning(runtime, campaign_id)
+    work(runtime, FakeClock(MORNING))
+    phone = SmsPhone(client, runtime, run_jobs, number=completes)
+    assert phone.replies() == [CONSENT_FR]
+    for answer in SMS_SURVEY:
+        phone.send(answer)
+    pseudonym = runtime.services.pseudonymise(completes)
+
+    # Between waves: every invitation is out, and the campaign waits for its next wave.
+    waiting = the_campaign(runtime, campaign_id)
+    assert waiting.status is CampaignStatus.RUNNING
+    assert (waiting.wave, waiting.next_wave_at) == (1, MORNING + WEEK)
+    open_waves_job(runtime, FakeClock(MORNING + WEEK - timedelta(minutes=1)))
+    assert list(waves_of(runtime, campaign_id)) == [1]  # not due yet
+
+    due = FakeClock(MORNING + WEEK)
+    open_waves_job(runtime, due)
+    open_waves_job(runtime, due)  # run again (a second worker, a retry): nothing more
+    assert phone.replies() == [CONSENT_FR]
+    assert invited(runtime, campaign_id) == {
+        pseudonym: 2,
+        runtime.services.pseudonymise(silent): 2,
+    }
+    assert waves_of(runtime, campaign_id)[2] == {
+        pseudonym: ContactStatus.SENT,
+        runtime.services.pseudonymise(silent): ContactStatus.SENT,
+    }
+    # Wave 2 was the last: once it is out, the campaign is completed.
+    ended = the_campaign(runtime, campaign_id)
+    assert (ended.status, ended.wave, ended.next_wave_at) == (CampaignStatus.COMPLETED, 2, None)
+    with runtime.sessions() as session:
+        opened = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "campaign.wave")
+        ).all()
+    assert [(e.actor, e.detail) for e in opened] == [(WORKER_ACTOR, "wave 2")]
+
+    # The household answers wave 2 too: two completed runs, one per wave.
+    for answer in SMS_SURVEY[:-1]:
+        phone.send(answer)
+    assert phone.send(SMS_SURVEY[-1])[0].startswith("OIM/DNDS: merci, vos reponses")
+    with runtime.sessions() as session:
+        runs = session.scalars(
+            select(CampaignContact.run_id)
+            .where(CampaignContact.respondent_id == pseudonym)
+            .order_by(CampaignContact.wave)
+        ).all()
+    assert len(set(runs)) == 2 and None not in runs
+
+
+def test_a_number_that_stops_between_waves_is_not_invited_to_the_next(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    stays, leaves = numbers(2)
+    campaign_id, _ = new_campaign(runtime, [stays, leaves], repeat_days=7, repeat_waves=3)
+    start_at_morning(runtime, campaign_id)
+    work(runtime, FakeClock(MORNING))
+    assert SmsPhone(client, runtime, run_jobs, number=leaves).send("STOP")[-1] == (
+        "Merci. Vous ne recevrez plus de messages de ce sondage."
+    )
+    # Redis' copy of the opt-out lost: the fan-out checks the database's record.
+    runtime.redis.flushdb()
+
+    open_waves_job(runtime, FakeClock(MORNING + WEEK))
+
+    assert invited(runtime, campaign_id) == {
+        runtime.services.pseudonymise(stays): 2,
+        runtime.services.pseudonymise(leaves): 1,
+    }
+    assert waves_of(runtime, campaign_id)[2][runtime.services.pseudonymise(leaves)] is (
+        ContactStatus.OPTED_OUT
+    )
+    # Three waves in all: the third is a week after the second.
+    assert the_campaign(runtime, campaign_id).next_wave_at == MORNING + 2 * WEEK
+
+
+@pytest.mark.parametrize("action", [cancel_campaign, pause_campaign])
+def test_a_cancelled_or_paused_campaign_opens_no_wave(
+    runtime: Runtime, action: Callable[..., Campaign]
+) -> None:
+    campaign_id, _ = new_campaign(runtime, numbers(3), repeat_days=7, repeat_waves=4)
+    start_at_morning(runtime, campaign_id)
+    work(runtime, FakeClock(MORNING))
+    change(runtime, action, campaign_id)
+
+    open_waves_job(runtime, FakeClock(MORNING + 3 * WEEK))
+
+    assert list(waves_of(runtime, campaign_id)) == [1]
+    assert set(invitations(runtime).values()) == {1}
+
+
+def test_two_workers_opening_the_same_wave_open_it_once(runtime: Runtime) -> None:
+    campaign_id, _ = new_campaign(runtime, numbers(4), repeat_days=7, repeat_waves=3)
+    start_at_morning(runtime, campaign_id)
+    work(runtime, FakeClock(MORNING))
+    due = MORNING + WEEK
+
+    # Both read the campaign as due for wave 2 before either opens it.
+    with runtime.sessions() as first, runtime.sessions() as second:
+        mine, theirs = first.get(Campaign, campaign_id), second.get(Campaign, campaign_id)
+        assert mine is not None and theirs is not None
+        assert open_wave(first, mine, due, actor=WORKER_ACTOR) == 2
+        first.commit()
+        assert open_wave(second, theirs, due, actor=WORKER_ACTOR) is None
+        second.commit()
+    assert open_due_waves(runtime, WORKER_ACTOR, due) == []
+
+    assert {wave: len(c) for wave, c in waves_of(runtime, campaign_id).items()} == {1: 4, 2: 4}
+
+
+def test_a_wave_opened_late_keeps_to_the_schedule(runtime: Runtime) -> None:
+    campaign_id, _ = new_campaign(runtime, numbers(1), repeat_days=7, repeat_waves=5)
+    start_at_morning(runtime, campaign_id)
+    # The workers were away for two and a half weeks: one wave opens, not two at once.
+    late = MORNING + 2 * WEEK + timedelta(days=3)
+    assert open_due_waves(runtime, WORKER_ACTOR, late) == [(campaign_id, 2)]
+    campaign = the_campaign(runtime, campaign_id)
+    assert (campaign.wave, campaign.next_wave_at) == (2, MORNING + 3 * WEEK)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"repeat_waves": 1}, "the number of waves must be from 2 to 104, not 1"),
+        (
+            {"repeat_waves": 3, "repeat_days": 0},
+            "the days between waves must be from 1 to 90, not 0",
+        ),
+        (
+            {"repeat_waves": 3, "channel": "ussd", "flow": "return_intention"},
+            "only SMS campaigns can repeat",
+        ),
+    ],
+)
+def test_a_repeat_out_of_bounds_is_refused(
+    runtime: Runtime, options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(CampaignError) as refused:
+        new_campaign(runtime, numbers(1), **options)
+    assert message in str(refused.value)
