@@ -8,8 +8,12 @@ test Redis and database, with a fake clock for the fan-out's hours and the wave'
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -21,8 +25,10 @@ from gateway.campaigns.models import Campaign, CampaignContact, CampaignStatus, 
 from gateway.campaigns.queue import CampaignJobs
 from gateway.campaigns.services import open_due_waves
 from gateway.campaigns.waves import open_wave
+from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
 from gateway.messaging.models import Message
+from gateway.results.export import write_export
 from gateway.staff.audit import CLI_ACTOR, WORKER_ACTOR
 from gateway.staff.models import AuditEvent
 from tests.campaigns.test_campaigns import (
@@ -30,10 +36,12 @@ from tests.campaigns.test_campaigns import (
     MORNING,
     SMS_SURVEY,
     FakeClock,
+    api_tokens,
     change,
     invitations,
     new_campaign,
     numbers,
+    staff,
     the_campaign,
     work,
 )
@@ -134,6 +142,14 @@ def test_a_household_that_completed_wave_1_is_invited_to_wave_2_once(
         ).all()
     assert len(set(runs)) == 2 and None not in runs
 
+    # The export says which wave each answer belongs to.
+    out = io.StringIO(newline="")
+    with runtime.sessions() as session:
+        write_export(session, runtime.flows["return_intention"], "csv", out, utc_now())
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    mine = [(r["campaign"], r["wave"], r["status"]) for r in rows if r["respondent"] == pseudonym]
+    assert mine == [(campaign_id, "1", "completed"), (campaign_id, "2", "completed")]
+
 
 def test_a_number_that_stops_between_waves_is_not_invited_to_the_next(
     client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
@@ -225,3 +241,47 @@ def test_a_repeat_out_of_bounds_is_refused(
     with pytest.raises(CampaignError) as refused:
         new_campaign(runtime, numbers(1), **options)
     assert message in str(refused.value)
+
+
+def test_the_api_and_the_terminal_ask_for_a_repeat_and_say_where_its_waves_stand(
+    client: FlaskClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    token = api_tokens(runtime)["manager"]
+    body = {
+        "name": "Gao, chaque semaine",
+        "flow": "return_intention",
+        "channel": "sms",
+        "repeat_waves": 4,
+        "repeat_until": "2099-01-01",
+        "contacts": [{"phone": n} for n in numbers(2)],
+    }
+    refused = client.post("/api/v1/campaigns", json=body, headers=token)
+    assert refused.status_code == 422
+    assert "the last wave's date 2099-01-01 must be after today" in refused.get_json()["message"]
+
+    body["repeat_until"] = (date.today() + timedelta(days=60)).isoformat()
+    created = client.post("/api/v1/campaigns", json=body, headers=token)
+    assert created.status_code == 202, created.get_json()
+    campaign = created.get_json()["campaign"]
+    assert (campaign["repeat_days"], campaign["repeat_waves"], campaign["wave"]) == (7, 4, 1)
+    assert campaign["repeat_until"].startswith(body["repeat_until"])
+
+    audience = tmp_path / "liste.csv"
+    audience.write_text("phone\n" + "\n".join(numbers(2, first=40)) + "\n")
+    made = staff(
+        runtime,
+        *("create", "--name", "Gao", "--flow", "return_intention", "--channel", "sms"),
+        *("--audience", str(audience), "--repeat-waves", "3", "--repeat-days", "14"),
+    )
+    assert made.exit_code == 0, made.output
+    short = made.output.split()[1]
+    assert "5/s; every 14 days, 3 waves: wave 1\n" in made.output
+    staff(runtime, "start", short)
+    status = staff(runtime, "status", short).output.splitlines()[0]
+    assert re.search(r"; every 14 days, 3 waves: wave 1, next \d{4}-\d\d-\d\dT", status)
+    bad = staff(
+        runtime,
+        *("create", "--name", "Gao", "--flow", "return_intention", "--channel", "sms"),
+        *("--audience", str(audience), "--repeat-waves", "200"),
+    )
+    assert bad.exit_code == 1 and "the number of waves must be from 2 to 104, not 200" in bad.output
