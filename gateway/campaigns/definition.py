@@ -3,12 +3,15 @@
 The domain, on a SQLAlchemy session: check and create a campaign, find one, work out when its
 next invitation may go, and note which run an invitation led to. Moving a campaign between
 states is in ``gateway.campaigns.lifecycle``, the audience import in
-``gateway.campaigns.audience``, the counts in ``gateway.campaigns.progress``, the sending in
-``workers.campaigns``.
+``gateway.campaigns.audience``, the counts in ``gateway.campaigns.progress``, the waves of a
+repeating campaign in ``gateway.campaigns.waves``, the sending in ``workers.campaigns``.
 
 Functions that change rows write their audit event in the same session and leave committing
 to the caller: staff's operations go through ``gateway.campaigns.services``, which commits, then
 hands the campaign to the workers.
+
+``CampaignError`` and ``CampaignSpecError`` (in ``gateway.campaigns.errors``) are imported
+from here too.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from flows import Flow
+from gateway.campaigns.errors import CampaignError as CampaignError
+from gateway.campaigns.errors import CampaignSpecError as CampaignSpecError
 from gateway.campaigns.models import (
     Campaign,
     CampaignChannel,
@@ -32,9 +37,8 @@ from gateway.campaigns.models import (
     CampaignStatus,
     ContactStatus,
 )
-from gateway.campaigns.waves import Repeat, RepeatError, check_repeat
+from gateway.campaigns.waves import Repeat, check_repeat
 from gateway.core.clock import utc_now
-from gateway.core.errors import DomainError
 from gateway.core.i18n import Translatable
 from gateway.core.lookup import rows_by_id
 from gateway.staff.audit import NamedActor, audit
@@ -56,11 +60,6 @@ NEVER = datetime.max.replace(tzinfo=UTC)
 # The flow text of a USSD campaign's invitation; "{code}" is filled with the USSD code.
 INVITATION_TEXT = "invitation_ussd"
 _WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
-
-
-class CampaignError(DomainError):
-    """A campaign request that cannot be done: 404 unknown campaign, 409 a change its state
-    does not allow, 422 a value out of bounds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +110,6 @@ def zone(name: str) -> ZoneInfo:
         raise CampaignError(Translatable("campaign_error.timezone", name=name[:64])) from None
 
 
-class CampaignSpecError(CampaignError):
-    """A campaign asked for with values out of bounds: every problem, by the ``CampaignSpec``
-    field it concerns, so a form can show each next to its field. Said as the first."""
-
-    def __init__(self, problems: Mapping[str, CampaignError]) -> None:
-        super().__init__(next(iter(problems.values())).reason)
-        self.problems = dict(problems)
-
-
 @dataclass(slots=True)
 class _Checked:
     """The values of a spec as they are stored, and what is wrong with the others."""
@@ -161,7 +151,7 @@ def _check(
     checked.take("throttle", lambda: _throttle(spec.throttle))
     tz = checked.values.get("timezone")
     checked.take("start_at", lambda: _start(spec.start_at, tz, now))
-    checked.take("repeat", functools.partial(_repeat, spec, channel, tz, now))
+    checked.take("repeat", lambda: check_repeat(spec, channel, tz, now or utc_now()))
     if flow is None:
         return checked
     reminders = flow.reminder_count if spec.reminder_count is None else spec.reminder_count
@@ -289,20 +279,6 @@ def _start(start_at: datetime | None, tz: ZoneInfo | None, now: datetime | None)
             )
         )
     return start_at
-
-
-def _repeat(
-    spec: CampaignSpec, channel: CampaignChannel | None, tz: ZoneInfo | None, now: datetime | None
-) -> Repeat | None:
-    until = spec.repeat_until
-    if until is not None and until.utcoffset() is None and tz is not None:
-        until = until.replace(tzinfo=tz)  # a last date typed is a day of the campaign's zone
-    try:
-        return check_repeat(
-            spec.repeat_days, spec.repeat_waves, until, channel=channel, now=now or utc_now()
-        )
-    except RepeatError as exc:
-        raise CampaignError(exc.reason) from None
 
 
 _WHAT = {

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, insert, literal, select, update
 from sqlalchemy.orm import Session
 
+from gateway.campaigns.errors import CampaignError
 from gateway.campaigns.models import (
     Campaign,
     CampaignChannel,
@@ -32,9 +34,12 @@ from gateway.campaigns.models import (
     CampaignStatus,
     ContactStatus,
 )
-from gateway.core.errors import DomainError
 from gateway.core.i18n import Translatable
 from gateway.staff.audit import NamedActor, audit
+
+if TYPE_CHECKING:
+    # Only a type: the definition checks a spec's repeat here, so it imports this module.
+    from gateway.campaigns.definition import CampaignSpec
 
 DEFAULT_REPEAT_DAYS = 7
 MAX_REPEAT_DAYS = 90
@@ -53,53 +58,45 @@ class Repeat:
 
 
 def check_repeat(
-    days: int | None,
-    waves: int | None,
-    until: datetime | None,
-    *,
-    channel: CampaignChannel | None,
-    now: datetime,
+    spec: CampaignSpec, channel: CampaignChannel | None, tz: ZoneInfo | None, now: datetime
 ) -> Repeat | None:
-    """The repeat asked for, or None for a one-shot campaign; ``RepeatError`` says what is
-    wrong with it.
+    """The repeat ``spec`` asks for, or None for a one-shot campaign; ``CampaignError`` says
+    what is wrong with it.
 
-    A repeat needs an end: a number of waves or a last date. The interval alone (the form
-    shows 7) asks for nothing.
+    A repeat needs an end: a number of waves or a last date (without a zone, a local time of
+    ``tz``). The interval alone (the form shows 7) asks for nothing.
     """
-    if waves is None and until is None:
+    until = spec.repeat_until
+    if spec.repeat_waves is None and until is None:
         return None
     if channel is CampaignChannel.USSD:
         # A household that completed a USSD survey is told so when it dials again, whatever
         # the wave: repeating invitations to dial would be refused at the door.
-        raise RepeatError(Translatable("campaign_error.repeat_ussd"))
-    days = DEFAULT_REPEAT_DAYS if days is None else days
+        raise CampaignError(Translatable("campaign_error.repeat_ussd"))
+    days = DEFAULT_REPEAT_DAYS if spec.repeat_days is None else spec.repeat_days
     _in_range("repeat_days", days, 1, MAX_REPEAT_DAYS)
-    if waves is not None:
-        _in_range("repeat_waves", waves, 2, MAX_WAVES)
+    if spec.repeat_waves is not None:
+        _in_range("repeat_waves", spec.repeat_waves, 2, MAX_WAVES)
     if until is not None:
         if until.utcoffset() is None:
-            until = until.replace(tzinfo=UTC)
+            until = until.replace(tzinfo=tz or UTC)
         if until <= now or until > now + MAX_REPEAT_AHEAD:
-            raise RepeatError(
+            raise CampaignError(
                 Translatable(
                     "campaign_error.repeat_until",
                     until=until.date().isoformat(),
                     days=MAX_REPEAT_AHEAD.days,
                 )
             )
-    return Repeat(days, waves, until)
+    return Repeat(days, spec.repeat_waves, until)
 
 
 def _in_range(what: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         said = Translatable(f"campaign_error.what.{what}")
-        raise RepeatError(
+        raise CampaignError(
             Translatable("campaign_error.range", what=said, low=low, high=high, value=value)
         )
-
-
-class RepeatError(DomainError):
-    """A repeat asked for with values out of bounds (422)."""
 
 
 def end_of_day(day: date) -> datetime:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from gateway.campaigns.definition import CampaignError
 from gateway.campaigns.lifecycle import cancel_campaign, pause_campaign, start_campaign
@@ -285,3 +285,48 @@ def test_the_api_and_the_terminal_ask_for_a_repeat_and_say_where_its_waves_stand
         *("--audience", str(audience), "--repeat-waves", "200"),
     )
     assert bad.exit_code == 1 and "the number of waves must be from 2 to 104, not 200" in bad.output
+
+
+def test_a_wave_resent_after_a_worker_died_texts_nobody_twice(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    completes, silent = numbers(2)
+    campaign_id, _ = new_campaign(runtime, [completes, silent], repeat_days=7, repeat_waves=2)
+    start_at_morning(runtime, campaign_id)
+    work(runtime, FakeClock(MORNING))
+    phone = SmsPhone(client, runtime, run_jobs, number=completes)
+    open_waves_job(runtime, FakeClock(MORNING + WEEK))
+    phone.replies()
+    for answer in SMS_SURVEY:
+        phone.send(answer)  # completes the run wave 2 started (wave 1's is answered too)
+    with runtime.sessions() as session:
+        messages = session.scalar(select(func.count()).select_from(Message))
+        before = dict(
+            session.execute(
+                select(CampaignContact.id, CampaignContact.run_id).where(CampaignContact.wave == 2)
+            ).all()
+        )
+    # As a worker killed after sending wave 2 leaves it: claimed, invitations out, unmarked.
+    with runtime.sessions.begin() as session:
+        session.execute(
+            update(CampaignContact)
+            .where(CampaignContact.wave == 2)
+            .values(status=ContactStatus.SENDING, run_id=None, message_id=None, sent_at=None)
+        )
+        session.execute(
+            update(Campaign).where(Campaign.id == campaign_id).values(status=CampaignStatus.RUNNING)
+        )
+
+    CampaignJobs(runtime.queue).fan_out(campaign_id)  # RQ retrying the killed job
+    work(runtime, FakeClock(MORNING + WEEK))
+
+    assert phone.replies() == []
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == messages
+        after = session.execute(
+            select(CampaignContact.id, CampaignContact.run_id, CampaignContact.status).where(
+                CampaignContact.wave == 2
+            )
+        ).all()
+    assert {contact: run for contact, run, _ in after} == before
+    assert {status for _, _, status in after} == {ContactStatus.SENT}
