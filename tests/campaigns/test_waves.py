@@ -89,13 +89,19 @@ def waves_of(runtime: Runtime, campaign_id: str) -> dict[int, dict[str, ContactS
     return found
 
 
+def two_waves_sent_once(runtime: Runtime) -> tuple[str, list[str]]:
+    """A campaign of two numbers and two waves, its first wave sent; its id and numbers."""
+    audience = numbers(2)
+    campaign_id, _ = new_campaign(runtime, audience, repeat_days=7, repeat_waves=2)
+    start_at_morning(runtime, campaign_id)
+    work(runtime, FakeClock(MORNING))
+    return campaign_id, audience
+
+
 def test_a_household_that_completed_wave_1_is_invited_to_wave_2_once(
     client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
 ) -> None:
-    completes, silent = numbers(2)
-    campaign_id, _ = new_campaign(runtime, [completes, silent], repeat_days=7, repeat_waves=2)
-    start_at_morning(runtime, campaign_id)
-    work(runtime, FakeClock(MORNING))
+    campaign_id, (completes, silent) = two_waves_sent_once(runtime)
     phone = SmsPhone(client, runtime, run_jobs, number=completes)
     assert phone.replies() == [CONSENT_FR]
     for answer in SMS_SURVEY:
@@ -290,10 +296,7 @@ def test_the_api_and_the_terminal_ask_for_a_repeat_and_say_where_its_waves_stand
 def test_a_wave_resent_after_a_worker_died_texts_nobody_twice(
     client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
 ) -> None:
-    completes, silent = numbers(2)
-    campaign_id, _ = new_campaign(runtime, [completes, silent], repeat_days=7, repeat_waves=2)
-    start_at_morning(runtime, campaign_id)
-    work(runtime, FakeClock(MORNING))
+    campaign_id, (completes, _) = two_waves_sent_once(runtime)
     phone = SmsPhone(client, runtime, run_jobs, number=completes)
     open_waves_job(runtime, FakeClock(MORNING + WEEK))
     phone.replies()
