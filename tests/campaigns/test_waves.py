@@ -16,8 +16,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, text, update
 
 from gateway.campaigns.definition import CampaignError
 from gateway.campaigns.lifecycle import cancel_campaign, pause_campaign, start_campaign
@@ -26,6 +27,7 @@ from gateway.campaigns.queue import CampaignJobs
 from gateway.campaigns.services import open_due_waves
 from gateway.campaigns.waves import open_wave
 from gateway.core.clock import utc_now
+from gateway.core.db import alembic_config, make_engine, upgrade
 from gateway.core.runtime import Runtime
 from gateway.messaging.models import Message
 from gateway.results.export import write_export
@@ -333,3 +335,48 @@ def test_a_wave_resent_after_a_worker_died_texts_nobody_twice(
         ).all()
     assert {contact: run for contact, run, _ in after} == before
     assert {status for _, _, status in after} == {ContactStatus.SENT}
+
+
+def test_migration_0009_puts_every_contact_in_wave_1_and_downgrades_to_one_wave(
+    database_url: str,
+) -> None:
+    upgrade(database_url, "0008")
+    engine = make_engine(database_url)
+    contact = (
+        "INSERT INTO campaign_contacts (campaign_id, {wave}row_number, respondent_id,"
+        " phone_encrypted, phone_masked, status) VALUES ('c1', {value}2, 'r1', 'x', '**1',"
+        " 'sent')"
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO campaigns (id, name, flow, channel, status, window_start,"
+                    " window_end, timezone, throttle, reminder_count, reminder_interval_hours,"
+                    " expiry_hours, created_by, created_at) VALUES ('c1', 'n', 'f', 'sms',"
+                    " 'completed', '08:00:00', '19:00:00', 'UTC', 1, 0, 1, 1, 'cli',"
+                    " CURRENT_TIMESTAMP)"
+                )
+            )
+            connection.execute(text(contact.format(wave="", value="")))
+        upgrade(engine, "0009")
+        with engine.begin() as connection:
+            assert connection.execute(text("SELECT wave, repeat_days FROM campaigns")).one() == (
+                1,
+                None,
+            )
+            assert connection.execute(text("SELECT wave FROM campaign_contacts")).scalar() == 1
+            # The same number again, in a second wave: one row per wave.
+            connection.execute(text(contact.format(wave="wave, ", value="2, ")))
+
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0008")
+
+        with engine.connect() as connection:
+            left = connection.execute(text("SELECT respondent_id FROM campaign_contacts")).all()
+        assert left == [("r1",)]
+        assert "wave" not in {c["name"] for c in inspect(engine).get_columns("campaigns")}
+    finally:
+        engine.dispose()

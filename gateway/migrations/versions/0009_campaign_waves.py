@@ -43,6 +43,8 @@ def downgrade() -> None:
         batch.drop_constraint(_NEW_UNIQUE, type_="unique")
         batch.create_unique_constraint(_OLD_UNIQUE, ["campaign_id", "respondent_id"])
         batch.drop_column("wave")
-    with op.batch_alter_table("campaigns") as batch:
+    # Columns dropped in place: SQLite's copy-and-rename of a table would drop the old
+    # campaigns table, and with it (ON DELETE CASCADE) every campaign's contacts and imports.
+    with op.batch_alter_table("campaigns", recreate="never") as batch:
         for column in ("next_wave_at", "wave", "repeat_until", "repeat_waves", "repeat_days"):
             batch.drop_column(column)
