@@ -53,7 +53,7 @@ from gateway.core.runtime import Runtime
 from gateway.surveys.live_facts import SqlFacts
 from handlers.ports import Reply
 from handlers.sms import start_survey_by_sms
-from workers.contact_outcomes import Marks, completed_status, sent_invitation
+from workers.contact_outcomes import Marks, completed_status, invitation_went, sent_invitation
 from workers.context import WorkerContext, current
 from workers.send_now import HeldReplies, send_now
 from workers.sms import record_reply, reply_message_id
@@ -256,6 +256,18 @@ def _invite(ctx: WorkerContext, campaign: Campaign, contact: CampaignContact, ma
             marks.add(contact.id, completed_status(rt, key))
             return
         message_id = reply_message_id(f"{key}-1")
+    elif is_repeating(campaign):
+        message_id = reply_message_id(key)
+        if contact.status is ContactStatus.SENDING and invitation_went(rt, message_id):
+            # Sent by a fan-out that died: the household may have answered this wave since.
+            now = ctx.clock.now()
+            marks.add(contact.id, ContactStatus.SENT, message_id=message_id, sent_at=now)
+            return
+        # Whatever the household completed before, this wave asks it again.
+        rt.store.invite_again(
+            campaign.flow, contact.respondent_id, timedelta(hours=campaign.expiry_hours)
+        )
+        send_now(_invitation(rt, campaign, contact, key, "invitation"))
     else:
         if rt.store.has_completed(campaign.flow, contact.respondent_id):
             marks.add(contact.id, completed_status(rt, key))

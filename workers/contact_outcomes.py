@@ -44,6 +44,12 @@ def completed_status(rt: Runtime, key: str) -> ContactStatus:
     return ContactStatus.SENT if invited else ContactStatus.SKIPPED
 
 
+def invitation_went(rt: Runtime, message_id: str) -> bool:
+    """Whether the outbox holds the message ``message_id`` (a USSD wave's invitation)."""
+    with rt.sessions() as session:
+        return session.scalar(select(Message.id).where(Message.id == message_id)) is not None
+
+
 def sent_invitation(
     rt: Runtime, campaign: Campaign, contact: CampaignContact, key: str
 ) -> tuple[str, str | None] | None:

@@ -151,7 +151,7 @@ def _check(
     checked.take("throttle", lambda: _throttle(spec.throttle))
     tz = checked.values.get("timezone")
     checked.take("start_at", lambda: _start(spec.start_at, tz, now))
-    checked.take("repeat", lambda: check_repeat(spec, channel, tz, now or utc_now()))
+    checked.take("repeat", lambda: check_repeat(spec, tz, now or utc_now()))
     if flow is None:
         return checked
     reminders = flow.reminder_count if spec.reminder_count is None else spec.reminder_count

@@ -8,9 +8,13 @@ a wave exactly as it sends a one-shot campaign: once per number, paced, durable,
 opt-outs in the database at send time.
 
 "Already completed" is per wave: a household that completed wave 1 is invited to wave 2; within
-a wave nobody is invited twice (the invitation's key names the wave's own contact row). The
-wave an answer belongs to is the contact row whose ``run_id`` is the run, so the database
-stays the record of it.
+a wave nobody is invited twice (the invitation's key names the wave's own contact row). A USSD
+wave's invitation marks the household as invited again in live state
+(``SessionStore.invite_again``), so that dialling the code starts the survey instead of saying
+it was answered, until the household completes it again (or the invitation's time is up). If
+Redis loses that mark, the household is told it already answered: a USSD wave then reaches
+only those who dial before. The wave an answer belongs to is the contact row whose ``run_id``
+is the run, so the database stays the record of it.
 
 Opening a wave is a compare-and-set on ``campaigns.wave``: of two workers due to open the same
 wave, one moves the number on and copies the audience; the other changes nothing.
@@ -29,7 +33,6 @@ from sqlalchemy.orm import Session
 from gateway.campaigns.errors import CampaignError
 from gateway.campaigns.models import (
     Campaign,
-    CampaignChannel,
     CampaignContact,
     CampaignStatus,
     ContactStatus,
@@ -57,9 +60,7 @@ class Repeat:
     until: datetime | None
 
 
-def check_repeat(
-    spec: CampaignSpec, channel: CampaignChannel | None, tz: ZoneInfo | None, now: datetime
-) -> Repeat | None:
+def check_repeat(spec: CampaignSpec, tz: ZoneInfo | None, now: datetime) -> Repeat | None:
     """The repeat ``spec`` asks for, or None for a one-shot campaign; ``CampaignError`` says
     what is wrong with it.
 
@@ -69,10 +70,6 @@ def check_repeat(
     until = spec.repeat_until
     if spec.repeat_waves is None and until is None:
         return None
-    if channel is CampaignChannel.USSD:
-        # A household that completed a USSD survey is told so when it dials again, whatever
-        # the wave: repeating invitations to dial would be refused at the door.
-        raise CampaignError(Translatable("campaign_error.repeat_ussd"))
     days = DEFAULT_REPEAT_DAYS if spec.repeat_days is None else spec.repeat_days
     _in_range("repeat_days", days, 1, MAX_REPEAT_DAYS)
     if spec.repeat_waves is not None:

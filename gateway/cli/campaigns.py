@@ -83,12 +83,12 @@ def campaign() -> None:
 @click.option(
     "--repeat-waves",
     type=int,
-    help="SMS: invite the same list again, this many waves in all (the first included).",
+    help="Invite the same list again, this many waves in all (the first included).",
 )
 @click.option(
     "--repeat-until",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="SMS: repeat until this day (the last wave opens no later), e.g. 2026-12-31.",
+    help="Repeat until this day (the last wave opens no later), e.g. 2026-12-31.",
 )
 @click.option(
     "--repeat-days",

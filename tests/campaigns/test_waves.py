@@ -12,7 +12,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,7 @@ from gateway.staff.audit import CLI_ACTOR, WORKER_ACTOR
 from gateway.staff.models import AuditEvent
 from tests.campaigns.test_campaigns import (
     CONSENT_FR,
+    INVITATION_FR,
     MORNING,
     SMS_SURVEY,
     FakeClock,
@@ -47,15 +48,17 @@ from tests.campaigns.test_campaigns import (
     the_campaign,
     work,
 )
-from tests.phone import SmsPhone
+from tests.phone import FULL_SURVEY_RETURN, Phone, SmsPhone
 
 WEEK = timedelta(days=7)
+ALREADY_DONE = "END Merci, vous avez deja repondu a ce sondage."  # USSD screens are ASCII
 
 
-def start_at_morning(runtime: Runtime, campaign_id: str) -> None:
-    """Start the campaign as if it were yesterday morning: wave 2 is due a week after."""
+def start_at_morning(runtime: Runtime, campaign_id: str, at: datetime = MORNING) -> None:
+    """Start the campaign as if it were yesterday morning (or ``at``): wave 2 is due a week
+    after."""
     with runtime.sessions.begin() as session:
-        campaign = start_campaign(session, campaign_id, actor=CLI_ACTOR, now=MORNING)
+        campaign = start_campaign(session, campaign_id, actor=CLI_ACTOR, now=at)
     CampaignJobs(runtime.queue).after_change(campaign)
 
 
@@ -238,8 +241,8 @@ def test_a_wave_opened_late_keeps_to_the_schedule(runtime: Runtime) -> None:
             "the days between waves must be from 1 to 90, not 0",
         ),
         (
-            {"repeat_waves": 3, "channel": "ussd", "flow": "return_intention"},
-            "only SMS campaigns can repeat",
+            {"repeat_waves": 3, "repeat_until": datetime(2020, 1, 1)},
+            "the last wave's date 2020-01-01 must be after today",
         ),
     ],
 )
@@ -380,3 +383,40 @@ def test_migration_0009_puts_every_contact_in_wave_1_and_downgrades_to_one_wave(
         assert "wave" not in {c["name"] for c in inspect(engine).get_columns("campaigns")}
     finally:
         engine.dispose()
+
+
+def test_a_ussd_household_that_completed_wave_1_can_answer_wave_2_once(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    number = numbers(1)[0]
+    campaign_id, _ = new_campaign(
+        runtime, [number], channel="ussd", repeat_days=7, repeat_waves=2, reminder_count=0
+    )
+    # Wave 1 a week before yesterday, wave 2 yesterday: the runs the household starts by
+    # dialling (now) come after each wave's invitation, and are linked to it.
+    start_at_morning(runtime, campaign_id, MORNING - WEEK)
+    work(runtime, FakeClock(MORNING - WEEK))
+    sms = SmsPhone(client, runtime, run_jobs, number=number)
+    assert sms.replies() == [INVITATION_FR]
+    handset = Phone(client, number=number)
+    handset.dial()
+    assert handset.answer_all(FULL_SURVEY_RETURN)[-1].startswith("END Merci.")
+    run_jobs()
+    assert handset.dial() == ALREADY_DONE
+
+    open_waves_job(runtime, FakeClock(MORNING))
+    assert sms.replies()[-1] == INVITATION_FR  # after wave 1's confirmation
+    assert handset.dial().startswith("CON ")  # asked again
+    assert handset.answer_all(FULL_SURVEY_RETURN)[-1].startswith("END Merci.")
+    run_jobs()
+    assert handset.dial() == ALREADY_DONE
+
+    pseudonym = runtime.services.pseudonymise(number)
+    assert invited(runtime, campaign_id) == {pseudonym: 2}
+    with runtime.sessions() as session:
+        runs = session.scalars(
+            select(CampaignContact.run_id)
+            .where(CampaignContact.campaign_id == campaign_id)
+            .order_by(CampaignContact.wave)
+        ).all()
+    assert len(set(runs)) == 2 and None not in runs  # each wave's answers, its own run

@@ -156,7 +156,7 @@ class NewCampaignSchema(ma.Schema):
     expiry_hours = ma.fields.Integer()
     retention_days = ma.fields.Integer()
     repeat_days = ma.fields.Integer(
-        metadata={"description": "SMS only: days between waves (default 7, with an end)"}
+        metadata={"description": "Repeat: days between waves (default 7)"}
     )
     repeat_waves = ma.fields.Integer(
         metadata={"description": "Repeat: the number of waves in all, the first included"}
