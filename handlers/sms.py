@@ -147,6 +147,7 @@ def start_survey_by_sms(
     reminder_count: int | None = None,
     reminder_interval: timedelta | None = None,
     expiry: timedelta | None = None,
+    again: bool = False,
 ) -> str | None:
     """Start ``flow`` for ``phone`` by SMS, as if the household had texted its keyword.
 
@@ -155,11 +156,13 @@ def start_survey_by_sms(
     sends nothing new. A respondent already in a run of the flow gets its current question and
     that run's id; one who completed the flow gets nothing, and None. ``language`` is used when
     the respondent never chose one; the reminders and ``expiry`` override the flow's for a new
-    run. The caller checks opt-outs.
+    run. With ``again`` (a repeating campaign's wave) a respondent who completed the flow
+    before is asked it again: the caller knows this invitation was not sent yet. The caller
+    checks opt-outs.
     """
     respondent = services.pseudonymise(phone)
     with services.store.lock(respondent):
-        if services.store.has_completed(flow.id, respondent):
+        if not again and services.store.has_completed(flow.id, respondent):
             return None
         invitation = InboundSms(message_id=key, phone=phone, text="", received_at=services.now())
         conversation = _Conversation(invitation, {flow.id: flow}, flow, services, respondent)

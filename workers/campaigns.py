@@ -28,13 +28,12 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import cast
 
 from cryptography.fernet import InvalidToken
 from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
 from rq import get_current_job
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import select, update
 
 from flows.gsm7 import to_gsm7
 from gateway.campaigns.definition import invitation_text, next_send_time
@@ -48,12 +47,13 @@ from gateway.campaigns.models import (
 )
 from gateway.campaigns.queue import hold_key
 from gateway.campaigns.services import campaign_jobs
+from gateway.campaigns.waves import is_repeating
 from gateway.core.rate_limit import RateLimiter
 from gateway.core.runtime import Runtime
-from gateway.messaging.models import Message
 from gateway.surveys.live_facts import SqlFacts
 from handlers.ports import Reply
 from handlers.sms import start_survey_by_sms
+from workers.contact_outcomes import Marks, completed_status, invitation_went, sent_invitation
 from workers.context import WorkerContext, current
 from workers.send_now import HeldReplies, send_now
 from workers.sms import record_reply, reply_message_id
@@ -73,8 +73,7 @@ LOCK_TIMEOUT_S = 15
 # A fan-out that finds its campaign held looks again this soon: once a dead holder's hold
 # lapses, sending resumes within this.
 LOCK_BUSY_RETRY_S = 2
-# Contacts whose outcome is written together; how often (s) a batch checks it may go on.
-MARK_EVERY = 25
+# How often (s) a batch checks it may go on.
 STATUS_CHECK_S = 1.0
 _WAITING = (ContactStatus.QUEUED, ContactStatus.SENDING)
 
@@ -151,7 +150,7 @@ def _send_batch(ctx: WorkerContext, campaign_id: str, lock: Lock) -> datetime | 
             .values(status=ContactStatus.SENDING)
             .execution_options(synchronize_session=False)
         )
-    marks = _Marks(rt)
+    marks = Marks(rt)
     try:
         return _invite_all(ctx, campaign, contacts, marks, lock)
     finally:
@@ -162,7 +161,7 @@ def _invite_all(
     ctx: WorkerContext,
     campaign: Campaign,
     contacts: list[CampaignContact],
-    marks: _Marks,
+    marks: Marks,
     lock: Lock,
 ) -> datetime | None:
     rt, clock = ctx.runtime, ctx.clock
@@ -200,19 +199,6 @@ def _invite_all(
     return clock.now()
 
 
-_contacts = cast(Table, CampaignContact.__table__)
-_MARK = (
-    update(_contacts)
-    .where(_contacts.c.id == bindparam("contact"))
-    .values(
-        status=bindparam("new_status"),
-        run_id=bindparam("new_id"),
-        message_id=bindparam("new_message_id"),
-        sent_at=bindparam("new_sent_at"),
-    )
-)
-
-
 def _renew(lock: Lock) -> bool:
     """Renew the hold on the campaign for another LOCK_TIMEOUT_S; False if it was lost."""
     try:
@@ -227,9 +213,7 @@ def _status(rt: Runtime, campaign_id: str) -> CampaignStatus | None:
         return session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
 
 
-def _invite(
-    ctx: WorkerContext, campaign: Campaign, contact: CampaignContact, marks: _Marks
-) -> None:
+def _invite(ctx: WorkerContext, campaign: Campaign, contact: CampaignContact, marks: Marks) -> None:
     """Queue the contact's invitation (the survey's first question, or the SMS to dial)."""
     rt = ctx.runtime
     flow = rt.flows[campaign.flow]
@@ -243,6 +227,18 @@ def _invite(
         return
     run_id: str | None = None
     if campaign.channel is CampaignChannel.SMS:
+        again = is_repeating(campaign)
+        if again and contact.status is ContactStatus.SENDING:
+            # Claimed by a fan-out that died: its invitation may have gone, and the run it
+            # started may be over. Completed earlier waves do not stop this one, so only the
+            # outbox can say this wave's invitation went.
+            sent = sent_invitation(rt, campaign, contact, key)
+            if sent is not None:
+                now = ctx.clock.now()
+                marks.add(
+                    contact.id, ContactStatus.SENT, run_id=sent[1], message_id=sent[0], sent_at=now
+                )
+                return
         held = HeldReplies(rt.jobs)
         run_id = start_survey_by_sms(
             phone,
@@ -253,15 +249,28 @@ def _invite(
             reminder_count=campaign.reminder_count,
             reminder_interval=timedelta(hours=campaign.reminder_interval_hours),
             expiry=timedelta(hours=campaign.expiry_hours),
+            again=again,
         )
         held.send_all()  # the run is stored: its first question goes out now, paced at AT's door
         if run_id is None:
-            marks.add(contact.id, _completed_status(rt, key))
+            marks.add(contact.id, completed_status(rt, key))
             return
         message_id = reply_message_id(f"{key}-1")
+    elif is_repeating(campaign):
+        message_id = reply_message_id(key)
+        if contact.status is ContactStatus.SENDING and invitation_went(rt, message_id):
+            # Sent by a fan-out that died: the household may have answered this wave since.
+            now = ctx.clock.now()
+            marks.add(contact.id, ContactStatus.SENT, message_id=message_id, sent_at=now)
+            return
+        # Whatever the household completed before, this wave asks it again.
+        rt.store.invite_again(
+            campaign.flow, contact.respondent_id, timedelta(hours=campaign.expiry_hours)
+        )
+        send_now(_invitation(rt, campaign, contact, key, "invitation"))
     else:
         if rt.store.has_completed(campaign.flow, contact.respondent_id):
-            marks.add(contact.id, _completed_status(rt, key))
+            marks.add(contact.id, completed_status(rt, key))
             return
         send_now(_invitation(rt, campaign, contact, key, "invitation"))
         message_id = reply_message_id(key)
@@ -270,15 +279,6 @@ def _invite(
     if campaign.channel is CampaignChannel.USSD and campaign.reminder_count > 0:
         at = next_send_time(campaign, now + timedelta(hours=campaign.reminder_interval_hours))
         campaign_jobs(rt).remind_invitation(contact.id, 1, at)
-
-
-def _completed_status(rt: Runtime, key: str) -> ContactStatus:
-    """For a contact who completed the survey before their turn: skipped, unless their
-    invitation did go out (a job that died after sending it) and they completed since."""
-    sent_ids = [reply_message_id(key), reply_message_id(f"{key}-1")]
-    with rt.sessions() as session:
-        invited = session.scalar(select(Message.id).where(Message.id.in_(sent_ids))) is not None
-    return ContactStatus.SENT if invited else ContactStatus.SKIPPED
 
 
 def _invitation(
@@ -295,49 +295,6 @@ def _invitation(
         kind=kind,
         body=body,
     )
-
-
-class _Marks:
-    """What became of each contact, written a few at a time.
-
-    A worker dying before a write leaves those contacts claimed: the next fan-out sends them
-    again under the same keys, which sends nothing twice, and writes them then.
-    """
-
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.rows: list[dict[str, object]] = []
-
-    def add(
-        self,
-        contact_id: int,
-        status: ContactStatus,
-        *,
-        run_id: str | None = None,
-        message_id: str | None = None,
-        sent_at: datetime | None = None,
-    ) -> None:
-        """Note a contact's outcome: the run and message of its invitation, if one went."""
-        self.rows.append(
-            {
-                "contact": contact_id,
-                "new_status": status,
-                "new_id": run_id,
-                "new_message_id": message_id,
-                "new_sent_at": sent_at,
-            }
-        )
-        if len(self.rows) >= MARK_EVERY:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the outcomes noted so far, in one transaction."""
-        if not self.rows:
-            return
-        with self.rt.sessions.begin() as session:
-            # One statement for all: a contact erased meanwhile (DELETE) matches no row.
-            session.connection().execute(_MARK, self.rows)
-        self.rows = []
 
 
 def remind_invitation(contact_id: int, number: int) -> None:

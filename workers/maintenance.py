@@ -7,6 +7,8 @@
   by a job that died before queueing its send, a send claimed by a job that is gone, a send
   whose retries have run out. It also gives a running campaign whose fan-out job is gone (its
   retries ran out while the database was away) a new one.
+- **The wave opener**, every minute: a repeating campaign's next wave opens when due
+  (``gateway.campaigns.services.open_due_waves``, once per wave however many workers run it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from gateway.campaigns.services import campaign_jobs
+from gateway.campaigns.services import campaign_jobs, open_due_waves
 from gateway.core import job_names
 from gateway.core.clock import utc_now
 from gateway.core.queue import SEND_RETRY
@@ -33,6 +35,9 @@ PURGE_JOB_ID = "purge-daily"
 PURGE_AT = time(2, 0)  # UTC: a quiet hour in West Africa
 SWEEP_JOB_ID = "sweep-messages"
 SWEEP_EVERY = timedelta(minutes=5)
+WAVES_JOB_ID = "open-waves"
+# Waves are days apart: a minute late is on time, and the job costs one indexed query.
+WAVES_EVERY = timedelta(minutes=1)
 # A message untouched this long is not on its way: every live send moves it within seconds.
 STUCK_AFTER = timedelta(minutes=15)
 # Longer than all of a send's retries together: past this, a failing message has been given up.
@@ -104,6 +109,20 @@ def sweep_messages() -> None:
         resumed = campaign_jobs(rt).resume_running(session)
     if resumed:
         log.warning("message sweep: fan-out resumed for %d running campaign(s)", len(resumed))
+
+
+def open_waves() -> None:
+    """Open the waves of repeating campaigns that are due; then plan the next look."""
+    ctx = current()
+    rt, now = ctx.runtime, ctx.clock.now()
+    schedule_waves(rt.queue, after=now)  # first, as the sweep: a failed run is not the last
+    for campaign_id, number in open_due_waves(rt, WORKER_ACTOR, now):
+        log.info("campaign %s: wave %d opened", campaign_id, number)
+
+
+def schedule_waves(queue: Queue, *, after: datetime) -> datetime:
+    """Plan the next look for waves due (one job, whoever plans it)."""
+    return _plan(queue, after + WAVES_EVERY, job_names.OPEN_WAVES, WAVES_JOB_ID, "open waves")
 
 
 def _give_up(message_id: str) -> int:

@@ -2,8 +2,9 @@
 
 Redis is live state and may come back empty (a new server, a restart without its append-only
 file, FLUSHALL). What the database can rebuild is rebuilt here: the copy of the protective
-facts (opt-outs, completions, enumerator approvals), the housekeeping jobs, a fan-out job for
-each running campaign, and the job of each list import still waiting. What lived only in
+facts (opt-outs, completions, enumerator approvals), the housekeeping jobs (the wave opener
+among them), a fan-out job for each running campaign, and the job of each list import still
+waiting. What lived only in
 Redis is gone: USSD sessions (the caller dials again), answers of runs not yet stored, queued
 replies (see the README's table).
 """
@@ -19,7 +20,14 @@ from gateway.campaigns.services import campaign_jobs
 from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
 from gateway.surveys.live_facts import rebuild
-from workers.maintenance import PURGE_JOB_ID, SWEEP_JOB_ID, schedule_daily_purge, schedule_sweep
+from workers.maintenance import (
+    PURGE_JOB_ID,
+    SWEEP_JOB_ID,
+    WAVES_JOB_ID,
+    schedule_daily_purge,
+    schedule_sweep,
+    schedule_waves,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,8 @@ def restore_live_state(runtime: Runtime) -> None:
         schedule_daily_purge(runtime.queue, after=now)
     if runtime.queue.fetch_job(SWEEP_JOB_ID) is None:
         schedule_sweep(runtime.queue, after=now)
+    if runtime.queue.fetch_job(WAVES_JOB_ID) is None:
+        schedule_waves(runtime.queue, after=now)
     jobs = campaign_jobs(runtime)
     with runtime.sessions() as session:
         resumed = jobs.resume_running(session)

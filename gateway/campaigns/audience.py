@@ -276,6 +276,8 @@ def _contact(
         return None
     return {
         "campaign_id": campaign.id,
+        # Numbers added to a repeating campaign join the wave being sent, and the next ones.
+        "wave": campaign.wave,
         "row_number": row.row_number,
         "respondent_id": rt.services.pseudonymise(e164),
         "phone_encrypted": rt.cipher.encrypt(e164),
@@ -311,20 +313,20 @@ def _store(
 
 _SQLITE_INSERT = (
     sqlite.insert(CampaignContact)
-    .on_conflict_do_nothing(index_elements=["campaign_id", "respondent_id"])
+    .on_conflict_do_nothing(index_elements=["campaign_id", "wave", "respondent_id"])
     .returning(CampaignContact.id)
 )
 # On PostgreSQL a chunk is one statement over arrays, one per column: a VALUES list of 1,000
 # rows would be 8,000 parameters for psycopg to parse in Python, for every chunk.
 _PG_INSERT = text(
     """
-    INSERT INTO campaign_contacts (campaign_id, row_number, respondent_id, phone_encrypted,
-                                   phone_masked, language, region, status)
-    SELECT :campaign_id, r, p, e, m, l, g, :status
+    INSERT INTO campaign_contacts (campaign_id, wave, row_number, respondent_id,
+                                   phone_encrypted, phone_masked, language, region, status)
+    SELECT :campaign_id, :wave, r, p, e, m, l, g, :status
     FROM unnest(CAST(:row_number AS integer[]), CAST(:respondent_id AS varchar[]),
                 CAST(:phone_encrypted AS text[]), CAST(:phone_masked AS varchar[]),
                 CAST(:language AS varchar[]), CAST(:region AS varchar[])) AS t(r, p, e, m, l, g)
-    ON CONFLICT (campaign_id, respondent_id) DO NOTHING
+    ON CONFLICT (campaign_id, wave, respondent_id) DO NOTHING
     RETURNING id
     """
 )
@@ -333,6 +335,7 @@ _PG_INSERT = text(
 def _as_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
     columns: dict[str, Any] = {name: [row[name] for row in rows] for name in rows[0]}
     columns["campaign_id"] = rows[0]["campaign_id"]
+    columns["wave"] = rows[0]["wave"]
     columns["status"] = ContactStatus.QUEUED.value
     return columns
 

@@ -3,12 +3,15 @@
 The domain, on a SQLAlchemy session: check and create a campaign, find one, work out when its
 next invitation may go, and note which run an invitation led to. Moving a campaign between
 states is in ``gateway.campaigns.lifecycle``, the audience import in
-``gateway.campaigns.audience``, the counts in ``gateway.campaigns.progress``, the sending in
-``workers.campaigns``.
+``gateway.campaigns.audience``, the counts in ``gateway.campaigns.progress``, the waves of a
+repeating campaign in ``gateway.campaigns.waves``, the sending in ``workers.campaigns``.
 
 Functions that change rows write their audit event in the same session and leave committing
 to the caller: staff's operations go through ``gateway.campaigns.services``, which commits, then
 hands the campaign to the workers.
+
+``CampaignError`` and ``CampaignSpecError`` (in ``gateway.campaigns.errors``) are imported
+from here too.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from flows import Flow
+from gateway.campaigns.errors import CampaignError as CampaignError
+from gateway.campaigns.errors import CampaignSpecError as CampaignSpecError
 from gateway.campaigns.models import (
     Campaign,
     CampaignChannel,
@@ -32,8 +37,8 @@ from gateway.campaigns.models import (
     CampaignStatus,
     ContactStatus,
 )
+from gateway.campaigns.waves import Repeat, check_repeat
 from gateway.core.clock import utc_now
-from gateway.core.errors import DomainError
 from gateway.core.i18n import Translatable
 from gateway.core.lookup import rows_by_id
 from gateway.staff.audit import NamedActor, audit
@@ -57,11 +62,6 @@ INVITATION_TEXT = "invitation_ussd"
 _WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 
 
-class CampaignError(DomainError):
-    """A campaign request that cannot be done: 404 unknown campaign, 409 a change its state
-    does not allow, 422 a value out of bounds."""
-
-
 @dataclass(frozen=True, slots=True)
 class CampaignSpec:
     """What staff ask for. None for reminders or expiry means the flow's own.
@@ -80,6 +80,11 @@ class CampaignSpec:
     reminder_interval_hours: int | None = None
     expiry_hours: int | None = None
     retention_days: int | None = None
+    # A repeat (see ``gateway.campaigns.waves``): every ``repeat_days`` days (7 when left out),
+    # for ``repeat_waves`` waves in all or until ``repeat_until``; neither: a one-shot campaign.
+    repeat_days: int | None = None
+    repeat_waves: int | None = None
+    repeat_until: datetime | None = None
 
 
 def parse_window(text: str) -> tuple[time, time]:
@@ -103,15 +108,6 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise CampaignError(Translatable("campaign_error.timezone", name=name[:64])) from None
-
-
-class CampaignSpecError(CampaignError):
-    """A campaign asked for with values out of bounds: every problem, by the ``CampaignSpec``
-    field it concerns, so a form can show each next to its field. Said as the first."""
-
-    def __init__(self, problems: Mapping[str, CampaignError]) -> None:
-        super().__init__(next(iter(problems.values())).reason)
-        self.problems = dict(problems)
 
 
 @dataclass(slots=True)
@@ -155,6 +151,7 @@ def _check(
     checked.take("throttle", lambda: _throttle(spec.throttle))
     tz = checked.values.get("timezone")
     checked.take("start_at", lambda: _start(spec.start_at, tz, now))
+    checked.take("repeat", lambda: check_repeat(spec, tz, now or utc_now()))
     if flow is None:
         return checked
     reminders = flow.reminder_count if spec.reminder_count is None else spec.reminder_count
@@ -212,6 +209,10 @@ def create_campaign(
         retention_days=values["retention_days"],
         created_by=str(actor)[:80],
     )
+    repeat: Repeat | None = values["repeat"]
+    if repeat is not None:
+        campaign.repeat_days, campaign.repeat_waves = repeat.days, repeat.waves
+        campaign.repeat_until = repeat.until.astimezone(UTC) if repeat.until else None
     session.add(campaign)
     session.flush()
     audit(

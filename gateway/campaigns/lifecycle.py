@@ -26,6 +26,7 @@ from gateway.campaigns.models import (
     CampaignStatus,
     ImportStatus,
 )
+from gateway.campaigns.waves import wave_opens_at
 from gateway.core.clock import utc_now
 from gateway.core.i18n import Translatable
 from gateway.staff.audit import NamedActor, audit
@@ -49,7 +50,8 @@ def start_campaign(
         raise CampaignError(Translatable("campaign_error.no_contacts", name=campaign.name), 409)
     values: dict[str, Any] = {"status": CampaignStatus.RUNNING}
     if campaign.started_at is None:
-        values["started_at"] = now or utc_now()
+        values["started_at"] = started = now or utc_now()
+        values["next_wave_at"] = wave_opens_at(campaign, 2, started)
     return _move(session, campaign, _OPEN, values, actor, "campaign.start")
 
 
@@ -102,13 +104,18 @@ def cancel_campaign(
 
 
 def complete_campaign(session: Session, campaign_id: str, now: datetime) -> bool:
-    """Mark a running campaign completed (nothing left to invite); False if it was not running.
+    """Mark a running campaign completed (nothing left to invite, and no wave to come); False
+    if it was not running, or has a wave to come (it stays running, waiting for it).
 
     Conditional, so that staff pausing or cancelling at the same moment is not overwritten.
     """
     result = session.execute(
         update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.RUNNING)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.status == CampaignStatus.RUNNING,
+            Campaign.next_wave_at.is_(None),
+        )
         .values(status=CampaignStatus.COMPLETED, finished_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -81,6 +81,15 @@ class Campaign(Base):
     # How long a run started by an invitation may be answered (overrides the flow's expiry).
     expiry_hours: Mapped[int] = mapped_column(Integer)
     retention_days: Mapped[int | None] = mapped_column(Integer)
+    # A repeating campaign invites its audience again every ``repeat_days`` days, a wave at a
+    # time, for ``repeat_waves`` waves in all (the first included) or until ``repeat_until``.
+    # None: a one-shot campaign (a single wave).
+    repeat_days: Mapped[int | None] = mapped_column(Integer)
+    repeat_waves: Mapped[int | None] = mapped_column(Integer)
+    repeat_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The wave being sent (the latest opened), and when the next one opens (None: no other).
+    wave: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    next_wave_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Who made it, as the audit log names actors ("user:alice", "token:deploy", "cli").
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
@@ -93,7 +102,8 @@ class CampaignContact(Base):
 
     ``row_number`` is where the number was in the imported list (the CSV header is row 1), so
     staff can find it in their file. ``run_id`` is the survey run the invitation led to: the
-    run it started (SMS), or the first run the household started after it (USSD).
+    run it started (SMS), or the first run the household started after it (USSD). A repeating
+    campaign has a row per wave for each number: ``wave`` says which invitation this is.
     """
 
     __tablename__ = "campaign_contacts"
@@ -103,6 +113,7 @@ class CampaignContact(Base):
         String(36), ForeignKey("campaigns.id", ondelete="CASCADE")
     )
     row_number: Mapped[int] = mapped_column(Integer)
+    wave: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     respondent_id: Mapped[str] = mapped_column(String(64), index=True)
     phone_encrypted: Mapped[str] = mapped_column(Text)
     phone_masked: Mapped[str] = mapped_column(String(20))
@@ -119,8 +130,8 @@ class CampaignContact(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
-        # One invitation per person per campaign: a number listed twice is dropped at import.
-        UniqueConstraint("campaign_id", "respondent_id"),
+        # One invitation per person per wave: a number listed twice is dropped at import.
+        UniqueConstraint("campaign_id", "wave", "respondent_id"),
         # The fan-out takes the next queued contacts of a campaign, in list order.
         Index("ix_campaign_contacts_campaign_id_status_id", "campaign_id", "status", "id"),
     )

@@ -6,7 +6,8 @@ it with its audit row (the domain writes it: ``campaign.create`` in
 ``gateway.campaigns.lifecycle``, ``campaign.import`` when a list is imported in
 ``gateway.campaigns.imports``), so every surface leaves the same rows and the same audit
 entries. Once committed, it hands the workers what follows, here and nowhere else: the import
-of a list, the fan-out of a running campaign, the end of a cancelled one's reminders. A
+of a list, the fan-out of a running campaign, the end of a cancelled one's reminders. The waves
+of a repeating campaign are opened here too (``open_due_waves``, for the workers' periodic job). A
 request that cannot be done raises ``CampaignError``, before anything is committed.
 
 The surfaces only read their input, call one of these, and show what it returns.
@@ -18,6 +19,7 @@ import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, Any, Literal
 
 from gateway.campaigns.definition import CampaignSpec, create_campaign, find_campaign
@@ -30,6 +32,7 @@ from gateway.campaigns.lifecycle import (
 )
 from gateway.campaigns.models import Campaign, CampaignImport, CampaignStatus, ImportStatus
 from gateway.campaigns.queue import CampaignJobs
+from gateway.campaigns.waves import due_campaigns, open_wave
 from gateway.core.runtime import Runtime
 from gateway.staff.audit import NamedActor
 
@@ -141,6 +144,26 @@ def change_state(rt: Runtime, actor: NamedActor, ident: str, action: Action) -> 
     # one again (at most one ever waits, so this never doubles a chain).
     campaign_jobs(rt).after_change(campaign)
     return Change(campaign, before)
+
+
+def open_due_waves(rt: Runtime, actor: NamedActor | str, now: datetime) -> list[tuple[str, int]]:
+    """Open the next wave of every running campaign whose wave is due, and get its
+    invitations going: the one place waves are made. The campaigns and waves opened.
+
+    Each wave is opened in a transaction of its own, once: a second worker doing the same
+    at the same moment finds the wave opened and opens nothing (``gateway.campaigns.waves``).
+    """
+    with rt.sessions() as session:
+        due = [campaign.id for campaign in due_campaigns(session, now)]
+    opened: list[tuple[str, int]] = []
+    for campaign_id in due:
+        with rt.sessions.begin() as session:
+            campaign = session.get(Campaign, campaign_id)
+            number = None if campaign is None else open_wave(session, campaign, now, actor=actor)
+        if number is not None:
+            campaign_jobs(rt).fan_out(campaign_id)
+            opened.append((campaign_id, number))
+    return opened
 
 
 def keep_import_going(rt: Runtime, found: CampaignImport) -> None:

@@ -33,6 +33,7 @@ from gateway.campaigns.services import (
     change_state,
     create_with_audience,
 )
+from gateway.campaigns.waves import DEFAULT_REPEAT_DAYS, end_of_day
 from gateway.cli.errors import BadSetup, CommandError, CommandGroup, migrated_runtime
 from gateway.cli.terminal import printable, text_table
 from gateway.core.clock import utc_now
@@ -79,6 +80,21 @@ def campaign() -> None:
 @click.option("--reminder-interval-hours", type=int, help="Hours between reminders [flow's].")
 @click.option("--expiry-hours", type=int, help="Hours a run may be answered [flow's].")
 @click.option("--retention-days", type=int, help="Days the list is kept after the campaign.")
+@click.option(
+    "--repeat-waves",
+    type=int,
+    help="Invite the same list again, this many waves in all (the first included).",
+)
+@click.option(
+    "--repeat-until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Repeat until this day (the last wave opens no later), e.g. 2026-12-31.",
+)
+@click.option(
+    "--repeat-days",
+    type=int,
+    help=f"Days between waves, with --repeat-waves or --repeat-until [{DEFAULT_REPEAT_DAYS}].",
+)
 def create_command(
     name: str,
     flow_id: str,
@@ -92,6 +108,9 @@ def create_command(
     reminder_interval_hours: int | None,
     expiry_hours: int | None,
     retention_days: int | None,
+    repeat_waves: int | None,
+    repeat_until: datetime | None,
+    repeat_days: int | None,
 ) -> None:
     """Create a draft campaign with its audience, and report on the list.
 
@@ -110,6 +129,9 @@ def create_command(
         reminder_interval_hours=reminder_interval_hours,
         expiry_hours=expiry_hours,
         retention_days=retention_days,
+        repeat_days=repeat_days,
+        repeat_waves=repeat_waves,
+        repeat_until=end_of_day(repeat_until.date()) if repeat_until else None,
     )
     with _runtime() as rt, _audience(audience) as given:
         created = create_with_audience(rt, CLI_ACTOR, spec, given, import_now=True)
@@ -201,8 +223,19 @@ def describe(found: Campaign) -> str:
     start = f", from {iso_utc(found.start_at)}" if found.start_at else ""
     return (
         f'"{printable(found.name)}", {found.flow} by {found.channel}, {window}, '
-        f"{found.throttle:g}/s{start}"
+        f"{found.throttle:g}/s{start}{_repeat(found)}"
     )
+
+
+def _repeat(found: Campaign) -> str:
+    """How a repeating campaign repeats, and where its waves stand; nothing for a one-shot."""
+    if found.repeat_days is None:
+        return ""
+    ends = [f"{found.repeat_waves} waves"] if found.repeat_waves else []
+    if found.repeat_until is not None:
+        ends.append(f"until {found.repeat_until:%Y-%m-%d}")
+    following = f", next {iso_utc(found.next_wave_at)}" if found.next_wave_at else ""
+    return f"; every {found.repeat_days} days, {' or '.join(ends)}: wave {found.wave}{following}"
 
 
 def report_text(report: CampaignImport) -> str:

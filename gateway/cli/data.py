@@ -28,7 +28,7 @@ from gateway.cli.terminal import escaped, plural, printable_lines, wrapped
 from gateway.core.errors import DomainError
 from gateway.core.settings import Settings
 from gateway.processes.supervisor import hide_password
-from gateway.results.selection import SubmissionFilter, parse_filter
+from gateway.results.selection import STATUSES, SubmissionFilter, parse_filter
 from gateway.staff.audit import CLI_ACTOR
 
 OUTBOX_LIMIT = 20
@@ -49,6 +49,17 @@ BODY_INDENT = "    "
 @click.option("--until", metavar="DATE", help="Only submissions started on or before this day.")
 @click.option("--campaign", "campaign_id", metavar="ID", help="Only this campaign's submissions.")
 @click.option(
+    "--status",
+    type=click.Choice(STATUSES),
+    help="Only submissions in this status (expired: started, and past the time to answer).",
+)
+@click.option(
+    "--labels",
+    metavar="LANG",
+    help="Write each answer's label in this language of the survey (e.g. fr) instead of its "
+    "code; P-code columns stay codes.",
+)
+@click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -60,6 +71,8 @@ def export(
     since: str | None,
     until: str | None,
     campaign_id: str | None,
+    status: str | None,
+    labels: str | None,
     output: Path | None,
 ) -> None:
     """Export a survey's submissions: one row per submission, one column per question.
@@ -87,6 +100,8 @@ def export(
                 since=since,
                 until=until,
                 campaign=campaign_id,
+                status=status,
+                labels=labels,
             )
         except DomainError as exc:
             raise BadSetup(str(exc)) from None

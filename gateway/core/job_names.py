@@ -36,6 +36,7 @@ RUN_IMPORT = "workers.campaign_imports.run_import"
 # Maintenance the workers plan for themselves (workers.maintenance)
 DAILY_PURGE = "workers.maintenance.daily_purge"
 SWEEP_MESSAGES = "workers.maintenance.sweep_messages"
+OPEN_WAVES = "workers.maintenance.open_waves"
 
 ALL_JOBS: tuple[str, ...] = (
     DRAIN_RUNS,
@@ -54,4 +55,5 @@ ALL_JOBS: tuple[str, ...] = (
     RUN_IMPORT,
     DAILY_PURGE,
     SWEEP_MESSAGES,
+    OPEN_WAVES,
 )

@@ -26,6 +26,10 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "enumerator",
     "language",
     "status",
+    # The campaign whose invitation led to the run, and which of its waves (empty when the
+    # household came by itself).
+    "campaign",
+    "wave",
     "started_at",
     "completed_at",
 )
@@ -41,6 +45,8 @@ META_HXL: dict[str, str] = {
     "enumerator": "#meta+enumerator",
     "language": "#meta+lang",
     "status": "#status",
+    "campaign": "#meta+campaign",
+    "wave": "#meta+wave",
     "started_at": "#date+start",
     "completed_at": "#date+end",
 }

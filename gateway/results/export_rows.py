@@ -10,10 +10,12 @@ import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from gateway.campaigns.models import CampaignContact
 from gateway.results.selection import SubmissionFilter
 from gateway.surveys.models import StoredAnswer, Submission, SubmissionStatus
 
@@ -40,10 +42,25 @@ def export_status(status: SubmissionStatus, expires_at: datetime, now: datetime)
 class ExportRow:
     """One submission: the fixed columns before the times, the times, the answers as codes."""
 
-    meta: tuple[str, ...]  # submission_id ... status, as text
+    meta: tuple[str, ...]  # submission_id ... wave, as text
     started_at: datetime
     completed_at: datetime | None
     answers: dict[str, str]
+
+
+def _first_invitation(column: Any) -> Any:
+    """``column`` of the campaign invitation that led to the submission's run, if one did.
+
+    The first, should two: a household still answering one wave when the next opens is asked
+    its current question, and both invitations lead to the one run.
+    """
+    return (
+        select(column)
+        .where(CampaignContact.run_id == Submission.id)
+        .order_by(CampaignContact.id)
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def export_rows(
@@ -69,6 +86,8 @@ def export_rows(
             Submission.started_at,
             Submission.completed_at,
             Submission.expires_at,
+            _first_invitation(CampaignContact.campaign_id).label("campaign_id"),
+            _first_invitation(CampaignContact.wave).label("wave"),
             StoredAnswer.key.label("answer_key"),
             StoredAnswer.value.label("answer_value"),
         )
@@ -95,6 +114,8 @@ def export_rows(
                 first.enumerator_code or "",
                 first.language,
                 export_status(first.status, first.expires_at, now),
+                first.campaign_id or "",
+                "" if first.wave is None else str(first.wave),
             ),
             started_at=first.started_at,
             completed_at=first.completed_at,

@@ -21,7 +21,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from flows.model import Flow
 from gateway.results.codebook import codebook_header, codebook_rows
-from gateway.results.columns import ExportLayout
+from gateway.results.columns import EXPORT_COLUMNS, ExportLayout
 from gateway.results.export_rows import ExportRow
 
 # Whole numbers an XLSX cell may hold as a number: no leading zero (a code like "01" stays
@@ -31,6 +31,8 @@ _XLSX_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,14}")
 # questions come from anyone with a phone.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+# The fixed columns written as numbers (the others are text, even when they look like one).
+_NUMBERS = frozenset(EXPORT_COLUMNS.index(name) for name in ("flow_version", "wave"))
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 CODEBOOK_SHEET = "codebook"
 
@@ -64,9 +66,7 @@ def write_xlsx(
         answers = layout.answer_cells(row.answers)
         sheet.append(
             [
-                *(_value(value, number=False) for value in row.meta[:3]),
-                _value(row.meta[3], number=True),
-                *(_value(value, number=False) for value in row.meta[4:]),
+                *(_value(value, number=i in _NUMBERS) for i, value in enumerate(row.meta)),
                 _date(sheet, row.started_at),
                 _date(sheet, row.completed_at),
                 *(_value(value, number=i not in texts) for i, value in enumerate(answers)),

@@ -24,6 +24,12 @@ def done_key(flow_id: str, respondent: str) -> str:
     return f"{PREFIX}done:{flow_id}:{respondent}"
 
 
+def again_key(flow_id: str, respondent: str) -> str:
+    """The key marking a household invited to answer a completed flow again (a repeating
+    campaign's next wave), until it completes the flow again or the invitation expires."""
+    return f"{PREFIX}again:{flow_id}:{respondent}"
+
+
 def runs_key(respondent: str) -> str:
     """The hash of a respondent's run ids and active-run pointers."""
     return f"{PREFIX}r:{respondent}"

@@ -54,6 +54,7 @@ from gateway.surveys.live_keys import (
     FACTS_READY_KEY,
     PREFIX,
     FactSource,
+    again_key,
     done_key,
     enumerator_key,
     phone_key,
@@ -241,6 +242,7 @@ class RedisSessionStore(OptOutMarkers):
                 pipe.eval(RELEASE, 1, old_key, state.run_id)
             if state.status is RunStatus.COMPLETED:
                 pipe.set(done_key(state.flow_id, record.respondent), state.run_id)
+                pipe.delete(again_key(state.flow_id, record.respondent))
 
         batch = self._batch()
         if batch is not None:
@@ -280,18 +282,25 @@ class RedisSessionStore(OptOutMarkers):
         """Whether Redis holds the whole copy of the protective facts (see module docstring)."""
         return self.facts is None or bool(self.redis.exists(FACTS_READY_KEY))
 
-    def _marker(self, key: str) -> tuple[bytes | str | None, bool]:
-        """A marker's value and whether the facts' copy is whole, in one round trip."""
-        value, ready = self.redis.mget(key, FACTS_READY_KEY)
-        return value, ready is not None or self.facts is None
+    def _marker(self, key: str, *also: str) -> tuple[bytes | str | None, bool, list[Any]]:
+        """A marker's value, whether the facts' copy is whole, and the ``also`` keys' values,
+        in one round trip."""
+        value, ready, *more = self.redis.mget(key, FACTS_READY_KEY, *also)
+        return value, ready is not None or self.facts is None, more
 
     def has_completed(self, flow_id: str, respondent: str) -> bool:
-        """True when the respondent already completed this flow."""
-        found, trusted = self._marker(done_key(flow_id, respondent))
-        if found is not None or trusted:
-            return found is not None
+        """True when the respondent completed this flow and was not invited to it again since."""
+        found, trusted, (again,) = self._marker(
+            done_key(flow_id, respondent), again_key(flow_id, respondent)
+        )
+        if again is not None or found is not None or trusted:
+            return again is None and found is not None
         assert self.facts is not None  # trusted otherwise
         return self.facts.has_completed(flow_id, respondent)
+
+    def invite_again(self, flow_id: str, respondent: str, valid: timedelta) -> None:
+        """Let the respondent answer the completed flow again for ``valid`` (a new wave)."""
+        self.redis.set(again_key(flow_id, respondent), "1", ex=max(valid, timedelta(seconds=1)))
 
     def language(self, respondent: str) -> str | None:
         """The respondent's chosen language, if they chose one."""
@@ -314,7 +323,7 @@ class RedisSessionStore(OptOutMarkers):
 
     def enumerator_code(self, respondent: str) -> str | None:
         """The code of the approved enumerator with this pseudonym, if there is one."""
-        raw, trusted = self._marker(enumerator_key(respondent))
+        raw, trusted, _ = self._marker(enumerator_key(respondent))
         if raw is not None or trusted:
             return _text(raw) if raw else None
         assert self.facts is not None

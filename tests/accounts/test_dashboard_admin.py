@@ -204,12 +204,19 @@ def test_the_last_admin_cannot_demote_or_disable_themselves(
 
 
 def test_an_admin_resets_a_password(admin: FlaskClient, runtime: Runtime) -> None:
+    signed_in_before = admin.application.test_client()
+    sign_in(signed_in_before, "viewer")
+    assert signed_in_before.get("/dashboard/campaigns/").status_code == 200
     short = change(admin, "viewer", "password", password="x")
     assert short.status_code == 422 and 'id="password-error"' in short.get_data(as_text=True)
+    assert signed_in_before.get("/dashboard/campaigns/").status_code == 200  # nothing changed
 
     done = change(admin, "viewer", "password", password=NEW_PASSWORD)
 
     assert "Le mot de passe de viewer est changé." in text_of(done)
+    # Whoever was signed in with the old password is signed out at their next page.
+    assert "/dashboard/login" in signed_in_before.get("/dashboard/campaigns/").headers["Location"]
+    assert admin.get("/dashboard/admin/users").status_code == 200  # the admin's own goes on
     other = admin.application.test_client()
     assert sign_in(other, "viewer").status_code == 200  # the old password no longer works
     assert sign_in(other, "viewer", NEW_PASSWORD).status_code == 302

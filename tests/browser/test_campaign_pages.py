@@ -6,11 +6,15 @@ member can reach laid out within a phone's 375 px.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from gateway.campaigns.models import Campaign
 from gateway.core.runtime import Runtime
 from tests.browser.test_dashboard import sign_in
 from tests.phone import FULL_SURVEY_RETURN, SmsPhone
@@ -153,3 +157,42 @@ def test_every_page_fits_a_phone_and_chart_labels_stay_readable(
     )
     assert sizes and min(sizes) >= 12
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+
+
+def test_a_weekly_repeat_is_chosen_in_the_form_and_shown_on_a_phone(
+    page: Any, live_server: str, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    make_staff(runtime)
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": 800})
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/dashboard/campaigns/new")
+    assert page.input_value("#repeat_days") == "7"
+    assert page.inner_text("label[for=repeat_waves]") == "Nombre de vagues"
+    window = open_window()
+    fill_form(page, "Ségou, chaque semaine", window.window, window.timezone)
+    page.fill("#repeat_waves", "4")
+    last = date.today() + timedelta(days=60)
+    page.fill("#repeat_until", last.isoformat())  # the browser's date picker
+    page.set_input_files(
+        "#audience", files=[{"name": "liste.csv", "mimeType": "text/csv", "buffer": EXCEL_CSV}]
+    )
+    page.click("#create")
+    page.wait_for_selector("#status")
+    run_jobs()
+    page.reload()
+    page.click("#action-start")
+    page.wait_for_selector("text=Campagne démarrée")
+    run_jobs()
+    page.reload()
+
+    repeat = page.inner_text("#repeat")
+    assert repeat.startswith("Répétée tous les 7 jours : vague 1 sur 4")
+    assert f"(vagues jusqu'au {last:%d/%m/%Y})" in repeat
+    with runtime.sessions() as session:
+        due = session.scalars(select(Campaign.next_wave_at)).one()
+    assert due is not None
+    next_day = due.astimezone(ZoneInfo(window.timezone)).date()
+    assert page.inner_text("#next-wave") == f"La vague 2 commence le {next_day:%d/%m/%Y}."
+    assert page.locator("#by-wave tbody tr").count() == 1
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE_WIDTH

@@ -19,8 +19,10 @@ from sqlalchemy import select
 
 from gateway.campaigns.models import Campaign, CampaignContact, ContactStatus
 from gateway.campaigns.progress import SENDING_DONE
+from gateway.campaigns.services import open_due_waves
 from gateway.core.i18n import CATALOGS, LANGUAGES
 from gateway.core.runtime import Runtime
+from gateway.staff.audit import WORKER_ACTOR
 from gateway.web.dashboard.campaign_form import FIELDS
 from gateway.web.dashboard.campaign_view import FUNNEL
 from tests.campaigns.test_dashboard_campaigns import AUDIENCE, count, press, upload
@@ -261,3 +263,52 @@ def test_every_text_the_campaign_pages_build_from_a_name_exists_in_every_languag
 
     lacking = {lang: sorted(built - texts.keys()) for lang, texts in CATALOGS.texts.items()}
     assert lacking == {lang: [] for lang in LANGUAGES}
+
+
+def test_a_repeating_campaign_is_set_in_the_form_and_its_page_follows_each_wave(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], manager: None
+) -> None:
+    form = text_of(client.get("/dashboard/campaigns/new"))
+    assert re.search(r'<input id="repeat_days" name="repeat_days" value="7"', form)
+    numbers = [f"+2237600020{i}" for i in range(3)]
+    location = upload(client, "phone\n" + "\n".join(numbers) + "\n", repeat_waves="3").headers[
+        "Location"
+    ]
+    run_jobs()
+    press(client, text_of(client.get(location)), "start")
+    run_jobs()
+    with runtime.sessions() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        due = campaign.next_wave_at
+    assert due is not None
+
+    html = text_of(client.get(location))
+    assert "Répétée tous les 7 jours : vague 1 sur 3" in html
+    assert f"La vague 2 commence le {due:%d/%m/%Y}." in html
+    assert 'id="status">en cours<' in html  # between waves: not over
+    assert re.search(
+        r'<table id="by-wave">.*<tr><th>1</th><td class="num">3 invités sur 3', html, re.S
+    )
+
+    assert open_due_waves(runtime, WORKER_ACTOR, due) == [(campaign.id, 2)]
+    run_jobs()
+    html = text_of(client.get(location))
+    assert "vague 2 sur 3" in html
+    assert re.search(r'<tr><th>2</th><td class="num">3 invités sur 3', html)
+    assert count(html, "sent") == 6
+
+
+def test_a_repeat_the_campaign_cannot_have_is_said_next_to_its_field(
+    client: FlaskClient, manager: None
+) -> None:
+    refused = upload(client, AUDIENCE, repeat_waves="1", repeat_until="31/02/2027")
+
+    assert refused.status_code == 422
+    html = text_of(refused)
+    assert field_error(html, "repeat_until") == (
+        "'31/02/2027' n'est pas une date : écrivez-la comme 31/03/2026"
+    )
+    assert field_error(html, "repeat_waves") == (
+        "le nombre de vagues doit être entre 2 et 104, et non 1"
+    )
+    assert 'href="#repeat_waves"' in html

@@ -12,6 +12,7 @@ from gateway.core.db import VERSIONS_DIR, head_revisions, make_engine
 
 # The newest shipped migration, by its file name's number: the chain must end there, alone.
 HEAD = max(path.name.split("_", 1)[0] for path in VERSIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.py"))
+NEXT = f"{int(HEAD) + 1:04d}"
 
 
 def survey_gateway(database_url: str, tmp_path: Path, *args: str) -> Result:
@@ -72,7 +73,7 @@ def test_revision_writes_the_next_migration_after_head(tmp_path: Path) -> None:
     )
 
     assert result.exit_code == 0, result.output
-    written = versions / "0009_add_a_column.py"
+    written = versions / f"{NEXT}_add_a_column.py"
     assert result.output.endswith(f"Wrote {written}\n")
     text = written.read_text(encoding="utf-8")
     assert '"""Add a column' in text
@@ -88,7 +89,7 @@ def test_autogenerate_on_a_database_at_head_finds_nothing_to_add(
     result = autogenerate(database_url, tmp_path, "nothing")
 
     assert result.exit_code == 0, result.output
-    body = (tmp_path / "v" / "0009_nothing.py").read_text(encoding="utf-8")
+    body = (tmp_path / "v" / f"{NEXT}_nothing.py").read_text(encoding="utf-8")
     assert "op." not in body.split("def upgrade")[1]  # the models add nothing to the schema
 
 

@@ -27,6 +27,7 @@ from gateway.core.crypto import NumberCipher, pseudonymise
 from gateway.messaging.models import MessageStatus
 from gateway.messaging.outbox import OutboxRow, outbox_rows
 from gateway.results.export import (
+    EXPORT_COLUMNS,
     export_chunks,
     export_csv,
     export_filename,
@@ -118,12 +119,13 @@ def test_export_header_rows_and_codes(db_session: Session) -> None:
 
     lines = export(db_session)
     assert lines == [
-        "submission_id,respondent,flow,flow_version,channel,enumerator,language,status,started_at,"
-        "completed_at,consent,return_when,return_where",
-        f"run-1,{pseudonym(AMINATA)},return_intention,2,ussd,,fr,completed,"
+        "submission_id,respondent,flow,flow_version,channel,enumerator,language,status,campaign,"
+        "wave,started_at,completed_at,consent,return_when,return_where",
+        f"run-1,{pseudonym(AMINATA)},return_intention,2,ussd,,fr,completed,,,"
         "2025-03-01T09:00:00Z,2025-03-01T09:03:00Z,1,2,4",
-        f"run-2,{pseudonym(MOUSSA)},return_intention,2,sms,,fr,started,2025-03-01T09:30:00Z,,1,3,",
-        f"run-3,{pseudonym(AMINATA)},return_intention,2,ussd,,fr,declined,"
+        f"run-2,{pseudonym(MOUSSA)},return_intention,2,sms,,fr,started,,,"
+        "2025-03-01T09:30:00Z,,1,3,",
+        f"run-3,{pseudonym(AMINATA)},return_intention,2,ussd,,fr,declined,,,"
         "2025-03-01T10:00:00Z,2025-03-01T10:01:00Z,2,,",
     ]
     text = "\n".join(lines)
@@ -275,8 +277,9 @@ def test_xlsx_keeps_its_header_in_view_and_carries_the_codebook(db_session: Sess
     assert book.sheetnames == ["return_intention", "codebook"]
     data = book["return_intention"]
     assert data.freeze_panes == "A2"
-    assert data.cell(2, 9).number_format == "yyyy-mm-dd hh:mm:ss"
-    assert data.cell(2, 9).is_date
+    started = EXPORT_COLUMNS.index("started_at") + 1
+    assert data.cell(2, started).number_format == "yyyy-mm-dd hh:mm:ss"
+    assert data.cell(2, started).is_date
 
     codebook = book["codebook"]
     assert codebook.freeze_panes == "A2"

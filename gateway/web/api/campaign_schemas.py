@@ -46,6 +46,19 @@ class CampaignSchema(ma.Schema):
     reminder_interval_hours = ma.fields.Integer()
     expiry_hours = ma.fields.Integer()
     retention_days = ma.fields.Integer(allow_none=True)
+    repeat_days = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Days between waves; null: sent once"}
+    )
+    repeat_waves = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Waves in all, the first included"}
+    )
+    repeat_until = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "No wave opens after this moment"}
+    )
+    wave = ma.fields.Integer(metadata={"description": "The wave being sent (1 for a one-shot)"})
+    next_wave_at = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "When the next wave opens; null: none to come"}
+    )
     created_by = ma.fields.String()
     created_at = ma.fields.DateTime()
     started_at = ma.fields.DateTime(allow_none=True)
@@ -142,6 +155,15 @@ class NewCampaignSchema(ma.Schema):
     reminder_interval_hours = ma.fields.Integer()
     expiry_hours = ma.fields.Integer()
     retention_days = ma.fields.Integer()
+    repeat_days = ma.fields.Integer(
+        metadata={"description": "Repeat: days between waves (default 7)"}
+    )
+    repeat_waves = ma.fields.Integer(
+        metadata={"description": "Repeat: the number of waves in all, the first included"}
+    )
+    repeat_until = ma.fields.Date(
+        metadata={"description": "Repeat: the last day a wave may open (campaign's time zone)"}
+    )
     contacts = ma.fields.List(
         ma.fields.Nested(ContactSchema), metadata={"description": "JSON only: the audience"}
     )

@@ -37,6 +37,7 @@ from gateway.campaigns.services import (
     create_with_audience,
     keep_import_going,
 )
+from gateway.campaigns.waves import end_of_day
 from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
 from gateway.staff.models import Role
@@ -122,6 +123,9 @@ def campaigns_create() -> Any:
         reminder_interval_hours=data.get("reminder_interval_hours"),
         expiry_hours=data.get("expiry_hours"),
         retention_days=data.get("retention_days"),
+        repeat_days=data.get("repeat_days"),
+        repeat_waves=data.get("repeat_waves"),
+        repeat_until=end_of_day(data["repeat_until"]) if data.get("repeat_until") else None,
     )
     with _campaign_errors():
         created = create_with_audience(rt, current_actor(), spec, audience)

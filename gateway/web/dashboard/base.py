@@ -14,6 +14,7 @@ phone simulator in ``gateway.web.simulator``; ``gateway.web.dashboard.register``
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ V = TypeVar("V", bound=Callable[..., Any])
 LOGIN_ATTEMPTS = 10
 LOGIN_WINDOW_S = 15 * 60
 SESSION_USER = "uid"
+# The user's password as it was at sign-in, as a stamp (see ``password_stamp``).
+SESSION_STAMP = "pw"
 SESSION_LANGUAGE = "lang"
 SESSION_LIFETIME = timedelta(hours=12)
 _UPLOAD_ATTR = "dashboard_upload_max_bytes"
@@ -63,6 +66,8 @@ class Staff:
     id: str
     username: str
     role: Role
+    # The password it signed in with, as ``password_stamp`` says it.
+    stamp: str = ""
 
     @property
     def actor(self) -> Actor:
@@ -90,6 +95,12 @@ def t(key: str, **values: Any) -> str:
     return translate(language(), key, **values)
 
 
+def password_stamp(user: User) -> str:
+    """A short digest of the user's password hash: it changes with the password, and says
+    nothing of it (the hash is salted, and this is a one-way digest of the hash)."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
 def current_user() -> Staff | None:
     """The signed-in, still active staff member, or None."""
     if "staff" in g:
@@ -100,8 +111,14 @@ def current_user() -> Staff | None:
     if isinstance(user_id, str):
         with runtime().sessions() as db:
             user = db.get(User, user_id)
-            if user is not None and user.active:
-                staff = Staff(id=user.id, username=user.username, role=Role(user.role))
+            # A session signed in before the password was reset is over: whoever had the old
+            # password (the reason for a reset, often) is signed out everywhere.
+            if (
+                user is not None
+                and user.active
+                and session.get(SESSION_STAMP) == password_stamp(user)
+            ):
+                staff = Staff(user.id, user.username, Role(user.role), password_stamp(user))
     g.staff = staff
     return staff
 
@@ -205,7 +222,11 @@ def sign_in(username: str, password: str) -> Staff | Literal["refused", "throttl
         return "throttled"
     with rt.sessions.begin() as db:
         user = authenticate_user(db, username, password, hasher=rt.password_hasher)
-        staff = None if user is None else Staff(user.id, user.username, Role(user.role))
+        staff = (
+            None
+            if user is None
+            else Staff(user.id, user.username, Role(user.role), password_stamp(user))
+        )
     if staff is None:
         with rt.redis.pipeline() as pipe:
             pipe.incr(key)
@@ -247,6 +268,7 @@ def login() -> ResponseReturnValue:
     if chosen in LANGUAGES:
         session[SESSION_LANGUAGE] = chosen
     session[SESSION_USER] = staff.id
+    session[SESSION_STAMP] = staff.stamp
     session.permanent = True
     csrf.renew()
     return redirect(target or url_for("dashboard.home"))

@@ -23,8 +23,10 @@ from gateway.campaigns.definition import (
     check_spec,
 )
 from gateway.campaigns.staging import ReceivedList
+from gateway.campaigns.waves import DEFAULT_REPEAT_DAYS, end_of_day
 from gateway.core.i18n import Translatable
 from gateway.core.runtime import Runtime
+from gateway.web.dashboard.listing import parse_day
 
 FIELDS = (
     "name",
@@ -38,6 +40,9 @@ FIELDS = (
     "reminder_interval_hours",
     "expiry_hours",
     "retention_days",
+    "repeat_days",
+    "repeat_waves",
+    "repeat_until",
     "list_token",
 )
 # Whole numbers of the form, and how the domain names each in its messages.
@@ -46,6 +51,8 @@ _WHOLE = {
     "reminder_interval_hours": "reminder_interval",
     "expiry_hours": "expiry",
     "retention_days": "retention",
+    "repeat_days": "repeat_days",
+    "repeat_waves": "repeat_waves",
 }
 # The IANA areas offered (not the old aliases such as US/Eastern or Etc/GMT+3).
 _AREAS = frozenset(
@@ -77,6 +84,7 @@ def defaults() -> dict[str, str]:
         "window": DEFAULT_WINDOW,
         "timezone": DEFAULT_TIMEZONE,
         "throttle": f"{DEFAULT_THROTTLE:g}",
+        "repeat_days": str(DEFAULT_REPEAT_DAYS),
     }
 
 
@@ -108,6 +116,13 @@ def read_form(
             what_text = Translatable(f"campaign_error.what.{what}")
             errors[name] = Translatable("campaigns.form.whole_number", what=what_text)
             whole[name] = None
+    until_text = values["repeat_until"].strip()
+    repeat_until = None
+    try:
+        day = parse_day(until_text)
+        repeat_until = end_of_day(day) if day is not None else None
+    except ValueError:
+        errors["repeat_until"] = Translatable("lists.bad_day", text=until_text[:20])
     spec = CampaignSpec(
         name=values["name"],
         flow=values["flow"],
@@ -116,12 +131,20 @@ def read_form(
         window=values["window"] or DEFAULT_WINDOW,
         timezone=values["timezone"] or DEFAULT_TIMEZONE,
         throttle=throttle,
-        **whole,
+        reminder_count=whole["reminder_count"],
+        reminder_interval_hours=whole["reminder_interval_hours"],
+        expiry_hours=whole["expiry_hours"],
+        retention_days=whole["retention_days"],
+        repeat_days=whole["repeat_days"],
+        repeat_waves=whole["repeat_waves"],
+        repeat_until=repeat_until,
     )
     state.errors = {name: problem.in_language(language) for name, problem in errors.items()}
     for name, exc in check_spec(spec, rt.flows, ussd_flow=rt.settings.ussd_flow).items():
-        # A USSD campaign's flow is said next to the channel chosen.
-        state.errors.setdefault("channel" if name == "ussd" else name, exc.in_language(language))
+        # A USSD campaign's flow is said next to the channel chosen; a repeat's problem next
+        # to the number of waves, the field that asks for a repeat.
+        shown = {"ussd": "channel", "repeat": "repeat_waves"}.get(name, name)
+        state.errors.setdefault(shown, exc.in_language(language))
     return spec, state
 
 

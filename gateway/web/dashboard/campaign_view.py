@@ -9,11 +9,12 @@ region are answers, so small ones are hidden by the rule the results pages follo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from flows.model import localise
-from gateway.campaigns.breakdown import REGION_KEY, Day, by_day, by_region
-from gateway.campaigns.definition import find_campaign
+from gateway.campaigns.breakdown import REGION_KEY, Day, WaveCounts, by_day, by_region, by_wave
+from gateway.campaigns.definition import find_campaign, zone
 from gateway.campaigns.imports import invalid_rows, latest_import, problem_text, rows_read
 from gateway.campaigns.models import Campaign, CampaignImport, ImportStatus
 from gateway.campaigns.progress import (
@@ -24,6 +25,7 @@ from gateway.campaigns.progress import (
 )
 from gateway.campaigns.progress import listing as campaign_listing
 from gateway.campaigns.services import keep_import_going
+from gateway.campaigns.waves import is_repeating
 from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
 from gateway.results.suppression import DEFAULT_K, suppress
@@ -54,11 +56,19 @@ class CampaignView:
     report: dict[str, Any]
     regions: list[RegionRow] | None = None
     days: list[Day] = field(default_factory=list)
+    # A repeating campaign's waves, the first first; empty for a one-shot campaign.
+    waves: list[WaveCounts] = field(default_factory=list)
 
     @property
     def window(self) -> str:
         """The daily sending hours, as staff typed them (08:00-19:00)."""
         return f"{self.campaign.window_start:%H:%M}-{self.campaign.window_end:%H:%M}"
+
+    @property
+    def next_wave_day(self) -> date | None:
+        """The day the next wave opens, in the campaign's time zone; None if none is to come."""
+        moment = self.campaign.next_wave_at
+        return None if moment is None else moment.astimezone(zone(self.campaign.timezone)).date()
 
     @property
     def funnel(self) -> list[tuple[str, int]]:
@@ -108,6 +118,7 @@ def campaign_view(rt: Runtime, ident: str, language: str) -> CampaignView:
             import_state(rt, found, language),
             _regions(rt, session, campaign, language),
             by_day(session, campaign),
+            by_wave(session, campaign) if is_repeating(campaign) else [],
         )
 
 
