@@ -71,11 +71,23 @@ def load_flows(extra_dir: Path | None = None) -> dict[str, Flow]:
 def check_flows(extra_dir: Path | None = None) -> list[FlowError]:
     """Every problem in every flow file, instead of stopping at the first."""
     problems: list[FlowError] = []
+    loaded: dict[str, Flow] = {}
     for path in _flow_files(extra_dir):
         try:
-            load_flow(path)
+            flow = load_flow(path)
         except FlowError as exc:
             problems.append(exc)
+            continue
+        loaded[flow.id] = flow
+    # An SMS keyword starts one flow: a second flow's would never be reached.
+    owners: dict[str, str] = {}
+    for flow in loaded.values():
+        for word in flow.keywords:
+            first = owners.setdefault(word, flow.id)
+            if first != flow.id:
+                problems.append(
+                    FlowError(flow.source, None, f"keyword {word} already starts flow '{first}'")
+                )
     return problems
 
 

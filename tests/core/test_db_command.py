@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from gateway.cli.main import cli
 from gateway.core.db import VERSIONS_DIR, head_revisions, make_engine
 
-HEAD = "0008"  # the latest shipped migration: update with each new one
+HEAD = "0009"  # the latest shipped migration: update with each new one
 
 
 def survey_gateway(database_url: str, tmp_path: Path, *args: str) -> Result:
@@ -71,7 +71,7 @@ def test_revision_writes_the_next_migration_after_head(tmp_path: Path) -> None:
     )
 
     assert result.exit_code == 0, result.output
-    written = versions / "0009_add_a_column.py"
+    written = versions / "0010_add_a_column.py"
     assert result.output.endswith(f"Wrote {written}\n")
     text = written.read_text(encoding="utf-8")
     assert '"""Add a column' in text
@@ -87,7 +87,7 @@ def test_autogenerate_on_a_database_at_head_finds_nothing_to_add(
     result = autogenerate(database_url, tmp_path, "nothing")
 
     assert result.exit_code == 0, result.output
-    body = (tmp_path / "v" / "0009_nothing.py").read_text(encoding="utf-8")
+    body = (tmp_path / "v" / "0010_nothing.py").read_text(encoding="utf-8")
     assert "op." not in body.split("def upgrade")[1]  # the models add nothing to the schema
 
 

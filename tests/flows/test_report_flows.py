@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from flows import (
     Flow,
@@ -18,6 +20,7 @@ from flows import (
     RunEnded,
     back,
     build_flow,
+    check_flows,
     load_flows,
     resume,
     start,
@@ -261,3 +264,13 @@ def test_a_check_compares_numbers_only() -> None:
         "check": [{"not_above": "people", "error": "Non."}],
     }
     assert "'check' is not allowed for this type of question" in refused(raw)
+
+
+def test_two_flows_cannot_share_a_keyword(tmp_path: Path) -> None:
+    raw = report_flow()
+    raw["keywords"] = ["site"]
+    (tmp_path / "mini.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+
+    assert [str(p) for p in check_flows(tmp_path)] == [
+        "mini.yaml: keyword SITE already starts flow 'location_assessment'"
+    ]

@@ -39,7 +39,7 @@ def test_a_realistic_form_maps_onto_the_flow_model() -> None:
 
     assert (flow.id, flow.version, flow.default_language) == ("site_assessment", 2026030101, "fr")
     assert flow.languages == {"fr": "Français", "en": "English"}
-    assert flow.keywords == ("SITE",)
+    assert flow.keywords == ("EVAL",)
     kinds = {q.key: q.type for q in flow.questions}
     assert kinds == {
         "consent": QuestionType.CHOICE,
@@ -167,7 +167,7 @@ def test_rows_too_long_for_a_screen_or_an_sms_are_reported(tmp_path: Path) -> No
 
 def test_a_new_version_keeps_the_one_it_replaces_for_runs_under_way(tmp_path: Path) -> None:
     def settings(version: str) -> list[list[object]]:
-        return [SITE_SETTINGS[0], ["T", "site_assessment", version, "Français (fr)", "SITE"]]
+        return [SITE_SETTINGS[0], ["T", "site_assessment", version, "Français (fr)", "EVAL"]]
 
     first = import_xlsform(site_form(settings=settings("1")), tmp_path)
     again = import_xlsform(site_form(settings=settings("1")), tmp_path)
