@@ -29,8 +29,10 @@ class Report(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     reference: Mapped[str] = mapped_column(String(12), index=True)
+    # Emptied when the enumerator erases their data (EFFACER): a count about a place is no
+    # one's personal data, and stays.
     enumerator_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("enumerators.id"), index=True
+        String(36), ForeignKey("enumerators.id", ondelete="SET NULL"), index=True
     )
     # Kept too: a code is an enumerator's for good, and is what supervisors read.
     enumerator_code: Mapped[str] = mapped_column(String(12), index=True)

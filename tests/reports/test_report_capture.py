@@ -287,3 +287,23 @@ def test_annuler_refuses_a_late_withdrawal_and_another_enumerators_report(
     ]
     (report,) = reports(runtime)
     assert report.withdrawn_at is None
+
+
+def test_an_enumerator_who_erases_their_data_leaves_their_reports_about_places(
+    client: FlaskClient, runtime: Runtime, settings: Settings, run_jobs: Callable[..., int]
+) -> None:
+    code = an_approved_enumerator(runtime, settings, run_jobs)
+    phone = SmsPhone(client, runtime, run_jobs, number=ENUMERATOR)
+    phone.replies()
+    reference = sms_report(phone)
+
+    phone.post("EFFACER")
+    run_jobs()
+
+    (report,) = reports(runtime)
+    assert (report.reference, report.enumerator_code, report.enumerator_id) == (
+        reference,
+        code,
+        None,
+    )
+    assert phone.send("FMP") == [HELP_FR]  # no longer an enumerator

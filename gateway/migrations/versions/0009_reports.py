@@ -39,6 +39,7 @@ def upgrade() -> None:
             ["enumerator_id"],
             ["enumerators.id"],
             name=op.f("fk_reports_enumerator_id_enumerators"),
+            ondelete="SET NULL",
         ),
     )
     for column in ("reference", "enumerator_id", "enumerator_code", "flow", "received_at"):
