@@ -120,6 +120,8 @@ def export(
     show_default=True,
     help="Language of the labels.",
 )
+@click.option("--region", help="Reports only: those about this region (code, e.g. gao).")
+@click.option("--enumerator", metavar="CODE", help="Reports only: those by this enumerator.")
 def report(
     flow_id: str,
     campaign_id: str | None,
@@ -127,11 +129,15 @@ def report(
     until: str | None,
     k: int,
     language: str,
+    region: str | None,
+    enumerator: str | None,
 ) -> None:
     """Print the headline report of completed submissions: intentions, needs, regions.
 
     Counts of fewer than K households are shown as <5 and never as numbers; a count hidden
-    only so that a small one cannot be worked out from the total is shown as x.
+    only so that a small one cannot be worked out from the total is shown as x. For an
+    enumerators' report flow (flow_monitoring, location_assessment), the figures of its
+    reports, which are about places: nothing is hidden.
     """
     from gateway.core.db import make_sessionmaker
     from gateway.results.report import has_headline_report, headline_report
@@ -139,6 +145,13 @@ def report(
 
     settings = Settings.from_env()
     flow = _known_flow(settings, flow_id)
+    if flow.is_report:
+        selection = _selection(since, until, None)
+        with gateway_database(settings) as engine, make_sessionmaker(engine)() as session:
+            click.echo(report_figures(session, flow, selection, region, enumerator, language))
+        return
+    if region or enumerator:
+        raise BadSetup("--region and --enumerator are for report flows")
     if not has_headline_report(flow):
         raise BadSetup(f"the flow '{flow_id}' has no headline report (it is for return_intention)")
     selection = _selection(since, until, campaign_id)
@@ -152,6 +165,31 @@ def report(
             language=language,
         )
     click.echo(report_text(result))
+
+
+def report_figures(
+    session: Session,
+    flow: Flow,
+    selection: SubmissionFilter,
+    region: str | None,
+    enumerator: str | None,
+    language: str,
+) -> str:
+    """A report flow's headline figures as text, over the reports that match."""
+    from gateway.enumerators.registrations import normalise_code
+    from gateway.reports.aggregates import ReportFilter
+    from gateway.reports.report_text import figures_text
+
+    chosen = ReportFilter(
+        since=selection.since,
+        until=selection.until,
+        region=region.strip().lower() if region else None,
+        enumerator=(normalise_code(enumerator) or enumerator.strip()) if enumerator else None,
+    )
+    text = figures_text(session, flow, chosen, language)
+    if text is None:
+        raise BadSetup(f"the report flow '{flow.id}' has no headline figures")
+    return text
 
 
 def _known_flow(settings: Settings, flow_id: str) -> Flow:

@@ -81,6 +81,13 @@ def register(
 
 def supervisor(runtime: Runtime, settings: Settings, *args: str) -> Result:
     """Run ``survey-gateway enumerators ...`` as a supervisor at a terminal would."""
+    return CliRunner().invoke(
+        enumerators, list(args), env=cli_env(runtime, settings), catch_exceptions=False
+    )
+
+
+def cli_env(runtime: Runtime, settings: Settings) -> dict[str, str | None]:
+    """The environment of a command run against this test's database and Redis."""
     # Only this test's settings: nothing from the environment the suite runs in.
     env: dict[str, str | None] = {
         name: None
@@ -94,7 +101,7 @@ def supervisor(runtime: Runtime, settings: Settings, *args: str) -> Result:
             "REDIS_URL": url_of(runtime.redis),
         }
     )
-    return CliRunner().invoke(enumerators, list(args), env=env, catch_exceptions=False)
+    return env
 
 
 def the_enumerator(runtime: Runtime, number: str = ENUMERATOR) -> Enumerator:

@@ -51,6 +51,17 @@ def an_approved_enumerator(
     return approved_code(runtime, settings)
 
 
+def on_flow_monitoring(
+    client: FlaskClient, runtime: Runtime, settings: Settings, run_jobs: Callable[..., int]
+) -> Phone:
+    """An approved enumerator's handset, on the first question of a flow monitoring report."""
+    an_approved_enumerator(runtime, settings, run_jobs)
+    phone = Phone(client, number=ENUMERATOR)
+    phone.dial()
+    phone.send("3")
+    return phone
+
+
 def test_a_flow_monitoring_report_by_ussd_is_stored_with_the_reference_shown(
     client: FlaskClient, runtime: Runtime, settings: Settings, run_jobs: Callable[..., int]
 ) -> None:
@@ -108,10 +119,7 @@ def test_a_flow_monitoring_report_by_ussd_is_stored_with_the_reference_shown(
 def test_more_vulnerable_people_than_people_is_asked_again_on_the_handset(
     client: FlaskClient, runtime: Runtime, settings: Settings, run_jobs: Callable[..., int]
 ) -> None:
-    an_approved_enumerator(runtime, settings, run_jobs)
-    phone = Phone(client, number=ENUMERATOR)
-    phone.dial()
-    phone.send("3")
+    phone = on_flow_monitoring(client, runtime, settings, run_jobs)
     phone.answer_all(FLOW_COUNT[:-1])
 
     screen = phone.send("13")
@@ -203,6 +211,16 @@ def test_a_revoked_enumerator_is_stopped_mid_report_even_once_redis_lost_everyth
     assert reports(runtime) == []
 
 
+def an_enumerator_texting(
+    client: FlaskClient, runtime: Runtime, settings: Settings, run_jobs: Callable[..., int]
+) -> tuple[str, SmsPhone]:
+    """An approved enumerator's code, and their phone once the approval SMS has arrived."""
+    code = an_approved_enumerator(runtime, settings, run_jobs)
+    phone = SmsPhone(client, runtime, run_jobs, number=ENUMERATOR)
+    phone.replies()
+    return code, phone
+
+
 def sms_report(phone: SmsPhone) -> str:
     phone.send("FMP")
     for answer in FLOW_COUNT[:-1]:
@@ -216,9 +234,7 @@ def sms_report(phone: SmsPhone) -> str:
 def test_annuler_withdraws_the_enumerators_own_report_within_the_hour(
     client: FlaskClient, runtime: Runtime, settings: Settings, run_jobs: Callable[..., int]
 ) -> None:
-    code = an_approved_enumerator(runtime, settings, run_jobs)
-    phone = SmsPhone(client, runtime, run_jobs, number=ENUMERATOR)
-    phone.replies()
+    code, phone = an_enumerator_texting(client, runtime, settings, run_jobs)
     reference = sms_report(phone)
 
     # Typed loosely: lower case, an O for a zero.
@@ -243,10 +259,7 @@ def test_annuler_withdraws_the_enumerators_own_report_within_the_hour(
 def test_a_report_is_withdrawn_even_before_the_workers_stored_it(
     client: FlaskClient, runtime: Runtime, settings: Settings, run_jobs: Callable[..., int]
 ) -> None:
-    an_approved_enumerator(runtime, settings, run_jobs)
-    ussd = Phone(client, number=ENUMERATOR)
-    ussd.dial()
-    ussd.send("3")
+    ussd = on_flow_monitoring(client, runtime, settings, run_jobs)
     last = ussd.answer_all(FLOW_COUNT)[-1]
     reference = last.removeprefix("END Merci. Rapport enregistre, ref ").removesuffix(".")
     # The job that would store it is still behind others (here: not queued at all); the run
@@ -264,9 +277,7 @@ def test_a_report_is_withdrawn_even_before_the_workers_stored_it(
 def test_annuler_refuses_a_late_withdrawal_and_another_enumerators_report(
     client: FlaskClient, runtime: Runtime, settings: Settings, run_jobs: Callable[..., int]
 ) -> None:
-    an_approved_enumerator(runtime, settings, run_jobs)
-    phone = SmsPhone(client, runtime, run_jobs, number=ENUMERATOR)
-    phone.replies()
+    _, phone = an_enumerator_texting(client, runtime, settings, run_jobs)
     reference = sms_report(phone)
     register(runtime, run_jobs, number=OTHER, answers=["Moussa Keita", "7", "Gao"])
     other_id = the_enumerator(runtime, OTHER).id
@@ -292,9 +303,7 @@ def test_annuler_refuses_a_late_withdrawal_and_another_enumerators_report(
 def test_an_enumerator_who_erases_their_data_leaves_their_reports_about_places(
     client: FlaskClient, runtime: Runtime, settings: Settings, run_jobs: Callable[..., int]
 ) -> None:
-    code = an_approved_enumerator(runtime, settings, run_jobs)
-    phone = SmsPhone(client, runtime, run_jobs, number=ENUMERATOR)
-    phone.replies()
+    code, phone = an_enumerator_texting(client, runtime, settings, run_jobs)
     reference = sms_report(phone)
 
     phone.post("EFFACER")
