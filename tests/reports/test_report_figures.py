@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from click.testing import CliRunner
+from sqlalchemy import select
 
-from gateway.cli.data import report
+from gateway.cli.data import export, report
 from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
 from gateway.reports.models import Report
+from gateway.staff.models import AuditEvent
 from tests.enumerators.test_enumerators import cli_env
 
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -76,9 +79,9 @@ def site(
     }
 
 
-def run_report(runtime: Runtime, settings: Settings, *args: str) -> str:
+def run_report(runtime: Runtime, settings: Settings, *args: str, command: Any = report) -> str:
     env = cli_env(runtime, settings)
-    result = CliRunner().invoke(report, list(args), env=env, catch_exceptions=False)
+    result = CliRunner().invoke(command, list(args), env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -197,4 +200,53 @@ def test_site_figures_count_each_site_once_by_its_latest_report(
     )
     assert earlier.splitlines()[1] == (
         "Displaced households: 50; displaced people: 195; returnees: 20"
+    )
+
+
+def test_sites_export_as_hxl_filtered_without_withdrawn_reports(
+    runtime: Runtime, settings: Settings
+) -> None:
+    keep(
+        runtime, "location_assessment", MONDAY, site("gao", "Sossokoira", "camp", 40, 150, 0, "yes")
+    )
+    keep(runtime, "location_assessment", TUESDAY, site("mopti", "Sevare", "host", 3, 9, 0, "no"))
+    keep(
+        runtime,
+        "location_assessment",
+        TUESDAY,
+        site("gao", "X", "camp", 1, 1, 0, "no"),
+        withdrawn=True,
+    )
+
+    output = run_report(
+        runtime,
+        settings,
+        "--flow",
+        "location_assessment",
+        "--format",
+        "hxl",
+        "--region",
+        "gao",
+        command=export,
+    )
+
+    header, tags, row, summary = output.splitlines()
+    assert header == (
+        "reference,reported_at,enumerator,flow_version,channel,language,site_type,region,"
+        "site_name,idp_households,idp_individuals,returnee_individuals,need_1,need_2,access"
+    )
+    assert tags.split(",")[:2] == ["#meta+ref", "#date+reported"]
+    for tag in ("#affected+idps+ind", "#affected+hh", "#adm1+code", "#loc+name"):
+        assert tag in tags.split(",")
+    assert row == (
+        "REF000,2026-03-02T09:00:00+00:00,ENQ-7K3D,1,sms,fr,camp,gao,Sossokoira,40,150,0,"
+        "food,wash,yes"
+    )
+    assert summary == "1 report exported."
+    with runtime.sessions() as session:
+        (event,) = session.scalars(select(AuditEvent)).all()
+    assert (event.action, event.object_id, event.detail) == (
+        "report.export",
+        "location_assessment",
+        "hxl, 1 reports",
     )
