@@ -71,24 +71,25 @@ def load_flows(extra_dir: Path | None = None) -> dict[str, Flow]:
 def check_flows(extra_dir: Path | None = None) -> list[FlowError]:
     """Every problem in every flow file, instead of stopping at the first."""
     problems: list[FlowError] = []
-    loaded: dict[str, Flow] = {}
     for path in _flow_files(extra_dir):
         try:
-            flow = load_flow(path)
+            load_flow(path)
         except FlowError as exc:
             problems.append(exc)
-            continue
-        loaded[flow.id] = flow
-    # An SMS keyword starts one flow: a second flow's would never be reached.
+    return problems
+
+
+def keyword_clashes(flows: Iterable[Flow]) -> list[str]:
+    """One line per SMS keyword that two flows declare: the first flow found takes it, so the
+    second's never starts (a warning: both flows still load)."""
     owners: dict[str, str] = {}
-    for flow in loaded.values():
+    lines: list[str] = []
+    for flow in flows:
         for word in flow.keywords:
             first = owners.setdefault(word, flow.id)
             if first != flow.id:
-                problems.append(
-                    FlowError(flow.source, None, f"keyword {word} already starts flow '{first}'")
-                )
-    return problems
+                lines.append(f"{flow.source}: keyword {word} already starts flow '{first}'")
+    return lines
 
 
 def _flow_files(extra_dir: Path | None) -> Iterable[Path]:
