@@ -19,6 +19,7 @@ from datetime import datetime
 
 from anyascii import anyascii
 
+from flows.checks import broken_check, check_error
 from flows.errors import RunStateError
 from flows.extended import (
     EXTENDED_TYPES,
@@ -77,9 +78,15 @@ def resume(flow: Flow, state: RunState, text: str, *, now: datetime) -> Step:
     if now >= state.expires_at:
         return _expire(flow, state, now)
     parsed = parse_answer(question, text)
+    error: str | None = None
+    if not isinstance(parsed, RejectReason) and (
+        broken := broken_check(question, parsed, state.answers)
+    ):
+        error = check_error(*broken, state.language, flow.default_language)
+        parsed = RejectReason.CHECK_FAILED
     if isinstance(parsed, RejectReason):
         rejected = replace(state, invalid_count=state.invalid_count + 1, updated_at=now)
-        error = error_text(flow, question, parsed, state.language)
+        error = error or error_text(flow, question, parsed, state.language)
         return Step(
             rejected,
             (InputRejected(question.key, text, parsed), ask(flow, rejected, error=error)),

@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 
 from flows.engine import ERROR_FALLBACKS, REJECTIONS
 from flows.errors import FlowError
-from flows.loader_checks import choice_filter_of
+from flows.loader_checks import NUMBER_TYPES, check_report, checks_of, choice_filter_of
 from flows.model import (
     REQUIRED_TEXTS,
     Condition,
@@ -28,12 +28,12 @@ from flows.model import (
     Option,
     Question,
     QuestionType,
+    Subject,
     Test,
     Texts,
 )
 
 CHOICE_TYPES = (QuestionType.CHOICE, QuestionType.MULTI_CHOICE)
-NUMBER_TYPES = (QuestionType.INTEGER, QuestionType.DECIMAL)
 SCHEMA_PATH = Path(__file__).with_name("flow.schema.json")
 DEFAULT_FLOWS_DIR = Path(__file__).with_name("surveys")
 
@@ -77,6 +77,19 @@ def check_flows(extra_dir: Path | None = None) -> list[FlowError]:
         except FlowError as exc:
             problems.append(exc)
     return problems
+
+
+def keyword_clashes(flows: Iterable[Flow]) -> list[str]:
+    """One line per SMS keyword that two flows declare: the first flow found takes it, so the
+    second's never starts (a warning: both flows still load)."""
+    owners: dict[str, str] = {}
+    lines: list[str] = []
+    for flow in flows:
+        for word in flow.keywords:
+            first = owners.setdefault(word, flow.id)
+            if first != flow.id:
+                lines.append(f"{flow.source}: keyword {word} already starts flow '{first}'")
+    return lines
 
 
 def flow_files(extra_dir: Path | None) -> Iterable[Path]:
@@ -183,6 +196,9 @@ class _Builder:
             raise self.fail(
                 None, "texts: 'continue_by_sms' is missing (offer_sms_after_ussd_drop is on)"
             )
+        subject = Subject(self.raw.get("subject", Subject.RESPONDENT.value))
+        if subject is Subject.REPORT:
+            check_report(endings, texts, self.fail)
         return Flow(
             id=self.raw["id"],
             version=self.raw["version"],
@@ -200,6 +216,7 @@ class _Builder:
                 hours=self.raw.get("reminders", {}).get("interval_hours", 24)
             ),
             offer_sms_after_ussd_drop=self.raw.get("offer_sms_after_ussd_drop", False),
+            subject=subject,
         )
 
     def texts(self, value: str | Mapping[str, str], state: str | None, what: str) -> Texts:
@@ -275,6 +292,7 @@ class _Builder:
             hxl=spec.get("hxl"),
             error=error,
             choice_filter=choice_filter,
+            checks=checks_of(spec, earlier, self.texts, self.fail),
         )
 
     def condition(self, spec: dict[str, Any], key: str, earlier: list[Question]) -> Condition:

@@ -79,6 +79,32 @@ class Condition:
     none_of: tuple[Condition, ...] = ()
 
 
+class Subject(StrEnum):
+    """Who a flow's answers are about, and so who may start it."""
+
+    # A respondent about their household: anyone may answer, after consenting.
+    RESPONDENT = "respondent"
+    # An approved enumerator about a place: no consent, no respondent, a reference per report.
+    REPORT = "report"
+
+
+class CheckOp(StrEnum):
+    """How a number compares with an earlier answer."""
+
+    NOT_ABOVE = "not_above"
+    NOT_BELOW = "not_below"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A rule between a number and the answer to an earlier question, with its error text
+    (``{limit}`` in it is the earlier answer)."""
+
+    op: CheckOp
+    key: str
+    error: Texts
+
+
 @dataclass(frozen=True, slots=True)
 class ChoiceFilter:
     """Offer only the options whose ``property`` equals the answer to question ``answer``."""
@@ -105,6 +131,7 @@ class Question:
     # This question's own text after an answer it refuses, instead of the flow's.
     error: Texts | None = None
     choice_filter: ChoiceFilter | None = None
+    checks: tuple[Check, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +161,12 @@ class Flow:
     reminder_count: int = 2
     reminder_interval: timedelta = timedelta(hours=24)
     offer_sms_after_ussd_drop: bool = False
+    subject: Subject = Subject.RESPONDENT
+
+    @property
+    def is_report(self) -> bool:
+        """Whether runs of this flow are an enumerator's reports about a place."""
+        return self.subject is Subject.REPORT
 
     @property
     def question_keys(self) -> tuple[str, ...]:

@@ -34,6 +34,8 @@ class RejectReason(StrEnum):
     OUT_OF_RANGE = "out_of_range"
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"
+    # A valid number that breaks a rule against an earlier answer (the question's ``check``).
+    CHECK_FAILED = "check_failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,11 @@
 leave GSM-7.
 
 Every message the gateway can compose from a flow is measured as it is sent, in each of the
-flow's languages: each question, each question after each error its type can get, the offer
-after a USSD drop with each question, the reminder, the confirmation, each ending and each
-other flow text. The questions, the offer, the reminder and the confirmation are composed by
-``flows.sms_compose``, the code that composes what is sent. Pure: no I/O.
+flow's languages: each question, each question after each error its type can get and after
+each of its checks' errors, the offer after a USSD drop with each question, the reminder, the
+confirmation, each ending and each other flow text. The questions, the offer, the reminder and
+the confirmation are composed by ``flows.sms_compose``, the code that composes what is sent.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from flows.checks import check_error
 from flows.engine import ERROR_FALLBACKS, REJECTIONS, error_text, question_asked
 from flows.gsm7 import GSM7_SINGLE, UCS2_SINGLE, measure_sms, non_gsm7
 from flows.model import Flow, QuestionType, Texts, localise
@@ -91,6 +93,10 @@ def _bodies(flow: Flow, language: str) -> list[tuple[str, str]]:
             error = error_text(flow, question, reason, language)
             again = question_asked(flow, question, language, error=error)
             found.append((f"{where} after the error '{reason}'", question_sms(again)))
+        for check in question.checks:
+            error = check_error(check, PLACEHOLDER_SAMPLE, language, flow.default_language)
+            again = question_asked(flow, question, language, error=error)
+            found.append((f"{where} after its check '{check.op}'", question_sms(again)))
         if flow.offer_sms_after_ussd_drop:
             found.append((f"offer '{OFFER_TEXT}' with {where}", offer_sms(flow, asked, language)))
     if flow.has_text(REMINDER_TEXT):

@@ -202,6 +202,13 @@ class JobQueue(Protocol):
         """Ask a worker to keep STOP / START in the database."""
         ...
 
+    def withdraw_report(
+        self, reply: Reply, code: str, typed: str, language: str, at: datetime
+    ) -> None:
+        """Ask a worker to withdraw enumerator ``code``'s report that ``typed`` names, as asked
+        at ``at``; the answer goes as ``reply`` (its key and number, the body the worker's)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -230,6 +237,14 @@ class Services:
     enumerator_flow: Flow | None = None
     # Every version of every flow by id and version: a run goes on with the one it started on.
     flow_versions: Mapping[tuple[str, int], Flow] = field(default_factory=dict)
+    # The flows an approved enumerator reports with, in the order of the USSD enumerator menu.
+    report_flows: tuple[Flow, ...] = ()
+    # A report's short reference, from its run id: shown at its end, typed to withdraw it.
+    report_reference: Callable[[str], str] | None = None
+
+    def report_flow(self, flow_id: str) -> Flow | None:
+        """The report flow with this id (its latest version), if it is one."""
+        return next((f for f in self.report_flows if f.id == flow_id), None)
 
     def flow_of(self, latest: Flow, state: RunState) -> Flow:
         """The version of ``latest``'s flow that the run of ``state`` started on."""

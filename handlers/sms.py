@@ -4,8 +4,10 @@ An inbound SMS is routed by its first word (case and accents ignored), at any po
 ``STOP``/``ARRET`` opts out of everything, ``START``/``REPRENDRE`` opts back in,
 ``DELETE``/``EFFACER`` erases the respondent's data, ``AIDE``/``HELP`` sends help,
 ``EN``/``FR``/``LANGUE EN`` switches language, ``SUITE``/``CONTINUE`` repeats the current
-question, and a flow's own keywords (``ENQUETE``, ``INSCRIPTION``...) start it. Anything else
-answers the respondent's current question, whichever channel the run started on.
+question, and a flow's own keywords (``ENQUETE``, ``INSCRIPTION``...) start it. A report
+flow's keyword (``FMP``, ``SITE``) and ``ANNULER``/``CANCEL`` are an approved enumerator's
+only: anyone else gets the help text (see ``handlers.reports``). Anything else answers the
+respondent's current question, whichever channel the run started on.
 
 Nothing is sent from here: replies are handed to the workers as ``Reply`` values, and an
 opted-out number gets none (but the confirmation of its own STOP).
@@ -25,7 +27,9 @@ from flows import (
     AnswerRecorded,
     Flow,
     InputRejected,
+    QuestionType,
     RunEnded,
+    RunStatus,
     Step,
     resume,
     show,
@@ -35,6 +39,7 @@ from flows import (
 from flows.sms_compose import CONFIRMATION_TEXT, question_sms, sms_text
 from handlers.phone import normalise_phone
 from handlers.ports import Channel, Reply, RunRecord, Services
+from handlers.reports import REFUSED_TEXT, WITHDRAW_WORDS, with_reference
 from handlers.typed_text import without_controls
 
 MAX_SMS_TEXT = 1600
@@ -217,8 +222,10 @@ class _Conversation:
             return self._switch_language()
         if keyword is Keyword.CONTINUE:
             return self._continue()
+        if word in WITHDRAW_WORDS:
+            return self._withdraw()
         flow = self._flow_of_keyword(word)
-        if flow is not None:
+        if flow is not None and not self._awaits_text(flow):
             return self._start(flow)
         return self._answer()
 
@@ -264,9 +271,31 @@ class _Conversation:
         self._show(replace(record, state=state), show(flow, state))
 
     def _start(self, flow: Flow) -> None:
+        if flow.is_report:
+            code = self.store.enumerator_code(self.respondent)
+            if code is None:
+                # Not an enumerator: the keyword is just a word to them, and nothing is kept.
+                return self._reply("help", self._system_text("help"))
+            self.start_run(flow, enumerator=code)
+            return None
         if self.store.has_completed(flow.id, self.respondent):
             return self._reply("already_done", flow.text("already_done", self.language))
         self.start_run(flow)
+
+    def _withdraw(self) -> None:
+        code = self.store.enumerator_code(self.respondent)
+        if code is None:
+            return self._reply("help", self._system_text("help"))
+        typed = " ".join(self.sms.text.split()[1:])
+        self.replies += 1
+        reply = Reply(
+            key=f"{self.sms.message_id}-{self.replies}",
+            respondent=self.respondent,
+            phone_token=self.phone_token,
+            kind="report_withdrawal",
+            body="",
+        )
+        self.services.jobs.withdraw_report(reply, code, typed, self.language, self.sms.received_at)
 
     def start_run(
         self,
@@ -275,8 +304,11 @@ class _Conversation:
         reminder_count: int | None = None,
         reminder_interval: timedelta | None = None,
         expiry: timedelta | None = None,
+        enumerator: str | None = None,
     ) -> str:
-        """Ask the first question of a new run, or the current one of an active run; its id."""
+        """Ask the first question of a new run, or the current one of an active run; its id.
+
+        ``enumerator`` is the code of the enumerator whose report the run is."""
         record = self.store.active_run(flow.id, self.respondent)
         if record is not None and record.state.is_active:
             self._show(record, show(self.services.flow_of(flow, record.state), record.state))
@@ -297,6 +329,7 @@ class _Conversation:
             phone_token=self.phone_token,
             reminder_count=reminder_count,
             reminder_interval=reminder_interval,
+            enumerator=enumerator,
         )
         self._show(record, step)
         return step.state.run_id
@@ -310,7 +343,15 @@ class _Conversation:
                 self._reply("help", self._system_text("help"))
             return
         flow = self.services.flow_of(self.flows[record.state.flow_id], record.state)
+        if flow.is_report and self.store.enumerator_code(self.respondent) is None:
+            # Revoked since the report began: the run ends here, unstored.
+            return self._refuse(record, flow)
         self._show(record, resume(flow, record.state, self.sms.text, now=self.sms.received_at))
+
+    def _refuse(self, record: RunRecord, flow: Flow) -> None:
+        state = replace(record.state, status=RunStatus.EXPIRED, current=None, ending="expired")
+        self.store.save_run(replace(record, state=state))
+        self._reply("report_refused", flow.text(REFUSED_TEXT, state.language))
 
     def _show(self, record: RunRecord, step: Step) -> None:
         """Keep the run, hand answers to the workers, and send what the respondent must see."""
@@ -330,7 +371,8 @@ class _Conversation:
             # (with the reference) says it too, and each SMS costs the programme.
             confirmed = screen.ending == "completed" and CONFIRMATION_TEXT in flow.texts
             if screen.text and not confirmed:
-                self._reply(f"end_{screen.ending}", screen.text)
+                text = with_reference(flow, state.run_id, screen.text, self.services)
+                self._reply(f"end_{screen.ending}", text)
             return
         rejected = any(isinstance(e, InputRejected) for e in step.events)
         if rejected and state.invalid_count > PAUSE_AFTER:
@@ -356,6 +398,15 @@ class _Conversation:
             and record.state.expires_at > self.sms.received_at
         ]
         return max(found, key=lambda r: r.state.updated_at, default=None)
+
+    def _awaits_text(self, flow: Flow) -> bool:
+        """Whether the respondent's run of ``flow`` waits for free text: its own keyword is
+        then the start of an answer ("Site de Sossokoira" to SITE's name question)."""
+        record = self._active_run()
+        if record is None or record.state.flow_id != flow.id or record.state.current is None:
+            return False
+        current = self.services.flow_of(flow, record.state).question(record.state.current)
+        return current.type is QuestionType.TEXT
 
     def _flow_of_keyword(self, word: str) -> Flow | None:
         return next((f for f in self.flows.values() if word and word in f.keywords), None)

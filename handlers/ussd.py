@@ -11,7 +11,8 @@ question, and on the very first screen ``9`` (``99`` when the first question has
 more) switches to the flow's other language.
 
 An approved enumerator (the caller's pseudonym has an enumerator code) first sees a menu: survey
-a household, whose number they type, or see their code. The household's run then goes exactly
+a household, whose number they type, see their code, or send a report (one entry per report
+flow, named by the flow's name; see ``handlers.reports``). The household's run then goes exactly
 as if the household had dialled, except that it is marked with the enumerator's code. The typed
 number is kept only encrypted: the stored session text has it masked, and so has all the text
 of a session whose first request we see already has text typed (it may hold a number).
@@ -36,6 +37,7 @@ from flows import (
     start,
     switch_language,
 )
+from flows.model import localise
 from handlers.phone import normalise_phone
 from handlers.ports import (
     Channel,
@@ -46,6 +48,7 @@ from handlers.ports import (
     UssdMode,
     UssdSession,
 )
+from handlers.reports import REFUSED_TEXT, with_reference
 from handlers.screens import BACK, MORE, Page, end, paged
 from handlers.typed_text import without_controls
 
@@ -176,6 +179,10 @@ class _Conversation:
         self.caller = caller
         self.household = session.household if session else None
         self.hidden = session.hidden if session else None
+        # A report the enumerator is sending: its flow is the one new runs start on.
+        report = services.report_flow(session.flow_id) if session else None
+        if report is not None:
+            self.latest = self.flow = report
 
     @property
     def respondent(self) -> str:
@@ -195,6 +202,10 @@ class _Conversation:
             return self._answer_enumerator_menu(typed.strip())
         if session.mode is UssdMode.HOUSEHOLD_PHONE:
             return self._answer_household_phone(typed)
+        if self.latest.is_report and self._enumerator_code() is None:
+            # Revoked since the report began: not one more answer is taken.
+            language = self.flow.language_or_default(self.store.language(self.caller))
+            return self._session(None, UssdMode.ENDED, end(self.flow.text(REFUSED_TEXT, language)))
         with self._household_lock():
             return self._step_survey(session, typed)
 
@@ -203,7 +214,8 @@ class _Conversation:
     def _begin_survey(self) -> UssdSession:
         flow, store = self.flow, self.store
         language = flow.language_or_default(store.language(self.respondent))
-        if store.has_completed(flow.id, self.respondent):
+        # An enumerator sends many reports of a flow; a household answers a survey once.
+        if not flow.is_report and store.has_completed(flow.id, self.respondent):
             return self._session(None, UssdMode.ENDED, end(flow.text("already_done", language)))
         active = store.active_run(flow.id, self.respondent)
         now = self.services.now()
@@ -236,9 +248,13 @@ class _Conversation:
             phone_token=(
                 household.phone_token if household else services.encrypt_phone(self.request.phone)
             ),
-            enumerator=household.enumerator if household else None,
+            enumerator=household.enumerator if household else self._report_author(),
         )
         return self._show(record, step, page=0)
+
+    def _report_author(self) -> str | None:
+        """The code of the enumerator a report run is by (None for a household's own run)."""
+        return self._enumerator_code() if self.flow.is_report else None
 
     def _answer(self, session: UssdSession, record: RunRecord, typed: str) -> UssdSession:
         flow, state, now = self.flow, record.state, self.services.now()
@@ -263,6 +279,7 @@ class _Conversation:
         screen = step.screen
         if isinstance(screen, RunEnded):
             text = screen.text or self.flow.text("already_done", step.state.language)
+            text = with_reference(self.flow, step.state.run_id, text, self.services)
             if screen.status is RunStatus.EXPIRED:
                 return self._start(step.state.language)
             return self._session(record.state.run_id, UssdMode.ENDED, end(text))
@@ -346,6 +363,11 @@ class _Conversation:
             f"1. {texts.text('menu_survey', language)}",
             f"2. {texts.text('menu_code', language)}",
         ]
+        # Then one entry per report flow, by its name: 3, 4...
+        lines += [
+            f"{number}. {localise(report.name, language, report.default_language)}"
+            for number, report in enumerate(self.services.report_flows, start=_FIRST_REPORT)
+        ]
         screen = paged(lines, 0, more_label=texts.text("more", language), back_label=None).text
         return self._session(None, UssdMode.ENUMERATOR_MENU, screen)
 
@@ -360,6 +382,10 @@ class _Conversation:
         if choice == "2":
             screen = end(texts.text("your_code", language, code=code))
             return self._session(None, UssdMode.ENDED, screen)
+        report = _report_of_choice(self.services.report_flows, choice)
+        if report is not None:
+            self.latest = self.flow = report
+            return self._begin_survey()
         return self._enumerator_menu(code, error=texts.text("invalid", language))
 
     def _household_phone_prompt(self, error: str | None) -> UssdSession:
@@ -400,6 +426,17 @@ class _Conversation:
         if self.household is None or record.enumerator is not None:
             return record
         return replace(record, enumerator=self.household.enumerator)
+
+
+_FIRST_REPORT = 3
+"""The enumerator menu's number of its first report flow (after survey and code)."""
+
+
+def _report_of_choice(reports: tuple[Flow, ...], choice: str) -> Flow | None:
+    if not choice.isdecimal() or len(choice) > 2:
+        return None
+    index = int(choice) - _FIRST_REPORT
+    return reports[index] if 0 <= index < len(reports) else None
 
 
 def _on_first_screen(record: RunRecord) -> bool:

@@ -78,7 +78,7 @@ SITE_CHOICES = [
 
 SITE_SETTINGS = [
     ["form_title", "form_id", "version", "default_language", "keywords"],
-    ["Évaluation des sites", "site_assessment", "2026030101", "Français (fr)", "SITE"],
+    ["Évaluation des sites", "site_assessment", "2026030101", "Français (fr)", "EVAL"],
 ]
 
 

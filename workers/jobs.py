@@ -25,6 +25,7 @@ from gateway.core.rate_limit import RateLimiter
 from gateway.enumerators.registrations import ENUMERATOR_FLOW, register_from_snapshot
 from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import SendStatus
+from gateway.reports.services import keep_report
 from gateway.surveys.models import OptOut, Submission, SubmissionStatus
 from gateway.surveys.persistence import (
     RunSnapshot,
@@ -92,6 +93,12 @@ def store_run(session: Session, record: RunRecord) -> str | None:
     """Write the run into ``session``; the id of the confirmation to send once committed."""
     rt = current().runtime
     run_id = record.state.run_id
+    if rt.flow_of(record.state).is_report:
+        # An enumerator's report: kept once completed, in its own table; its ending showed
+        # the reference, so no confirmation follows.
+        if record.state.status is RunStatus.COMPLETED and record.enumerator is not None:
+            keep_report(session, snapshot(record), record.enumerator)
+        return None
     stored = session.get(Submission, run_id)
     was_completed = stored is not None and stored.status is SubmissionStatus.COMPLETED
     submission = sync_submission(session, snapshot(record))

@@ -72,3 +72,8 @@ class HeldReplies:
 
     def record_opt_out(self, respondent: str, opted_out: bool, at: datetime) -> None:
         self.jobs.record_opt_out(respondent, opted_out, at)
+
+    def withdraw_report(
+        self, reply: Reply, code: str, typed: str, language: str, at: datetime
+    ) -> None:
+        self.jobs.withdraw_report(reply, code, typed, language, at)

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, TextIO, cast
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 import click
 from sqlalchemy import Engine, inspect
@@ -29,7 +29,10 @@ from gateway.core.errors import DomainError
 from gateway.core.settings import Settings
 from gateway.processes.supervisor import hide_password
 from gateway.results.selection import STATUSES, SubmissionFilter, parse_filter
-from gateway.staff.audit import CLI_ACTOR
+from gateway.staff.audit import CLI_ACTOR, audit
+
+if TYPE_CHECKING:
+    from gateway.reports.aggregates import ReportFilter
 
 OUTBOX_LIMIT = 20
 BODY_INDENT = "    "
@@ -65,6 +68,8 @@ BODY_INDENT = "    "
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write to this file instead of standard output (xlsx: needed unless piped).",
 )
+@click.option("--region", help="Reports only: those about this region (code, e.g. gao).")
+@click.option("--enumerator", metavar="CODE", help="Reports only: those by this enumerator.")
 def export(
     flow_id: str,
     fmt: str,
@@ -74,6 +79,8 @@ def export(
     status: str | None,
     labels: str | None,
     output: Path | None,
+    region: str | None,
+    enumerator: str | None,
 ) -> None:
     """Export a survey's submissions: one row per submission, one column per question.
 
@@ -87,6 +94,8 @@ def export(
 
     settings = Settings.from_env()
     flow = _known_flow(settings, flow_id)
+    if flow.is_report:
+        return _export_reports(settings, flow, fmt, since, until, region, enumerator, output)
     if fmt == "xlsx" and output is None and sys.stdout.isatty():
         # A workbook is binary: on a terminal it is garbage, and may upset the terminal.
         raise BadSetup("xlsx is a binary file: give --output FILE (or redirect to a file)")
@@ -135,6 +144,8 @@ def export(
     show_default=True,
     help="Language of the labels.",
 )
+@click.option("--region", help="Reports only: those about this region (code, e.g. gao).")
+@click.option("--enumerator", metavar="CODE", help="Reports only: those by this enumerator.")
 def report(
     flow_id: str,
     campaign_id: str | None,
@@ -142,11 +153,15 @@ def report(
     until: str | None,
     k: int,
     language: str,
+    region: str | None,
+    enumerator: str | None,
 ) -> None:
     """Print the headline report of completed submissions: intentions, needs, regions.
 
     Counts of fewer than K households are shown as <5 and never as numbers; a count hidden
-    only so that a small one cannot be worked out from the total is shown as x.
+    only so that a small one cannot be worked out from the total is shown as x. For an
+    enumerators' report flow (flow_monitoring, location_assessment), the figures of its
+    reports, which are about places: nothing is hidden.
     """
     from gateway.core.db import make_sessionmaker
     from gateway.results.report import has_headline_report, headline_report
@@ -154,6 +169,13 @@ def report(
 
     settings = Settings.from_env()
     flow = _known_flow(settings, flow_id)
+    if flow.is_report:
+        selection = _selection(since, until, None)
+        with gateway_database(settings) as engine, make_sessionmaker(engine)() as session:
+            click.echo(report_figures(session, flow, selection, region, enumerator, language))
+        return
+    if region or enumerator:
+        raise BadSetup("--region and --enumerator are for report flows")
     if not has_headline_report(flow):
         raise BadSetup(f"the flow '{flow_id}' has no headline report (it is for return_intention)")
     selection = _selection(since, until, campaign_id)
@@ -167,6 +189,62 @@ def report(
             language=language,
         )
     click.echo(report_text(result))
+
+
+def _export_reports(
+    settings: Settings,
+    flow: Flow,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    region: str | None,
+    enumerator: str | None,
+    output: Path | None,
+) -> None:
+    """Export an enumerators' report flow as CSV or HXL, audited as any export."""
+    from gateway.core.db import make_sessionmaker
+    from gateway.reports.export import write_reports
+
+    if fmt == "xlsx":
+        raise BadSetup("reports export as csv or hxl (xlsx is not there yet)")
+    chosen = _report_filter(_selection(since, until, None), region, enumerator)
+    with gateway_database(settings) as engine, make_sessionmaker(engine).begin() as session:
+        target = _stdout_for(fmt) if output is None else _open_for(fmt, output)
+        with target as out:
+            count = write_reports(session, flow, chosen, cast(TextIO, out), hxl=fmt == "hxl")
+        audit(session, CLI_ACTOR, "report.export", "flow", flow.id, f"{fmt}, {count} reports")
+    click.echo(f"{plural(count, 'report')} exported.", err=True)
+
+
+def _report_filter(
+    selection: SubmissionFilter, region: str | None, enumerator: str | None
+) -> ReportFilter:
+    from gateway.enumerators.registrations import normalise_code
+    from gateway.reports.aggregates import ReportFilter
+
+    return ReportFilter(
+        since=selection.since,
+        until=selection.until,
+        region=region.strip().lower() if region else None,
+        enumerator=(normalise_code(enumerator) or enumerator.strip()) if enumerator else None,
+    )
+
+
+def report_figures(
+    session: Session,
+    flow: Flow,
+    selection: SubmissionFilter,
+    region: str | None,
+    enumerator: str | None,
+    language: str,
+) -> str:
+    """A report flow's headline figures as text, over the reports that match."""
+    from gateway.reports.report_text import figures_text
+
+    text = figures_text(session, flow, _report_filter(selection, region, enumerator), language)
+    if text is None:
+        raise BadSetup(f"the report flow '{flow.id}' has no headline figures")
+    return text
 
 
 def _known_flow(settings: Settings, flow_id: str) -> Flow:

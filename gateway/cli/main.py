@@ -21,6 +21,7 @@ import click
 from cryptography.fernet import Fernet
 
 from flows import FlowError, check_flows, load_flows
+from flows.loader import keyword_clashes
 from flows.sms_check import sms_overruns, sms_warnings
 from flows.versions import check_flow_versions
 from gateway.cli import data as data_commands
@@ -139,6 +140,8 @@ def flows_check(directory: Path | None) -> None:
         for problem in problems:
             click.echo(problem)
         raise CommandError(f"{plural(len(problems), 'problem')} in the flow files")
+    for line in keyword_clashes(loaded.values()):
+        click.echo(f"warning: {line}")
     # Warnings, not problems: such a text is sent transliterated into GSM-7.
     for flow in loaded.values():
         for warning in sms_warnings(flow):

@@ -26,6 +26,7 @@ ERASE_RESPONDENT = "workers.sms.erase_respondent"
 OFFER_SMS = "workers.sms.offer_sms"
 RECORD_OPT_OUT = "workers.sms.record_opt_out"
 RECORD_DELIVERY = "workers.delivery.record_delivery"
+WITHDRAW_REPORT = "workers.reports.withdraw_report"
 
 # Campaigns (gateway.campaigns.queue)
 FAN_OUT = "workers.campaigns.fan_out"
@@ -49,6 +50,7 @@ ALL_JOBS: tuple[str, ...] = (
     OFFER_SMS,
     RECORD_OPT_OUT,
     RECORD_DELIVERY,
+    WITHDRAW_REPORT,
     FAN_OUT,
     STOP_REMINDERS,
     REMIND_INVITATION,

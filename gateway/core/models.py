@@ -2,7 +2,8 @@
 
 Each domain owns its tables: ``gateway.surveys.models`` (respondents, submissions, answers,
 opt-outs), ``gateway.messaging.models`` (the outbox, ``messages``),
-``gateway.enumerators.models``, ``gateway.campaigns.models`` and ``gateway.staff.models``.
+``gateway.enumerators.models``, ``gateway.campaigns.models``, ``gateway.staff.models`` and
+``gateway.reports.models``.
 ``Base.metadata`` holds every table once those are imported (``gateway/migrations/env.py``
 imports them all).
 

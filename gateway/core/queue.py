@@ -169,6 +169,25 @@ class RqJobQueue:
             description="record an opt-out" if opted_out else "record an opt-in",
         )
 
+    def withdraw_report(
+        self, reply: Reply, code: str, typed: str, language: str, at: datetime
+    ) -> None:
+        """Ask a worker to withdraw an enumerator's report, then answer them by SMS."""
+        self.phones.keep_phone(reply.respondent, reply.phone_token)
+        self.queue.enqueue(
+            job_names.WITHDRAW_REPORT,
+            reply.key,
+            reply.respondent,
+            code,
+            typed,
+            language,
+            at.isoformat(),
+            job_id=f"withdraw-{reply.key}",
+            retry=SYNC_RETRY,
+            result_ttl=0,
+            description="withdraw a report",
+        )
+
     def send_message(self, message_id: str) -> None:
         """Ask a worker to send one outbound message."""
         self.send_messages([message_id])

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flows import Flow, RunState, load_flows
 from flows.versions import flow_of_run, load_flow_versions
 from gateway.core.clock import new_id, utc_now
-from gateway.core.crypto import NumberCipher, password_hasher, pseudonymise
+from gateway.core.crypto import NumberCipher, password_hasher, pseudonymise, reference_code
 from gateway.core.db import make_engine, make_sessionmaker
 from gateway.core.errors import ConfigError
 from gateway.core.flow_generation import FlowGeneration
@@ -86,6 +86,8 @@ class Runtime:
             phone_region=settings.phone_region,
             enumerator_flow=flows.get(ENUMERATOR_FLOW),
             flow_versions=versions,
+            report_flows=tuple(flows[key] for key in sorted(flows) if flows[key].is_report),
+            report_reference=reference_code,
         )
         return cls(
             settings=settings,

@@ -16,6 +16,7 @@ from gateway.core.db import make_engine
 from gateway.core.models import Base
 from gateway.enumerators import models as enumerator_models  # noqa: F401
 from gateway.messaging import models as messaging_models  # noqa: F401
+from gateway.reports import models as report_models  # noqa: F401
 from gateway.staff import models as staff_models  # noqa: F401
 from gateway.surveys import models as survey_models  # noqa: F401
 

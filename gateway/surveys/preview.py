@@ -61,6 +61,11 @@ class PreviewJobs:
     def record_opt_out(self, respondent: str, opted_out: bool, at: datetime) -> None:
         """Nothing: a preview's STOP is no household's."""
 
+    def withdraw_report(
+        self, reply: Reply, code: str, typed: str, language: str, at: datetime
+    ) -> None:
+        """Nothing: a preview stores no report to withdraw."""
+
 
 def preview_services(services: Services, redis: Redis, respondent: str) -> Services:
     """``services`` for a preview answering as ``respondent``: runs start on the draft given

@@ -357,9 +357,13 @@ def test_an_approved_enumerator_sees_the_menu_and_their_code(
     code = approved_code(runtime, settings)
     phone = Phone(client, number=ENUMERATOR)
 
-    assert phone.dial() == f"CON Enqueteur {code}\n1. Enqueter un menage\n2. Mon code"
+    assert phone.dial() == (
+        f"CON Enqueteur {code}\n1. Enqueter un menage\n2. Mon code"
+        "\n3. Suivi des flux\n4. Evaluation de site"
+    )
     assert phone.send("7") == (
         f"CON Non compris: envoyez un numero.\nEnqueteur {code}\n1. Enqueter un menage\n2. Mon code"
+        "\n3. Suivi des flux\n4. Evaluation de site"
     )
     assert phone.send("2") == f"END Votre code enqueteur: {code}"
 
@@ -372,7 +376,10 @@ def test_the_menu_follows_the_enumerators_language(
     runtime.store.set_language(runtime.services.pseudonymise(ENUMERATOR), "en")
     phone = Phone(client, number=ENUMERATOR)
 
-    assert phone.dial() == f"CON Enumerator {code}\n1. Survey a household\n2. My code"
+    assert phone.dial() == (
+        f"CON Enumerator {code}\n1. Survey a household\n2. My code"
+        "\n3. Flow monitoring\n4. Site assessment"
+    )
     assert phone.send("1") == "CON Household's phone number?"
 
 
@@ -462,7 +469,10 @@ def test_a_number_typed_before_the_session_was_known_is_not_kept_in_clear(
     phone.session_id = "ATUid_expired"
     phone.typed = ["1", HOUSEHOLD_TYPED]
 
-    assert phone.resend() == f"CON Enqueteur {code}\n1. Enqueter un menage\n2. Mon code"
+    assert phone.resend() == (
+        f"CON Enqueteur {code}\n1. Enqueter un menage\n2. Mon code"
+        "\n3. Suivi des flux\n4. Evaluation de site"
+    )
     assert phone.send("1") == "CON Numero de telephone du menage?"
     assert phone.send(HOUSEHOLD_TYPED) == FIRST_SCREEN_FR
 

@@ -104,7 +104,10 @@ def test_flows_check_reports_the_shipped_flows_ok(tmp_path: Path) -> None:
     result = gateway(cli_env(tmp_path / "var"), "flows", "check")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "2 flows OK: enumerator_registration, return_intention"
+    assert result.stdout.strip() == (
+        "4 flows OK: enumerator_registration, flow_monitoring, location_assessment,"
+        " return_intention"
+    )
 
 
 def test_flows_check_names_file_state_and_problem_of_a_broken_flow(tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def test_a_draft_is_tried_in_the_simulator_with_nothing_stored_then_published(
     # Trying it again starts afresh, here by SMS.
     press(client, "/dashboard/surveys/site_assessment/preview")
     texted = SmsPhone(doors, runtime, run_jobs, number=phone.number)
-    texted.post("SITE")
+    texted.post("EVAL")
     texted.post("2")
     replies = doors.client.get("/simulator/messages").get_json()["messages"]
     assert [m["body"] for m in replies] == [
@@ -151,7 +151,7 @@ def test_a_publish_reaches_another_process_and_a_worker_without_a_restart(
     sign_in(client, "manager")
     upload(client, site_form())
     household = SmsPhone(other.test_client(), worker, run_worker, number="+22376000322")
-    assert not household.send("SITE")[0].startswith("Acceptez")  # a draft: no such keyword yet
+    assert not household.send("EVAL")[0].startswith("Acceptez")  # a draft: no such keyword yet
     # Nor can a campaign be made on it, in either process.
     browser = other.test_client()
     sign_in(browser, "manager")
@@ -162,7 +162,7 @@ def test_a_publish_reaches_another_process_and_a_worker_without_a_restart(
     time.sleep(1.1)  # each process looks at most once a second
 
     assert 'value="site_assessment"' in browser.get("/dashboard/campaigns/new").text
-    assert household.send("SITE") == ["Acceptez-vous de répondre?\n1.Oui\n2.Non"]
+    assert household.send("EVAL") == ["Acceptez-vous de répondre?\n1.Oui\n2.Non"]
     assert household.send("1") == ["Votre région?\n1.Mopti\n2.Bamako"]
     # The worker stored the answer under the new flow, read from its own runtime.
     with worker.sessions() as session:
@@ -183,7 +183,7 @@ def test_a_running_process_keeps_a_run_on_its_version_across_a_publish(
 
     survey = [list(r) for r in SITE_SURVEY]
     survey[4][2] = "Votre région (v2)?"
-    newer = [SITE_SETTINGS[0], ["T", "site_assessment", "2026040101", "Français (fr)", "SITE"]]
+    newer = [SITE_SETTINGS[0], ["T", "site_assessment", "2026040101", "Français (fr)", "EVAL"]]
     import_flow(runtime, "cli", site_form(survey=survey, settings=newer), "sites.xlsx")
     publish_flow(runtime, "cli", "site_assessment")
     time.sleep(1.1)

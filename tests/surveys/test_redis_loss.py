@@ -190,7 +190,10 @@ def test_an_approved_enumerator_keeps_the_menu_after_a_wipe(
 
     menu = Phone(client, number=ENUMERATOR).dial()
 
-    assert menu == f"CON Enqueteur {code}\n1. Enqueter un menage\n2. Mon code"
+    assert menu == (
+        f"CON Enqueteur {code}\n1. Enqueter un menage\n2. Mon code"
+        "\n3. Suivi des flux\n4. Evaluation de site"
+    )
 
 
 def test_sms_contacts_skipped_after_a_wipe_are_those_the_database_says_completed(

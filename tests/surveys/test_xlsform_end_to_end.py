@@ -91,7 +91,7 @@ def test_the_form_runs_over_sms_in_english(
     phone = SmsPhone(client, runtime, run_jobs, number="+22376000111")  # type: ignore[arg-type]
 
     assert phone.send("EN") == ["Language: English."]
-    assert phone.send("SITE") == ["Do you agree to answer?\n1.Yes\n2.No"]
+    assert phone.send("EVAL") == ["Do you agree to answer?\n1.Yes\n2.No"]
     assert phone.send("1") == ["Your region?\n1.Mopti\n2.Bamako"]
     assert phone.send("2") == ["Your site?\n1.Niamana"]
     assert phone.send("1") == ["How many households on site?"]
@@ -118,7 +118,7 @@ def test_a_run_under_way_keeps_its_version_when_a_new_one_is_imported(
 
     survey = [list(r) for r in SITE_SURVEY]
     survey[4][2] = "Votre région (v2)?"  # FR label of the region question
-    newer = [SITE_SETTINGS[0], ["T", "site_assessment", "2026040101", "Français (fr)", "SITE"]]
+    newer = [SITE_SETTINGS[0], ["T", "site_assessment", "2026040101", "Français (fr)", "EVAL"]]
     import_xlsform(site_form(survey=survey, settings=newer), settings.flows_folder)
     report = publish_draft(settings.flows_folder, "site_assessment")
     assert report is not None and report.replaced == 2026030101

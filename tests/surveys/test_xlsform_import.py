@@ -45,7 +45,7 @@ def test_a_realistic_form_maps_onto_the_flow_model() -> None:
 
     assert (flow.id, flow.version, flow.default_language) == ("site_assessment", 2026030101, "fr")
     assert flow.languages == {"fr": "Français", "en": "English"}
-    assert flow.keywords == ("SITE",)
+    assert flow.keywords == ("EVAL",)
     kinds = {q.key: q.type for q in flow.questions}
     assert kinds == {
         "consent": QuestionType.CHOICE,
@@ -200,14 +200,14 @@ def test_rows_too_long_for_a_screen_or_an_sms_are_reported(tmp_path: Path) -> No
 
 
 def settings_at(version: str) -> list[list[object]]:
-    return [SITE_SETTINGS[0], ["T", "site_assessment", version, "Français (fr)", "SITE"]]
+    return [SITE_SETTINGS[0], ["T", "site_assessment", version, "Français (fr)", "EVAL"]]
 
 
 def test_a_new_version_keeps_the_one_it_replaces_for_runs_under_way(tmp_path: Path) -> None:
     first = import_xlsform(site_form(settings=settings_at("1")), tmp_path)
     assert first.path == tmp_path / "drafts" / "site_assessment.yaml"
     # A draft is no flow a household can reach.
-    assert load_flows(tmp_path).keys() == {"return_intention", "enumerator_registration"}
+    assert "site_assessment" not in load_flows(tmp_path)
     published = publish_draft(tmp_path, "site_assessment")
     assert published is not None and published.replaced is None
     assert publish_draft(tmp_path, "site_assessment") is None  # no draft left

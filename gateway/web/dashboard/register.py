@@ -12,6 +12,7 @@ from gateway.web import simulator as simulator_page
 from gateway.web.dashboard import admin as dashboard_admin
 from gateway.web.dashboard import campaigns as dashboard_campaigns
 from gateway.web.dashboard import enumerators as dashboard_enumerators
+from gateway.web.dashboard import field_reports as dashboard_reports
 from gateway.web.dashboard import messages as dashboard_messages
 from gateway.web.dashboard import results as dashboard_results
 from gateway.web.dashboard import submissions as dashboard_submissions
@@ -35,6 +36,7 @@ def register_dashboard(app: Flask) -> None:
         dashboard_results.bp,
         dashboard_submissions.bp,
         dashboard_enumerators.bp,
+        dashboard_reports.bp,
         dashboard_admin.bp,
         dashboard_messages.bp,
         dashboard_surveys.bp,

@@ -1,0 +1,1 @@
+"""Enumerators' field reports about places: flow monitoring counts and site assessments."""
