@@ -15,7 +15,7 @@ from gateway.core.runtime import Runtime
 from gateway.core.settings import Settings
 from gateway.reports.models import Report
 from gateway.staff.models import AuditEvent
-from tests.enumerators.test_enumerators import cli_env
+from tests.commands import command_env
 
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TUESDAY = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
@@ -80,7 +80,7 @@ def site(
 
 
 def run_report(runtime: Runtime, settings: Settings, *args: str, command: Any = report) -> str:
-    env = cli_env(runtime, settings)
+    env = command_env(settings, runtime)
     result = CliRunner().invoke(command, list(args), env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output

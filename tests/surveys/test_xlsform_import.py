@@ -268,7 +268,8 @@ def test_flows_check_reads_the_versions_kept_for_runs_under_way(tmp_path: Path) 
     fine = check()
     assert fine.exit_code == 0, fine.output
     assert fine.output.endswith(
-        "3 flows OK: enumerator_registration, return_intention, site_assessment;"
+        "5 flows OK: enumerator_registration, flow_monitoring, location_assessment,"
+        " return_intention, site_assessment;"
         " 1 kept version OK\n"
     )
     kept = folder / "versions" / "site_assessment.v1.yaml"
