@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from gateway.core.runtime import Runtime
 from gateway.messaging.models import Message, MessageStatus
 from gateway.messaging.sender import AfricasTalkingSender
 from gateway.web.webhooks.delivery import DEDUPE_TTL_S, dedupe_key
+from gateway.web.webhooks.once import Take, take
 from tests.at_server import FakeATServer
 from tests.phone import FULL_SURVEY_RETURN, Phone
 from workers import delivery
@@ -287,6 +289,25 @@ def test_a_repeated_report_is_queued_once_and_applied_once(
     assert runtime.queue.count == 0
     assert run_jobs() == finished_before
     assert the_row(runtime) == delivered
+
+
+def test_a_report_whose_first_request_died_midway_is_queued_on_at_s_retry(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int], sent: Row
+) -> None:
+    key = dedupe_key(PROVIDER_ID, "Success")
+    # What a web process killed right after taking the report leaves behind.
+    assert take(runtime.redis, key) is Take.NEW
+
+    busy = report(client, "Success", retryCount="1")
+    assert (busy.status_code, busy.headers["Retry-After"]) == (503, "10")
+    assert runtime.queue.count == 0
+
+    runtime.redis.pexpire(key, 1)  # the mark lapses by itself
+    time.sleep(0.01)
+    ok(report(client, "Success", retryCount="2"))
+    assert runtime.queue.count == 1
+    run_jobs()
+    assert the_row(runtime).status is MessageStatus.DELIVERED
 
 
 def test_a_report_for_a_message_we_do_not_know_is_acknowledged_and_ignored(

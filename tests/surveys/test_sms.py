@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from flows.gsm7 import measure_sms
 from gateway.core.runtime import Runtime
 from gateway.messaging.models import Message
 from gateway.surveys.models import OptOut, Respondent, Submission, SubmissionStatus
+from gateway.web.webhooks.once import Take, take
 from tests.phone import Phone, SmsPhone
 from tests.reminders import make_reminders_due, pending_reminders
 
@@ -270,6 +272,30 @@ def test_a_repeated_at_callback_has_one_effect(
     (question,) = phone.replies()
     assert question.startswith(REGION_FR_START)
     assert phone.last_status == 200
+
+
+def test_a_message_whose_first_request_died_midway_is_handled_on_at_s_retry(
+    client: FlaskClient, runtime: Runtime, run_jobs: Callable[..., int]
+) -> None:
+    phone = sms_phone(client, runtime, run_jobs)
+    phone.send("ENQUETE")
+    # What a web process killed right after taking the message leaves behind.
+    assert take(runtime.redis, "sg:smsin:ATXid_cut") is Take.NEW
+
+    # AT's retry while that mark stands is told to come back, not dropped as seen.
+    phone.post("1", message_id="ATXid_cut")
+    assert phone.last_status == 503
+    assert phone.replies() == []
+
+    runtime.redis.pexpire("sg:smsin:ATXid_cut", 1)  # the mark lapses by itself
+    time.sleep(0.01)
+    phone.post("1", message_id="ATXid_cut")
+    assert phone.last_status == 200
+    (question,) = phone.replies()
+    assert question.startswith(REGION_FR_START)
+
+    phone.post("1", message_id="ATXid_cut")  # handled now: a later retry is seen
+    assert (phone.last_status, phone.replies()) == (200, [])
 
 
 def test_bad_inbound_callbacks_change_nothing(client: FlaskClient, runtime: Runtime) -> None:

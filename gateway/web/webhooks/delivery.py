@@ -17,6 +17,7 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest
 
 from gateway.web.runtime import runtime
+from gateway.web.webhooks.once import Take, not_taken, retry_later, take, taken
 from gateway.web.webhooks.token import require_webhook_token
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,12 @@ def sms_delivery() -> Response:
     rt = runtime()
     report = parse_delivery_report(request.form)
     key = dedupe_key(report.provider_id, report.status)
-    if not rt.redis.set(key, b"1", nx=True, ex=DEDUPE_TTL_S):
+    mark = take(rt.redis, key)
+    if mark is Take.SEEN:
         log.info("delivery report %s for %s seen before", report.status, report.provider_id)
         return Response("OK", status=200, mimetype="text/plain")
+    if mark is Take.BUSY:
+        return retry_later()
     try:
         rt.jobs.record_delivery(
             report.provider_id,
@@ -110,8 +114,9 @@ def sms_delivery() -> Response:
         )
     except BaseException:
         # Not queued: forget the report, so AT's retry of it (after our 503) gets through.
-        rt.redis.delete(key)
+        not_taken(rt.redis, key)
         raise
+    taken(rt.redis, key, DEDUPE_TTL_S)
     log.info(
         "delivery report %s for %s queued (retry %s)",
         report.status,

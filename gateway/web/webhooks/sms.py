@@ -11,6 +11,7 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from gateway.web.runtime import runtime
+from gateway.web.webhooks.once import Take, not_taken, retry_later, take, taken
 from gateway.web.webhooks.token import require_webhook_token
 from gateway.web.webhooks.ussd import plain
 from handlers.sms import BadSms, handle_sms, parse_sms
@@ -47,12 +48,16 @@ def inbound() -> Response | tuple[Response, int]:
         log.warning("inbound SMS over the per-number limit: dropped")
         return plain("OK")
     seen_key = f"sg:smsin:{parsed.message_id}"
-    if not rt.redis.set(seen_key, "1", nx=True, ex=SEEN_FOR_S):
+    mark = take(rt.redis, seen_key)
+    if mark is Take.SEEN:
         return plain("OK")  # AT sending the same message again
+    if mark is Take.BUSY:
+        return retry_later()
     try:
         handle_sms(parsed, rt.flows, rt.ussd_flow, rt.services)
     except BaseException:
         # Not taken after all: AT's retry of this message must be handled, not skipped.
-        rt.redis.delete(seen_key)
+        not_taken(rt.redis, seen_key)
         raise
+    taken(rt.redis, seen_key, SEEN_FOR_S)
     return plain("OK")
