@@ -31,6 +31,7 @@ from gateway.cli.db import db
 from gateway.cli.enumerators import enumerators
 from gateway.cli.errors import BadSetup, CommandError, CommandGroup
 from gateway.cli.flow_files import flows_export, flows_import, flows_publish
+from gateway.cli.outbox import outbox
 from gateway.cli.simulate import simulate
 from gateway.cli.staff import tokens, users
 from gateway.cli.terminal import plural
@@ -84,7 +85,7 @@ cli.add_command(tokens)
 cli.add_command(campaign)
 cli.add_command(data_commands.export)
 cli.add_command(data_commands.report)
-cli.add_command(data_commands.outbox)
+cli.add_command(outbox)
 cli.add_command(db)
 cli.add_command(backup)
 cli.add_command(restore)

@@ -159,14 +159,14 @@ class _SystemTexts:
 
     def follow(self, line: str) -> None:
         """Note a language the phone switches to (EN, FR, LANGUE EN), as the gateway does."""
-        from handlers.sms import asked_language
+        from handlers.sms_request import asked_language
 
         wanted = asked_language(line)
         if wanted in self.flow.languages:
             self.language = wanted
 
     def erases(self, line: str) -> bool:
-        from handlers.sms import KEYWORDS, Keyword, first_word
+        from handlers.sms_request import KEYWORDS, Keyword, first_word
 
         return KEYWORDS.get(first_word(line)) is Keyword.DELETE
 

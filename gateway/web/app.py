@@ -28,7 +28,7 @@ from gateway.web.webhooks import delivery as delivery_reports
 from gateway.web.webhooks import sms as sms_webhooks
 from gateway.web.webhooks import ussd as webhooks
 from handlers.screens import end
-from handlers.ussd import UNAVAILABLE
+from handlers.ussd_request import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,10 @@ from gateway.surveys.preview import preview_replies, preview_respondent, preview
 from gateway.web.runtime import runtime
 from gateway.web.webhooks.ussd import plain
 from handlers.phone import mask_phone
-from handlers.sms import BadSms, handle_sms, parse_sms
-from handlers.ussd import BadUssdRequest, handle_ussd, parse_ussd
+from handlers.sms import handle_sms
+from handlers.sms_request import BadSms, parse_sms
+from handlers.ussd import handle_ussd
+from handlers.ussd_request import BadUssdRequest, parse_ussd
 
 SESSION_PREVIEW = "sim_preview"
 

@@ -23,7 +23,7 @@ from markupsafe import escape
 from gateway.core.outage import REDIS_OUTAGE_ERRORS, is_database_outage
 from gateway.web.api.base import is_api_request
 from handlers.screens import end
-from handlers.ussd import UNAVAILABLE
+from handlers.ussd_request import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from gateway.web.runtime import runtime
 from gateway.web.webhooks.once import Take, not_taken, retry_later, take, taken
 from gateway.web.webhooks.token import require_webhook_token
 from gateway.web.webhooks.ussd import plain
-from handlers.sms import BadSms, handle_sms, parse_sms
+from handlers.sms import handle_sms
+from handlers.sms_request import BadSms, parse_sms
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)

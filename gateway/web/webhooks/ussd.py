@@ -15,7 +15,8 @@ from gateway.web.webhooks.token import require_webhook_token
 from handlers.phone import mask_phone, normalise_phone
 from handlers.ports import OverLimit, RateLimit
 from handlers.screens import end
-from handlers.ussd import BadUssdRequest, handle_ussd, parse_ussd
+from handlers.ussd import handle_ussd
+from handlers.ussd_request import BadUssdRequest, parse_ussd
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
