@@ -68,10 +68,16 @@ def period(since: date | None, until: date | None, today: date) -> tuple[date, d
     """The days asked for, both included: by default the last week up to ``today``; a period
     given backwards is put the right way round, and one too long is cut from its start."""
     last = until or today
-    first = since or last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-    if first > last:
-        first, last = last, first
-    return max(first, last - timedelta(days=MAX_PERIOD_DAYS - 1)), last
+    first = since or _days_before(last, DEFAULT_PERIOD_DAYS - 1)
+    first, last = min(first, last), max(first, last)
+    # The day after the last must exist: the period ends at its midnight.
+    last = min(last, date.max - timedelta(days=1))
+    return min(last, max(first, _days_before(last, MAX_PERIOD_DAYS - 1))), last
+
+
+def _days_before(day: date, days: int) -> date:
+    """``days`` days before ``day``, or the first day there is (a typed year 0001)."""
+    return day - timedelta(days=days) if day.toordinal() > days else date.min
 
 
 def enumerator_activity(session: Session, first: date, last: date) -> list[EnumeratorActivity]:

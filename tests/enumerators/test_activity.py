@@ -135,6 +135,10 @@ def test_a_date_that_is_not_one_is_said_on_the_page(client: FlaskClient, runtime
     page = client.get("/dashboard/enumerators/activity?since=yesterday")
 
     assert page.status_code == 200
+    for far in ("01/01/0001", "31/12/9999"):
+        edge = client.get(f"/dashboard/enumerators/activity?since={far}&until={far}")
+        assert edge.status_code == 200
+        assert "Aucun rapport ni ménage enquêté sur cette période." in text_of(edge)
     assert "« yesterday » n'est pas une date." in text_of(page)
     viewer = client.application.test_client()
     sign_in(viewer, "viewer")
