@@ -9,6 +9,9 @@
   retries ran out while the database was away) a new one.
 - **The wave opener**, every minute: a repeating campaign's next wave opens when due
   (``gateway.campaigns.services.open_due_waves``, once per wave however many workers run it).
+- **The report reminder**, every hour while ``GATEWAY_REPORT_REMINDER_DAYS`` is set: an
+  approved enumerator with no report for that many days is texted a reminder
+  (``gateway.enumerators.report_reminders``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from gateway.campaigns.services import campaign_jobs, open_due_waves
 from gateway.core import job_names
 from gateway.core.clock import utc_now
 from gateway.core.queue import SEND_RETRY
+from gateway.enumerators.registrations import ENUMERATOR_FLOW
+from gateway.enumerators.report_reminders import remind_quiet_enumerators as quiet_reminders
 from gateway.messaging.models import Message, MessageStatus
 from gateway.staff.audit import WORKER_ACTOR
 from gateway.surveys.services import purge_expired
@@ -38,6 +43,9 @@ SWEEP_EVERY = timedelta(minutes=5)
 WAVES_JOB_ID = "open-waves"
 # Waves are days apart: a minute late is on time, and the job costs one indexed query.
 WAVES_EVERY = timedelta(minutes=1)
+REPORT_REMINDERS_JOB_ID = "remind-quiet-enumerators"
+# Reminders are days apart: an hour late is on time.
+REPORT_REMINDERS_EVERY = timedelta(hours=1)
 # A message untouched this long is not on its way: every live send moves it within seconds.
 STUCK_AFTER = timedelta(minutes=15)
 # Longer than all of a send's retries together: past this, a failing message has been given up.
@@ -123,6 +131,31 @@ def open_waves() -> None:
 def schedule_waves(queue: Queue, *, after: datetime) -> datetime:
     """Plan the next look for waves due (one job, whoever plans it)."""
     return _plan(queue, after + WAVES_EVERY, job_names.OPEN_WAVES, WAVES_JOB_ID, "open waves")
+
+
+def remind_quiet_enumerators() -> None:
+    """Text the enumerators quiet for too long; then plan the next look, while the setting
+    is on (turned off, this run is the last)."""
+    ctx = current()
+    rt, now = ctx.runtime, ctx.clock.now()
+    days = rt.settings.report_reminder_days
+    if days <= 0:
+        return
+    schedule_report_reminders(rt.queue, after=now)  # first, as the sweep
+    with rt.sessions.begin() as session:
+        made = quiet_reminders(
+            session, now=now, days=days, cipher=rt.cipher, flow=rt.flows[ENUMERATOR_FLOW]
+        )
+    if made:
+        rt.jobs.send_messages(made)
+        log.info("report reminders: %d enumerator(s) texted", len(made))
+
+
+def schedule_report_reminders(queue: Queue, *, after: datetime) -> datetime:
+    """Plan the next look for quiet enumerators (one job, whoever plans it)."""
+    moment = after + REPORT_REMINDERS_EVERY
+    name = job_names.REMIND_QUIET_ENUMERATORS
+    return _plan(queue, moment, name, REPORT_REMINDERS_JOB_ID, "report reminders")
 
 
 def _give_up(message_id: str) -> int:

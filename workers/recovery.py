@@ -3,10 +3,10 @@
 Redis is live state and may come back empty (a new server, a restart without its append-only
 file, FLUSHALL). What the database can rebuild is rebuilt here: the copy of the protective
 facts (opt-outs, completions, enumerator approvals), the housekeeping jobs (the wave opener
-among them), a fan-out job for each running campaign, and the job of each list import still
-waiting. What lived only in
-Redis is gone: USSD sessions (the caller dials again), answers of runs not yet stored, queued
-replies (see the README's table).
+and, when it is on, the report reminder among them), a fan-out job for each running campaign,
+and the job of each list import still waiting. What lived only in Redis is gone: USSD
+sessions (the caller dials again), answers of runs not yet stored, queued replies (see the
+README's table).
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from gateway.core.runtime import Runtime
 from gateway.surveys.live_facts import rebuild
 from workers.maintenance import (
     PURGE_JOB_ID,
+    REPORT_REMINDERS_JOB_ID,
     SWEEP_JOB_ID,
     WAVES_JOB_ID,
     schedule_daily_purge,
+    schedule_report_reminders,
     schedule_sweep,
     schedule_waves,
 )
@@ -45,6 +47,9 @@ def restore_live_state(runtime: Runtime) -> None:
         schedule_sweep(runtime.queue, after=now)
     if runtime.queue.fetch_job(WAVES_JOB_ID) is None:
         schedule_waves(runtime.queue, after=now)
+    reminding = runtime.settings.report_reminder_days > 0
+    if reminding and runtime.queue.fetch_job(REPORT_REMINDERS_JOB_ID) is None:
+        schedule_report_reminders(runtime.queue, after=now)
     jobs = campaign_jobs(runtime)
     with runtime.sessions() as session:
         resumed = jobs.resume_running(session)

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 
 import click
 
 from gateway.cli.errors import CommandGroup, migrated_runtime
 from gateway.cli.terminal import printable
+from gateway.core.clock import utc_now
 from gateway.core.runtime import Runtime
+from gateway.enumerators.activity import (
+    EnumeratorActivity,
+    enumerator_activity,
+    period,
+    report_flows,
+)
 from gateway.enumerators.models import Enumerator, EnumeratorStatus
 from gateway.enumerators.registrations import list_enumerators
 from gateway.enumerators.services import Decided, Decision, decide
+from gateway.reports.models import Report
 from gateway.results.export import iso_utc
 from gateway.staff.audit import CLI_ACTOR
 
@@ -84,6 +93,45 @@ def revoke_command(ident: str) -> None:
     click.echo(f"Revoked: {done.enumerator.code} can no longer survey households.")
 
 
+@enumerators.command("activity")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="First day (UTC), e.g. 2026-11-01 [a week before --until].",
+)
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Last day (UTC) [today].")
+def activity_command(since: datetime | None, until: datetime | None) -> None:
+    """Reports sent (by report flow) and households surveyed, per enumerator and per day.
+
+    Withdrawn reports are not counted; households count on the day their survey was
+    completed. A period longer than 92 days is cut from its start.
+    """
+    first, last = period(
+        since.date() if since else None, until.date() if until else None, utc_now().date()
+    )
+    with migrated_runtime(Report.__tablename__) as rt, rt.sessions() as session:
+        rows = enumerator_activity(session, first, last)
+    click.echo(f"Enumerator activity, {first.isoformat()} to {last.isoformat()} (UTC days).")
+    if not rows:
+        click.echo("No reports and no households surveyed in this period.")
+        return
+    click.echo(activity_table(rows))
+
+
+def activity_table(rows: Sequence[EnumeratorActivity]) -> str:
+    """One line per enumerator and day worked, then one total line per enumerator."""
+    flows = report_flows(list(rows))
+    header = ("CODE", "DAY", *(flow.upper() for flow in flows), "HOUSEHOLDS")
+    cells: list[tuple[str, ...]] = [header]
+    for each in rows:
+        for day in each.days:
+            counts = (str(day.reports.get(flow, 0)) for flow in flows)
+            cells.append((each.code, day.day.isoformat(), *counts, str(day.households)))
+        totals = (str(each.flow_total(flow)) for flow in flows)
+        cells.append((each.code, "total", *totals, str(each.households)))
+    return _columns(cells)
+
+
 def _decide(ident: str, decision: Decision) -> Decided:
     """The decision, taken as the API's and the dashboard's are; a refusal as a one-line error."""
     with _runtime() as rt:
@@ -92,7 +140,8 @@ def _decide(ident: str, decision: Decision) -> Decided:
 
 def table(rows: Sequence[Enumerator]) -> str:
     """Enumerators as left-aligned columns; numbers masked, ids shortened to 8 characters."""
-    cells = [HEADER] + [
+    cells: list[tuple[str, ...]] = [HEADER]
+    cells += [
         (
             row.id[:SHORT_ID],
             str(row.status),
@@ -105,7 +154,12 @@ def table(rows: Sequence[Enumerator]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER))]
+    return _columns(cells)
+
+
+def _columns(cells: list[tuple[str, ...]]) -> str:
+    """Rows of cells as left-aligned columns, two spaces apart."""
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in cells

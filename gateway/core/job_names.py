@@ -38,6 +38,7 @@ RUN_IMPORT = "workers.campaign_imports.run_import"
 DAILY_PURGE = "workers.maintenance.daily_purge"
 SWEEP_MESSAGES = "workers.maintenance.sweep_messages"
 OPEN_WAVES = "workers.maintenance.open_waves"
+REMIND_QUIET_ENUMERATORS = "workers.maintenance.remind_quiet_enumerators"
 
 ALL_JOBS: tuple[str, ...] = (
     DRAIN_RUNS,
@@ -58,4 +59,5 @@ ALL_JOBS: tuple[str, ...] = (
     DAILY_PURGE,
     SWEEP_MESSAGES,
     OPEN_WAVES,
+    REMIND_QUIET_ENUMERATORS,
 )

@@ -72,6 +72,8 @@ class Settings:
     # Lets Prometheus read /metrics without an account, and while Redis or the database is down.
     metrics_token: str | None = field(default=None, repr=False)
     retention_days: int = 90
+    # Days without a report after which an approved enumerator is texted a reminder; 0: never.
+    report_reminder_days: int = 0
     webhook_networks: tuple[str, ...] = ()
     trusted_proxies: int = 0
     ussd_session_ttl: int = 600
@@ -175,9 +177,12 @@ class Settings:
             session_ttl = int(get("GATEWAY_USSD_SESSION_TTL", "600") or "600")
             store_delay_ms = max(0, int(get("GATEWAY_STORE_DELAY_MS", "1000") or "1000"))
             retention_days = int(get("GATEWAY_RETENTION_DAYS", "90") or "90")
+            report_reminder_days = int(get("GATEWAY_REPORT_REMINDER_DAYS", "0") or "0")
             trusted_proxies = int(get("GATEWAY_TRUSTED_PROXIES", "0") or "0")
         except ValueError as exc:
             raise ConfigError(f"a numeric setting is not a number: {exc}") from exc
+        if report_reminder_days < 0:
+            raise ConfigError("GATEWAY_REPORT_REMINDER_DAYS is a number of days, or 0 for never")
 
         return cls(
             env=mode,
@@ -204,6 +209,7 @@ class Settings:
             webhook_token=get("GATEWAY_WEBHOOK_TOKEN"),
             metrics_token=get("GATEWAY_METRICS_TOKEN") or None,
             retention_days=retention_days,
+            report_reminder_days=report_reminder_days,
             webhook_networks=_networks(get("GATEWAY_WEBHOOK_NETWORKS") or ""),
             trusted_proxies=trusted_proxies,
             ussd_session_ttl=session_ttl,

@@ -3,7 +3,7 @@ at a desktop width and at 375 px, where nothing may stick out of the page sidewa
 
 An admin adds a user (after a form with every problem shown at once), makes a token and sees
 its secret once, revokes it after a confirmation, and reads the audit log filtered by a French
-date. A manager revokes an enumerator and sends a failed message again.
+date. A manager revokes an enumerator, reads their activity, and sends a failed message again.
 """
 
 from __future__ import annotations
@@ -116,6 +116,11 @@ def test_a_manager_revokes_an_enumerator_and_sends_a_failed_message_again(
     page.click("#enumerators >> text=Révoquer")
     page.wait_for_selector("text=Awa Traore est révoqué(e)")
     assert "Révoqués (1)" in page.inner_text("#statuses")
+    # The work of the day is still there, under the code kept for good.
+    page.click("#activity-link")
+    assert page.inner_text(f"#activity-{code}").startswith(f"{code} · Awa Traore")
+    assert "Ménages enquêtés" in page.inner_text("table.activity")
+    assert_fits(page)
 
     # The household's confirmation: AT took it, then the network could not deliver it.
     with runtime.sessions() as session:

@@ -8,14 +8,19 @@ submissions that carry an enumerator's code (``gateway.enumerators.work``).
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from flows.model import localise
+from gateway.core.clock import utc_now
+from gateway.enumerators.activity import enumerator_activity, period, report_flows
 from gateway.enumerators.models import EnumeratorStatus
 from gateway.enumerators.registrations import ENUMERATOR_FLOW, EnumeratorError
 from gateway.enumerators.services import Decision, decide
 from gateway.enumerators.work import enumerators_page, status_counts
+from gateway.results.selection import UnreadableDate, parse_moment
 from gateway.staff.models import Role
 from gateway.web.dashboard.base import language, require, signed_in, staff_blueprint, t
 from gateway.web.dashboard.listing import Pager, page_asked
@@ -64,6 +69,33 @@ def index() -> ResponseReturnValue:
         rows=rows,
         pager=pager,
         decisions=DECISIONS[status],
+        regions=region_names(),
+    )
+
+
+@bp.get("/activity")
+@require(Role.MANAGER)
+def activity() -> ResponseReturnValue:
+    """Per enumerator and per day: reports sent by report flow, households surveyed."""
+    typed = {name: request.args.get(name, "").strip()[:40] for name in ("since", "until")}
+    days: dict[str, date | None] = {}
+    errors: dict[str, str] = {}
+    for name, text in typed.items():
+        try:
+            days[name] = parse_moment(text, day_first=True).date() if text else None
+        except UnreadableDate as exc:
+            errors[name] = t("results.bad_date", value=exc.text)
+    first, last = period(days.get("since"), days.get("until"), utc_now().date())
+    with runtime().sessions() as session:
+        rows = [] if errors else enumerator_activity(session, first, last)
+    return render_template(
+        "dashboard/enumerator_activity.html",
+        args=typed,
+        errors=errors,
+        first=first,
+        last=last,
+        rows=rows,
+        flows=report_flows(rows),
         regions=region_names(),
     )
 
