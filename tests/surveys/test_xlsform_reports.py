@@ -12,7 +12,15 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from flows import InputRejected, QuestionAsked, RejectReason, load_flow, resume, start
+from flows import (
+    InputRejected,
+    QuestionAsked,
+    QuestionType,
+    RejectReason,
+    load_flow,
+    resume,
+    start,
+)
 from flows.model import Check, CheckOp
 from gateway.cli.main import cli
 from gateway.surveys.xlsform_export import xlsform_bytes
@@ -78,10 +86,13 @@ def test_a_rule_imported_from_a_constraint_asks_again_with_its_message() -> None
     )
     step = start(flow, run_id="r-1", language="en", now=NOW)
     for _ in range(len(flow.questions)):
-        # The first option of each choice, 1 for numbers, until the households are asked.
+        # The first option of each choice, 1 for numbers, a name for text, up to the households.
         if isinstance(step.screen, QuestionAsked) and step.screen.key == "idp_households":
             break
-        step = resume(flow, step.state, "1", now=NOW)
+        asked = step.screen
+        assert isinstance(asked, QuestionAsked)
+        text = flow.question(asked.key).type is QuestionType.TEXT
+        step = resume(flow, step.state, "Camp Nord" if text else "1", now=NOW)
     assert isinstance(step.screen, QuestionAsked) and step.screen.key == "idp_households"
     step = resume(flow, step.state, "40", now=NOW)
     again = resume(flow, step.state, "39", now=NOW)
