@@ -94,5 +94,9 @@ def flows_export(flow_id: str, output: Path | None) -> None:
     if flow_id not in known:
         raise BadSetup(f"no flow '{flow_id}' (known: {', '.join(sorted(known))})")
     target = output or Path(f"{flow_id}.xlsx")
-    target.write_bytes(xlsform_bytes(known[flow_id]))
+    try:
+        workbook = xlsform_bytes(known[flow_id])
+    except ValueError as exc:  # what an XLSForm has no place for
+        raise BadSetup(str(exc)) from None
+    target.write_bytes(workbook)
     click.echo(f"Wrote {target}")

@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from flows import Flow, Question, QuestionType
 from flows.model import Condition, Test, Texts
 from gateway.surveys.xlsform_expressions import condition_expression
+from gateway.surveys.xlsform_reports import check_constraints, constraint_message
 from gateway.surveys.xlsform_settings import GATEWAY_SHEET
 
 _SURVEY_TYPES = {
@@ -98,8 +99,8 @@ def _survey_row(flow: Flow, question: Question) -> list[Any]:
         # Every question but a note waits for an answer over SMS and USSD.
         "" if question.type is QuestionType.NOTE else "yes",
         condition_expression(_condition_document(question.when)) if question.when else "",
-        _constraint(question),
-        *(_texts(flow, question.error) if question.error else ["" for _ in flow.languages]),
+        " and ".join(t for t in (_constraint(question), *check_constraints(question)) if t),
+        *_texts(flow, constraint_message(flow, question) or {}),
         f"{rule.property}=${{{rule.answer}}}" if rule else "",
         question.hxl or "",
     ]
@@ -151,6 +152,8 @@ def _settings(flow: Flow) -> dict[str, Any]:
         "reminders_count": str(flow.reminder_count),
         "reminders_interval_hours": _plain(flow.reminder_interval.total_seconds() / 3600),
         "offer_sms_after_ussd_drop": "yes" if flow.offer_sms_after_ussd_drop else "no",
+        # Only a report says what it is about: a survey of respondents reads as before.
+        **({"subject": flow.subject.value} if flow.is_report else {}),
     }
 
 

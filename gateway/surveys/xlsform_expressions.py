@@ -3,7 +3,8 @@
 pyxform's own lexer cuts the expression into tokens; the small grammar here accepts only what a
 phone conversation can honour: ``${q} = 'x'``, ``!=``, ``selected(${q}, 'x')``, number
 comparisons, ``and``, ``or``, ``not(...)`` and parentheses in ``relevant``; ``. >= 1 and . <= 50``
-or ``string-length(.) <= 30`` in ``constraint``. Anything else raises ``Unsupported`` with a
+or ``string-length(.) <= 30`` in ``constraint``, where ``. <= ${q}`` and ``. >= ${q}``
+compare with an earlier answer. Anything else raises ``Unsupported`` with a
 sentence saying why.
 """
 
@@ -201,15 +202,32 @@ def relevant_condition(expression: str, kinds: Mapping[str, str]) -> Condition:
     return _Relevant(expression, kinds).parse()
 
 
-class _Constraint(_Parser):
-    """``constraint`` into bounds: of the number, or of the text's length."""
+# A constraint's comparison with an earlier answer, as a flow ``check`` names it.
+_CHECK_OPS = {"<=": "not_above", ">=": "not_below"}
 
-    def parse(self, *, length: bool) -> tuple[float | None, float | None]:
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """What a ``constraint`` allows: bounds (of the number, or of the text's length) and rules
+    against earlier answers, as (``not_above`` or ``not_below``, question name)."""
+
+    low: float | None = None
+    high: float | None = None
+    checks: tuple[tuple[str, str], ...] = ()
+
+
+class _Constraint(_Parser):
+    """``constraint`` into bounds and rules against earlier answers."""
+
+    def parse(self, *, length: bool) -> Constraint:
         low: float | None = None
         high: float | None = None
+        checks: list[tuple[str, str]] = []
         while True:
             op, bound = self.bound(length)
-            if op.startswith(">"):
+            if isinstance(bound, str):
+                checks.append((_CHECK_OPS[op], bound))
+            elif op.startswith(">"):
                 low = bound
             else:
                 high = bound
@@ -217,9 +235,9 @@ class _Constraint(_Parser):
                 break
             self.take("and")
         self.done()
-        return low, high
+        return Constraint(low, high, tuple(checks))
 
-    def bound(self, length: bool) -> tuple[str, float]:
+    def bound(self, length: bool) -> tuple[str, float | str]:
         if length:
             self.take("string-length(")
             self.take(".")
@@ -229,6 +247,9 @@ class _Constraint(_Parser):
         op = self.take(kind="OPS_COMP").text
         if op not in (">=", "<=", ">", "<"):
             raise Unsupported(f"'{self.expression}': only >=, <=, > and < make bounds")
+        token = self.peek()
+        if token is not None and token.kind == "PYXFORM_REF":
+            return op, self.earlier_answer(op, length)
         number = float(self.take(kind="NUMBER").text)
         if op in (">", "<"):
             if not number.is_integer():
@@ -237,14 +258,29 @@ class _Constraint(_Parser):
             op += "="
         return op, number
 
+    def earlier_answer(self, op: str, length: bool) -> str:
+        """The question a number is compared with: only ``. <= ${q}`` and ``. >= ${q}``."""
+        if length or op not in _CHECK_OPS:
+            raise Unsupported(
+                f"'{self.expression}': an earlier answer is compared only as . <= ${{q}}"
+                " (not above) or . >= ${q} (not below)"
+            )
+        return self.take(kind="PYXFORM_REF").text[2:-1]
 
-def constraint_bounds(expression: str, *, length: bool) -> tuple[float | None, float | None]:
-    """Lowest and highest value (or text length when ``length``) a ``constraint`` allows."""
+
+def constraint_rules(expression: str, *, length: bool) -> Constraint:
+    """What a ``constraint`` allows: its bounds, and its rules against earlier answers."""
     try:
         return _Constraint(expression).parse(length=length)
     except Unsupported as exc:
-        shape = "string-length(.) <= 30" if length else ". >= 1 and . <= 50"
+        shape = "string-length(.) <= 30" if length else ". >= 1 and . <= ${q}"
         raise Unsupported(f"{exc}; the gateway reads bounds such as {shape}") from None
+
+
+def check_expression(op: str, key: str) -> str:
+    """A flow ``check`` written back as a ``constraint`` term."""
+    sign = next(sign for sign, name in _CHECK_OPS.items() if name == op)
+    return f". {sign} ${{{key}}}"
 
 
 def condition_expression(condition: Mapping[str, Any]) -> str:

@@ -18,8 +18,9 @@ from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
 from flows import Flow, FlowError, build_flow
+from gateway.surveys import xlsform_reports as reports
 from gateway.surveys.xlsform_defaults import DEFAULT_TEXTS, default_ending, default_text
-from gateway.surveys.xlsform_expressions import Unsupported, constraint_bounds, relevant_condition
+from gateway.surveys.xlsform_expressions import Unsupported, constraint_rules, relevant_condition
 from gateway.surveys.xlsform_rules import (
     CHOICE_FILTER,
     GATEWAY_CHOICE_COLUMNS,
@@ -136,9 +137,12 @@ class _Reader:
             "default_language": default,
         }
         document.update(gateway_settings(self.settings))
+        subject, problems = reports.form_subject(self.settings)
+        self.problems.extend(problems)
+        document.update({"subject": subject} if subject is not None else {})
         document["questions"] = questions
         document["endings"] = self._endings(questions)
-        document["texts"] = self._flow_texts()
+        document["texts"] = self._flow_texts(report=subject == "report")
         if not NAME.match(document["id"]):
             self.refuse("settings", 2, "form_id", f"'{document['id']}': {NAME_RULE}")
         return document
@@ -261,7 +265,10 @@ class _Reader:
             self._choice_filter(number, row, question)
         self._bounds(number, row, question)
         error = self._texts(row, "constraint_message")
-        if error and kind != "note":
+        if "check" in question:
+            # The constraint's message is what a broken rule between answers says.
+            self.problems += reports.check_errors(number, question["check"], error, self.languages)
+        elif error and kind != "note":
             question["error"] = error
         if row.get("relevant"):
             try:
@@ -293,9 +300,15 @@ class _Reader:
         low, high = None, None
         if constraint:
             try:
-                low, high = constraint_bounds(constraint, length=kind == "text")
+                rules = constraint_rules(constraint, length=kind == "text")
             except Unsupported as exc:
                 self.refuse("survey", number, "constraint", str(exc))
+            else:
+                low, high = rules.low, rules.high
+                checks, problems = reports.check_rules(number, rules.checks, self.kinds)
+                self.problems.extend(problems)
+                if checks:
+                    question["check"] = checks
         if kind == "integer":
             question["min"] = int(low) if low is not None else INTEGER_BOUNDS[0]
             question["max"] = int(high) if high is not None else INTEGER_BOUNDS[1]
@@ -365,13 +378,15 @@ class _Reader:
             endings[key] = {"status": status, "text": texts}
         return endings
 
-    def _flow_texts(self) -> dict[str, Any]:
+    def _flow_texts(self, *, report: bool) -> dict[str, Any]:
         texts: dict[str, Any] = {}
         for name, row in self.gateway.items():
             if name.startswith("text."):
                 texts[name[len("text.") :]] = self._texts(row, "label")
         untranslated = sorted(set(self.languages) - set(DEFAULT_TEXTS))
         for name in DEFAULT_TEXTS["en"]:
+            if report and name in reports.RESPONDENT_TEXTS and name not in texts:
+                continue
             texts.setdefault(name, {})
             for code in self.languages:
                 if code not in texts[name]:
