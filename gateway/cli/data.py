@@ -198,17 +198,20 @@ def _export_reports(
     enumerator: str | None,
     output: Path | None,
 ) -> None:
-    """Export an enumerators' report flow as CSV or HXL, audited as any export."""
+    """Export an enumerators' report flow as CSV, HXL or XLSX, audited as any export."""
     from gateway.core.db import make_sessionmaker
-    from gateway.reports.export import write_reports
+    from gateway.reports.export import write_reports, write_reports_xlsx
 
-    if fmt == "xlsx":
-        raise BadSetup("reports export as csv or hxl (xlsx is not there yet)")
+    if fmt == "xlsx" and output is None and sys.stdout.isatty():
+        raise BadSetup("xlsx is a binary file: give --output FILE (or redirect to a file)")
     chosen = _report_filter(_selection(since, until, None), region, enumerator)
     with gateway_database(settings) as engine, make_sessionmaker(engine).begin() as session:
         target = _stdout_for(fmt) if output is None else _open_for(fmt, output)
         with target as out:
-            count = write_reports(session, flow, chosen, cast(TextIO, out), hxl=fmt == "hxl")
+            if fmt == "xlsx":
+                count = write_reports_xlsx(session, flow, chosen, cast(IO[bytes], out))
+            else:
+                count = write_reports(session, flow, chosen, cast(TextIO, out), hxl=fmt == "hxl")
         audit(session, CLI_ACTOR, "report.export", "flow", flow.id, f"{fmt}, {count} reports")
     click.echo(f"{plural(count, 'report')} exported.", err=True)
 

@@ -59,31 +59,36 @@ def write_xlsx(
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31] or "export")
     sheet.freeze_panes = "A2"
-    _header(sheet, layout.header)
+    header_row(sheet, layout.header)
     texts = layout.pcode_columns
     count = 0
     for row in rows:
         answers = layout.answer_cells(row.answers)
         sheet.append(
             [
-                *(_value(value, number=i in _NUMBERS) for i, value in enumerate(row.meta)),
-                _date(sheet, row.started_at),
-                _date(sheet, row.completed_at),
-                *(_value(value, number=i not in texts) for i, value in enumerate(answers)),
+                *(cell_value(value, number=i in _NUMBERS) for i, value in enumerate(row.meta)),
+                date_cell(sheet, row.started_at),
+                date_cell(sheet, row.completed_at),
+                *(cell_value(value, number=i not in texts) for i, value in enumerate(answers)),
             ]
         )
         count += 1
     if flow is not None:
-        book = workbook.create_sheet(title=CODEBOOK_SHEET)
-        book.freeze_panes = "A2"
-        _header(book, codebook_header(flow))
-        for cells in codebook_rows(flow):
-            book.append([_value(value, number=False) for value in cells])
+        add_codebook(workbook, flow)
     workbook.save(out)
     return count
 
 
-def _header(sheet: WriteOnlyWorksheet, names: Iterable[str]) -> None:
+def add_codebook(workbook: Workbook, flow: Flow) -> None:
+    """The codebook sheet: each question's key, type and texts, each option's code and labels."""
+    book = workbook.create_sheet(title=CODEBOOK_SHEET)
+    book.freeze_panes = "A2"
+    header_row(book, codebook_header(flow))
+    for cells in codebook_rows(flow):
+        book.append([cell_value(value, number=False) for value in cells])
+
+
+def header_row(sheet: WriteOnlyWorksheet, names: Iterable[str]) -> None:
     bold = Font(bold=True)
     cells = []
     for name in names:
@@ -93,7 +98,7 @@ def _header(sheet: WriteOnlyWorksheet, names: Iterable[str]) -> None:
     sheet.append(cells)
 
 
-def _date(sheet: WriteOnlyWorksheet, value: datetime | None) -> Any:
+def date_cell(sheet: WriteOnlyWorksheet, value: datetime | None) -> Any:
     if value is None:
         return None
     # Spreadsheets have no time zones: the cell holds UTC, as the CSV's "Z" times do.
@@ -102,7 +107,7 @@ def _date(sheet: WriteOnlyWorksheet, value: datetime | None) -> Any:
     return cell
 
 
-def _value(value: str, *, number: bool) -> str | int:
+def cell_value(value: str, *, number: bool) -> str | int:
     if number and _XLSX_INTEGER.fullmatch(value):
         return int(value)
     # openpyxl refuses control characters; dropping them first also means none can hide a

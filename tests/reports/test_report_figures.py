@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from gateway.cli.data import export, report
@@ -250,3 +252,66 @@ def test_sites_export_as_hxl_filtered_without_withdrawn_reports(
         "location_assessment",
         "hxl, 1 reports",
     )
+
+
+def test_sites_export_as_a_workbook_with_numbers_dates_and_the_codebook(
+    runtime: Runtime, settings: Settings, tmp_path: Path
+) -> None:
+    keep(
+        runtime,
+        "location_assessment",
+        MONDAY,
+        site("gao", "=Sossokoira", "camp", 40, 150, 0, "yes"),
+    )
+    keep(
+        runtime,
+        "location_assessment",
+        TUESDAY,
+        site("gao", "X", "camp", 1, 1, 0, "no"),
+        withdrawn=True,
+    )
+    path = tmp_path / "sites.xlsx"
+
+    summary = run_report(
+        runtime,
+        settings,
+        *("--flow", "location_assessment", "--format", "xlsx", "--output", str(path)),
+        command=export,
+    )
+
+    assert summary == "1 report exported.\n"
+    book = load_workbook(path)
+    sheet, codebook = book.worksheets
+    assert sheet.freeze_panes == "A2"
+    header, row = ([cell.value for cell in line] for line in sheet.iter_rows())
+    assert header[:3] == ["reference", "reported_at", "enumerator"]
+    values = dict(zip(header, row, strict=True))
+    # Counts are numbers, the time a date cell (UTC), and a name starting with "=" stays text.
+    assert (values["idp_households"], values["idp_individuals"]) == (40, 150)
+    assert values["reported_at"] == datetime(2026, 3, 2, 9, 0)
+    assert (values["site_name"], values["region"], values["flow_version"]) == (
+        "'=Sossokoira",
+        "gao",
+        1,
+    )
+    lines = [[cell.value or "" for cell in line] for line in codebook.iter_rows()]
+    assert lines[0] == [
+        "question",
+        "type",
+        "text_fr",
+        "text_en",
+        "option",
+        "label_fr",
+        "label_en",
+        "pcode",
+    ]
+    access = [line for line in lines if line[0] == "access"]
+    assert access == [
+        ["access", "choice", "Accès humanitaire?", "Humanitarian access?", "", "", "", ""],
+        ["access", "", "", "", "yes", "Oui", "Yes", ""],
+        ["access", "", "", "", "partial", "Partiel", "Partial", ""],
+        ["access", "", "", "", "no", "Non", "No", ""],
+    ]
+    with runtime.sessions() as session:
+        (event,) = session.scalars(select(AuditEvent)).all()
+    assert event.detail == "xlsx, 1 reports"
