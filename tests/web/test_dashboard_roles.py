@@ -29,6 +29,7 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("GET", "/dashboard/campaigns/<campaign_id>/cancel"): Role.MANAGER,
     ("POST", "/dashboard/campaigns/<campaign_id>/contacts"): Role.MANAGER,
     ("GET", "/dashboard/enumerators/"): Role.MANAGER,
+    ("GET", "/dashboard/enumerators/activity"): Role.MANAGER,
     ("GET", "/dashboard/reports/"): Role.VIEWER,
     ("GET", "/dashboard/reports/<flow_id>"): Role.VIEWER,
     ("POST", "/dashboard/enumerators/<enumerator_id>/<any(approve, reject, revoke):decision>"): (
