@@ -133,7 +133,7 @@ class _Conversation:
         if word in WITHDRAW_WORDS:
             return self._withdraw()
         flow = self._flow_of_keyword(word)
-        if flow is not None and not self._awaits_text(flow):
+        if flow is not None and not self._awaits_text():
             return self._start(flow)
         return self._answer()
 
@@ -307,11 +307,15 @@ class _Conversation:
         ]
         return max(found, key=lambda r: r.state.updated_at, default=None)
 
-    def _awaits_text(self, flow: Flow) -> bool:
-        """Whether the respondent's run of ``flow`` waits for free text: its own keyword is
-        then the start of an answer ("Site de Sossokoira" to SITE's name question)."""
+    def _awaits_text(self) -> bool:
+        """Whether the respondent's current run waits for free text: a flow's keyword is then
+        the start of an answer ("Site Sossokoira" to a site's name, whichever flow asks it).
+        The gateway's own keywords (STOP, EFFACER, AIDE...) still work at any point."""
         record = self._active_run()
-        if record is None or record.state.flow_id != flow.id or record.state.current is None:
+        if record is None or record.state.current is None:
+            return False
+        flow = self.flows.get(record.state.flow_id)
+        if flow is None:
             return False
         current = self.services.flow_of(flow, record.state).question(record.state.current)
         return current.type is QuestionType.TEXT
