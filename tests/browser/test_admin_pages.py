@@ -32,6 +32,8 @@ NARROW = {"width": 375, "height": 740}
 
 def assert_fits(page: Any) -> None:
     """Nothing wider than the window: a phone's reader never scrolls the page sideways."""
+    # Measured once the stylesheet is in: a page just navigated to may still lay out unstyled.
+    page.wait_for_load_state("load")
     wide = page.evaluate("document.documentElement.scrollWidth")
     assert wide <= page.evaluate("window.innerWidth"), f"{page.url} is {wide} px wide"
 

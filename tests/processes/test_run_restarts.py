@@ -34,6 +34,15 @@ def _child(run: subprocess.Popen[bytes], command: str) -> psutil.Process | None:
     return None
 
 
+def _new_child(
+    run: subprocess.Popen[bytes], command: str, killed: psutil.Process
+) -> psutil.Process | None:
+    """A live child running ``command`` other than ``killed`` (which, just after SIGKILL, may
+    still be listed as running for a moment)."""
+    child = _child(run, command)
+    return child if child is not None and child.pid != killed.pid else None
+
+
 # The titles gunicorn and RQ give their main process when setproctitle is installed.
 _TITLES = {"serve": "gunicorn: master", "worker": "rq:worker:"}
 
@@ -64,8 +73,7 @@ def test_run_starts_a_killed_worker_again(running_gateway: Run) -> None:
 
     worker.send_signal(signal.SIGKILL)
 
-    again = poll("a new worker", lambda: _child(run, "worker"), timeout=15)
-    assert again.pid != worker.pid
+    poll("a new worker", lambda: _new_child(run, "worker", worker), timeout=15)
     poll("/healthz to answer 200 again", lambda: _healthy(base))
     assert run.poll() is None
     assert (
@@ -82,8 +90,7 @@ def test_run_starts_a_killed_web_server_again(running_gateway: Run) -> None:
 
     web.send_signal(signal.SIGKILL)  # gunicorn's master: its workers are left holding the port
 
-    again = poll("a new web server", lambda: _child(run, "serve"), timeout=15)
-    assert again.pid != web.pid
+    poll("a new web server", lambda: _new_child(run, "serve", web), timeout=15)
     poll("/healthz to answer 200 again", lambda: _healthy(base))
     assert run.poll() is None
     assert "The web server (survey-gateway serve) stopped unexpectedly" in log.read_text()
