@@ -38,6 +38,13 @@ _PAGE = (
 )
 
 
+def at_retry_later(after_s: int) -> Response:
+    """What AT's SMS and event callbacks get when they should come back: a 503 it retries."""
+    response = Response(RETRY_LATER, status=503, mimetype="text/plain")
+    response.headers["Retry-After"] = str(after_s)
+    return response
+
+
 def what_is_down(exc: BaseException) -> str | None:
     """``"Redis"`` or ``"the database"`` when ``exc`` means it cannot be reached, else None."""
     # BusyLoadingError (Redis reading its data after a restart) is a ConnectionError.
@@ -66,8 +73,8 @@ def unavailable_response(exc: Exception) -> Response:
         # The caller is on a handset mid-session: a plain END screen beats an AT error tone.
         return Response(end(UNAVAILABLE["fr"]), status=200, mimetype="text/plain")
     if path in _AT_CALLBACKS:
-        response = Response(RETRY_LATER, status=503, mimetype="text/plain")
-    elif is_api_request():
+        return at_retry_later(RETRY_AFTER_S)
+    if is_api_request():
         response = jsonify(error="Service Unavailable", message=RETRY_LATER)
         response.status_code = 503
     else:

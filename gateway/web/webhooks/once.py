@@ -14,7 +14,7 @@ from enum import Enum
 import redis
 from flask import Response
 
-from gateway.web.unavailable import RETRY_LATER
+from gateway.web.unavailable import at_retry_later
 
 # Far longer than a callback's work takes (milliseconds: it only queues).
 TAKING_FOR_S = 10
@@ -48,6 +48,4 @@ def not_taken(client: redis.Redis, key: str) -> None:
 
 def retry_later() -> Response:
     """AT's answer for a callback another request is still handling: try it again later."""
-    response = Response(RETRY_LATER, status=503, mimetype="text/plain")
-    response.headers["Retry-After"] = str(TAKING_FOR_S)
-    return response
+    return at_retry_later(TAKING_FOR_S)
